@@ -1,0 +1,54 @@
+# Signpost: `make run` to try it, `make test` to check it. Needs Python 3.11+ with venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres migrate seed-demo openapi lint format serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate, load the demo directory on first run, and serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/signpost migrate
+	$(BIN)/signpost seed-demo
+	$(BIN)/signpost serve
+
+## The whole test suite (SQLite unless SIGNPOST_DATABASE_URL names PostgreSQL)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## The suite on a throwaway PostgreSQL database (PG_URL: the server to use)
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
+test-postgres: $(STAMP)
+	.ci/with-postgres $(PG_URL) $(MAKE) test
+
+migrate: $(STAMP)
+	$(BIN)/signpost migrate
+
+seed-demo: $(STAMP)
+	$(BIN)/signpost seed-demo
+
+serve: $(STAMP)
+	$(BIN)/signpost serve
+
+## Regenerate openapi/openapi.json from the app
+openapi: $(STAMP)
+	$(BIN)/signpost export-openapi
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests migrations
+	$(BIN)/ruff format --check app tests migrations
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix app tests migrations
+	$(BIN)/ruff format app tests migrations
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

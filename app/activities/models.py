@@ -1,0 +1,197 @@
+"""Activities (HSDS service), their schedules, and their links to terms and venues."""
+
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import EmailStr, StringConstraints, model_validator
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.core.schemas import Phone, WebUrl
+from app.core.types import (
+    JSONList,
+    UTCDateTime,
+    archived_at_field,
+    created_at_field,
+    enum_type,
+    id_field,
+    updated_at_field,
+    utcnow,
+)
+from app.organisations.models import Organisation
+from app.venues.models import Venue
+from app.vocabulary.models import TaxonomyTerm
+
+RAISE = {"lazy": "raise"}
+
+
+class ActivityStatus(StrEnum):
+    """HSDS service status values, spelled as HSDS spells them."""
+
+    active = "active"
+    inactive = "inactive"
+    defunct = "defunct"
+    temporarily_closed = "temporarily closed"
+
+
+class DeliveryMode(StrEnum):
+    in_person = "in_person"
+    online = "online"
+    phone = "phone"
+    home_visit = "home_visit"
+
+
+class AccessMode(StrEnum):
+    referral = "referral"
+    appointment = "appointment"
+    drop_in = "drop_in"
+    membership = "membership"
+
+
+class CostType(StrEnum):
+    free = "free"
+    donation = "donation"
+    fee = "fee"
+
+
+class FundingSource(StrEnum):
+    commissioned = "commissioned"
+    grant = "grant"
+    unfunded = "unfunded"
+
+
+# ISO 639-1/639-3 language codes ("en", "pl", "bfi" for British Sign Language).
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+
+
+class ActivityBase(SQLModel):
+    name: str = Field(min_length=1, max_length=255, index=True)
+    description: str = Field(default="", max_length=5000)
+    status: ActivityStatus = Field(
+        default=ActivityStatus.active, sa_type=enum_type(ActivityStatus), index=True
+    )
+    eligibility_description: str = Field(default="", max_length=2000)
+    minimum_age: int | None = Field(default=None, ge=0, le=120)
+    maximum_age: int | None = Field(default=None, ge=0, le=120)
+    suits: str = Field(default="", max_length=2000, description="Who the activity suits")
+    does_not_suit: str = Field(
+        default="",
+        max_length=2000,
+        description='Who it does not suit, e.g. "not a crisis service"',
+    )
+    delivery_modes: list[DeliveryMode] = Field(
+        default_factory=lambda: [DeliveryMode.in_person],
+        sa_type=JSONList,
+        min_length=1,
+        max_length=len(DeliveryMode),
+    )
+    access_modes: list[AccessMode] = Field(
+        default_factory=lambda: [AccessMode.drop_in],
+        sa_type=JSONList,
+        max_length=len(AccessMode),
+    )
+    cost_type: CostType = Field(default=CostType.free, sa_type=enum_type(CostType))
+    cost_amount: Decimal | None = Field(
+        default=None, ge=0, max_digits=8, decimal_places=2, description="Pounds sterling"
+    )
+    cost_description: str = Field(default="", max_length=500)
+    concessions: str = Field(default="", max_length=500)
+    languages: list[LanguageCode] = Field(
+        default_factory=lambda: ["en"], sa_type=JSONList, max_length=20
+    )
+    funding_source: FundingSource | None = Field(
+        default=None,
+        sa_type=enum_type(FundingSource),
+        description="How the activity is paid for; reports split referral load by it",
+    )
+    url: WebUrl | None = Field(default=None, max_length=500)
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: Phone | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _ages_in_order(self):
+        if (
+            self.minimum_age is not None
+            and self.maximum_age is not None
+            and self.minimum_age > self.maximum_age
+        ):
+            raise ValueError("minimum_age must not be greater than maximum_age")
+        return self
+
+
+class ActivityTerm(SQLModel, table=True):
+    __tablename__ = "activity_term"
+
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+    term_id: uuid.UUID = Field(
+        foreign_key="taxonomy_term.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+
+
+class ActivityVenue(SQLModel, table=True):
+    __tablename__ = "activity_venue"
+
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+    venue_id: uuid.UUID = Field(
+        foreign_key="venue.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+
+
+class Activity(ActivityBase, table=True):
+    __tablename__ = "activity"
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    last_confirmed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+    archived_at: datetime | None = archived_at_field()
+
+    organisation: Organisation = Relationship(sa_relationship_kwargs=RAISE)
+    schedules: list["Schedule"] = Relationship(
+        back_populates="activity",
+        sa_relationship_kwargs={**RAISE, "cascade": "all, delete-orphan"},
+    )
+    terms: list[TaxonomyTerm] = Relationship(link_model=ActivityTerm, sa_relationship_kwargs=RAISE)
+    venues: list[Venue] = Relationship(link_model=ActivityVenue, sa_relationship_kwargs=RAISE)
+
+
+class Frequency(StrEnum):
+    """RFC 5545 FREQ values HSDS uses for schedules."""
+
+    weekly = "WEEKLY"
+    monthly = "MONTHLY"
+
+
+class ScheduleBase(SQLModel):
+    freq: Frequency = Field(sa_type=enum_type(Frequency, 16))
+    interval: int = Field(default=1, ge=1, le=52, description="Every N weeks or months")
+    byday: str = Field(
+        max_length=64,
+        description=(
+            'RFC 5545 BYDAY: "MO,TH" for weekly; with MONTHLY an ordinal such as '
+            '"1TU" (first Tuesday) or "-1FR" (last Friday)'
+        ),
+    )
+    opens_at: time
+    closes_at: time
+    valid_from: date | None = None
+    valid_to: date | None = None
+    description: str = Field(default="", max_length=500)
+    venue_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="venue.id",
+        ondelete="SET NULL",
+        description="Where this session runs, when the activity has several venues",
+    )
+
+
+class Schedule(ScheduleBase, table=True):
+    __tablename__ = "schedule"
+
+    id: uuid.UUID = id_field()
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", index=True, ondelete="CASCADE")
+
+    activity: Activity = Relationship(back_populates="schedules", sa_relationship_kwargs=RAISE)

@@ -1,0 +1,186 @@
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, select, update
+
+from app.activities.models import (
+    Activity,
+    ActivityBase,
+    ActivityStatus,
+    ActivityTerm,
+    ActivityVenue,
+    Schedule,
+)
+from app.activities.schemas import ActivityCreate, ActivityPublic, ScheduleIn, SchedulePublic
+from app.core.errors import Conflict, InvalidField, NotFound
+from app.core.pagination import Page, PageParams, paginate
+from app.core.sorting import ListingSort, order_by_clauses
+from app.core.types import utcnow
+from app.core.validation import field_values, validate_merged
+from app.organisations.models import Organisation
+from app.organisations.schemas import OrganisationSummary
+from app.venues.models import Venue
+from app.venues.schemas import VenueSummary
+from app.vocabulary import service as vocabulary
+from app.vocabulary.models import TaxonomyTerm
+
+_LOAD = (
+    selectinload(Activity.organisation),
+    selectinload(Activity.schedules),
+    selectinload(Activity.terms).selectinload(TaxonomyTerm.taxonomy),
+    selectinload(Activity.venues),
+)
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    organisation_id: uuid.UUID | None = None
+    status: ActivityStatus | None = None
+    term_ids: tuple[uuid.UUID, ...] = ()
+    venue_id: uuid.UUID | None = None
+    modified_after: datetime | None = None
+    include_archived: bool = False
+    sort: ListingSort = ListingSort.name
+
+
+def to_public(activity: Activity) -> ActivityPublic:
+    return ActivityPublic.model_validate(
+        {
+            **field_values(activity, ActivityPublic),
+            "organisation": OrganisationSummary.model_validate(activity.organisation),
+            "schedules": [SchedulePublic.model_validate(s) for s in _in_order(activity.schedules)],
+            "terms": [vocabulary.summarise(t) for t in sorted(activity.terms, key=lambda t: t.name)],
+            "venues": [
+                VenueSummary.model_validate(v) for v in sorted(activity.venues, key=lambda v: v.name)
+            ],
+        }
+    )
+
+
+def _in_order(schedules: list[Schedule]) -> list[Schedule]:
+    return sorted(schedules, key=lambda s: (s.freq, s.byday, s.opens_at, str(s.id)))
+
+
+def list_activities(
+    session: Session, filters: ActivityFilters, params: PageParams
+) -> Page[ActivityPublic]:
+    statement = select(Activity).options(*_LOAD)
+    if filters.organisation_id:
+        statement = statement.where(Activity.organisation_id == filters.organisation_id)
+    if filters.status:
+        statement = statement.where(Activity.status == filters.status)
+    if filters.term_ids:
+        tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(filters.term_ids))
+        statement = statement.where(Activity.id.in_(tagged))
+    if filters.venue_id:
+        at_venue = select(ActivityVenue.activity_id).where(ActivityVenue.venue_id == filters.venue_id)
+        statement = statement.where(Activity.id.in_(at_venue))
+    if filters.modified_after:
+        statement = statement.where(Activity.updated_at > filters.modified_after)
+    if not filters.include_archived:
+        statement = statement.where(Activity.archived_at.is_(None))
+    statement = statement.order_by(*order_by_clauses(Activity, filters.sort))
+    return paginate(session, statement, params, to_public)
+
+
+def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
+    activity = session.exec(select(Activity).where(Activity.id == activity_id).options(*_LOAD)).first()
+    if activity is None:
+        raise NotFound(f"No activity with id {activity_id}")
+    return activity
+
+
+def create_activity(session: Session, data: ActivityCreate) -> Activity:
+    organisation = session.get(Organisation, data.organisation_id)
+    if organisation is None:
+        raise InvalidField("body.organisation_id", "no organisation has this id", "unknown_id")
+    if organisation.archived_at is not None:
+        raise Conflict(f"Organisation {organisation.id} is archived; it cannot take new activities")
+    fields = data.model_dump(exclude={"schedules", "term_ids", "venue_ids", "last_confirmed_at"})
+    activity = Activity(**fields, last_confirmed_at=data.last_confirmed_at or utcnow())
+    _set_links(session, activity, data.schedules, data.term_ids, data.venue_ids)
+    session.add(activity)
+    session.flush()
+    return get_activity(session, activity.id)
+
+
+def update_activity(session: Session, activity: Activity, changes: dict) -> Activity:
+    if activity.archived_at is not None:
+        raise Conflict(f"Activity {activity.id} is archived and cannot be changed")
+    links = {key: changes.pop(key) for key in ("schedules", "term_ids", "venue_ids") if key in changes}
+    validate_merged(ActivityBase, activity, changes)
+    activity.sqlmodel_update(changes)
+    if links:
+        _set_links(
+            session,
+            activity,
+            [ScheduleIn.model_validate(s) for s in links["schedules"]] if "schedules" in links else None,
+            links.get("term_ids"),
+            links.get("venue_ids"),
+        )
+    activity.updated_at = utcnow()
+    session.add(activity)
+    session.flush()
+    return get_activity(session, activity.id)
+
+
+def archive_activity(session: Session, activity: Activity) -> Activity:
+    if activity.archived_at is None:
+        activity.archived_at = activity.updated_at = utcnow()
+        session.add(activity)
+        session.flush()
+    return activity
+
+
+def archive_for_organisation(session: Session, organisation_id: uuid.UUID, when: datetime) -> None:
+    session.exec(
+        update(Activity)
+        .where(Activity.organisation_id == organisation_id, Activity.archived_at.is_(None))
+        .values(archived_at=when, updated_at=when)
+    )
+
+
+def _set_links(
+    session: Session,
+    activity: Activity,
+    schedules: list[ScheduleIn] | None,
+    term_ids: list[uuid.UUID] | None,
+    venue_ids: list[uuid.UUID] | None,
+) -> None:
+    """Replace whichever of schedules, terms and venues were given."""
+    if term_ids is not None:
+        activity.terms = vocabulary.load_terms(session, term_ids, "body.term_ids")
+    if venue_ids is not None:
+        activity.venues = _load_venues(session, venue_ids)
+    linked = {venue.id for venue in activity.venues}
+    if schedules is not None:
+        for index, schedule in enumerate(schedules):
+            if schedule.venue_id is not None and schedule.venue_id not in linked:
+                raise InvalidField(
+                    f"body.schedules.{index}.venue_id",
+                    "must be one of the activity's venues",
+                    "unknown_id",
+                )
+        activity.schedules = [Schedule(**schedule.model_dump()) for schedule in schedules]
+    elif venue_ids is not None and any(
+        s.venue_id is not None and s.venue_id not in linked for s in activity.schedules
+    ):
+        raise InvalidField(
+            "body.venue_ids", "a schedule still runs at a venue this would remove", "in_use"
+        )
+
+
+def _load_venues(session: Session, venue_ids: list[uuid.UUID]) -> list[Venue]:
+    wanted = list(dict.fromkeys(venue_ids))
+    if not wanted:
+        return []
+    found = {venue.id: venue for venue in session.exec(select(Venue).where(Venue.id.in_(wanted)))}
+    missing = [str(venue_id) for venue_id in wanted if venue_id not in found]
+    if missing:
+        raise InvalidField("body.venue_ids", f"unknown venue id(s): {', '.join(missing)}", "unknown_id")
+    archived = [str(venue_id) for venue_id in wanted if found[venue_id].archived_at is not None]
+    if archived:
+        raise InvalidField("body.venue_ids", f"archived venue(s): {', '.join(archived)}", "archived")
+    return [found[venue_id] for venue_id in wanted]

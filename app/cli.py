@@ -1,0 +1,94 @@
+"""The ``signpost`` command: serve, migrate, seed and export the contract."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.core.migrations import upgrade
+
+cli = typer.Typer(
+    help="Signpost: the social prescribing directory API.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold secrets and personal data
+)
+
+OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: SIGNPOST_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: SIGNPOST_PORT")] = None,
+    workers: Annotated[int | None, typer.Option(help="Default: SIGNPOST_WORKERS")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+) -> None:
+    """Serve the API with uvicorn."""
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=None if reload else (workers or settings.workers),
+        reload=reload,
+        access_log=False,  # our request log omits query strings, which can hold postcodes
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to the latest migration."""
+    upgrade(get_settings().database_url)
+    typer.echo("database is at the latest migration")
+
+
+@cli.command("seed-vocabulary")
+def seed_vocabulary_command() -> None:
+    """Add the starter vocabulary (needs, activity categories, synonyms); safe to re-run."""
+    from app.vocabulary.seed import seed_vocabulary
+
+    with Session(get_engine()) as session:
+        terms = seed_vocabulary(session)
+        session.commit()
+    typer.echo(f"vocabulary holds {len(terms)} starter terms")
+
+
+@cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the fictional Bristol demo directory, if the database has no organisations."""
+    from app.demo.seed import seed_demo
+
+    with Session(get_engine()) as session:
+        added = seed_demo(session)
+        session.commit()
+    if added is None:
+        typer.echo("organisations already exist: demo data not loaded")
+    else:
+        typer.echo(f"demo directory loaded: {added[0]} organisations, {added[1]} activities")
+
+
+@cli.command("export-openapi")
+def export_openapi(
+    path: Annotated[Path, typer.Option(help="Where to write the document")] = OPENAPI_PATH,
+) -> None:
+    """Write the OpenAPI document that clients are generated from."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(openapi_json(), encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+def openapi_json() -> str:
+    from app.main import app
+
+    return json.dumps(app.openapi(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    cli()

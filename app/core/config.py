@@ -1,0 +1,50 @@
+"""Settings, read once from the environment (prefix ``SIGNPOST_``) or a ``.env`` file."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNPOST_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/signpost.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    default_page_size: int = Field(20, ge=1)
+    max_page_size: int = Field(100, ge=1, le=1000)
+    cors_origins: list[str] = []
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+    # Sync routes run in AnyIO's thread pool (40 threads); one connection per thread.
+    db_pool_size: int = Field(40, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if (
+            self.environment == "production"
+            and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+        ):
+            raise ValueError(
+                "SIGNPOST_SECRET_KEY must be set to a private value when "
+                "SIGNPOST_ENVIRONMENT=production"
+            )
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("SIGNPOST_DEFAULT_PAGE_SIZE must not exceed SIGNPOST_MAX_PAGE_SIZE")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

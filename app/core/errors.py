@@ -1,0 +1,182 @@
+"""One error shape everywhere: RFC 9457 ``application/problem+json``.
+
+Domain code raises :class:`Problem` subclasses; the handlers here turn those, FastAPI's
+validation errors, Starlette's HTTP errors and anything unexpected into one body.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://signpost.example/problems/"
+
+log = structlog.get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the bad value is, e.g. `body.latitude` or `query.page`")
+    message: str = Field(description="Why it was refused")
+    type: str = Field(description="Machine-readable reason, e.g. `less_than_equal`")
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details, with `errors` listing each bad field."""
+
+    type: str = Field(examples=[PROBLEM_BASE + "validation-error"])
+    title: str = Field(examples=["Request validation failed"])
+    status: int = Field(examples=[422])
+    detail: str | None = Field(None, examples=["body.latitude: Input should be <= 90"])
+    instance: str | None = Field(None, examples=["/v1/venues"])
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    """A refusal the client can act on. Subclasses fix status and type."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidField(Problem):
+    """A well-formed value that names something unusable, e.g. an unknown term id."""
+
+    status, slug, title = 422, "validation-error", "Request validation failed"
+
+    def __init__(self, field: str, message: str, type_: str = "value_error") -> None:
+        super().__init__(
+            f"{field}: {message}", errors=[FieldError(field=field, message=message, type=type_)]
+        )
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = ProblemDetail(
+        type=PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-")),
+        title=title or phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+    return JSONResponse(
+        jsonable_encoder(body, exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field_name(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "body"  # pydantic's loc here is a character offset, not a field
+    return ".".join(str(part) for part in error["loc"]) or "request"
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "Body is not valid JSON: " + str(error.get("ctx", {}).get("error", "parse error"))
+    return str(error.get("msg", "Invalid value"))
+
+
+async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(
+        request, exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors
+    )
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        FieldError(field=_field_name(e), message=_validation_message(e), type=e["type"])
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return problem_response(
+        request,
+        422,
+        slug="validation-error",
+        title="Request validation failed",
+        detail=detail,
+        errors=errors,
+    )
+
+
+async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No resource at {request.url.path}"
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(
+        request, exc.status_code, detail=detail, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    # A race the service-level checks could not see (e.g. a unique key taken concurrently).
+    log.warning("integrity_error", error=type(exc.orig).__name__)
+    return problem_response(
+        request,
+        409,
+        slug="conflict",
+        title="Conflict",
+        detail="The change conflicts with data already stored; nothing was saved.",
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem_response(
+        request, 500, detail="An unexpected error occurred; it has been logged."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the problem+json errors a route returns."""
+    return {
+        status: {
+            "model": ProblemDetail,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }

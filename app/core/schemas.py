@@ -1,0 +1,71 @@
+"""Base classes for what crosses the wire."""
+
+from copy import copy
+from typing import Annotated, Any, ClassVar, get_args
+
+from pydantic import ConfigDict, StringConstraints, create_model, model_validator
+from sqlmodel import SQLModel
+
+# Phone numbers as people write them: digits, spaces, +, brackets and dashes.
+Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()-]{6,31}$")]
+WebUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[^\s]+$")]
+
+
+class RequestModel(SQLModel):
+    """A request body: unknown fields are refused, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(RequestModel):
+    """A partial update: omitted fields stay as they are; ``null`` only where a field allows it."""
+
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required(self):
+        nulled = sorted(
+            name
+            for name in self.model_fields_set & self.not_nullable
+            if getattr(self, name) is None
+        )
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null; omit a field to keep it")
+        return self
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_unset=True)
+
+
+def patch_model_of(
+    base: type[SQLModel],
+    name: str,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    examples: list[dict[str, Any]] | None = None,
+):
+    """Build ``name``: every field of ``base`` optional, with the same constraints.
+
+    Cross-field rules (age ranges, coordinate pairs) are checked by the service on the
+    merged result, so a patch is held to exactly the rules a create is.
+    """
+    fields: dict[str, Any] = {}
+    not_nullable: set[str] = set()
+    for field_name, info in base.model_fields.items():
+        if field_name in exclude:
+            continue
+        optional = copy(info)
+        optional.default = None
+        optional.default_factory = None
+        fields[field_name] = (info.annotation | None, optional)
+        if not _allows_none(info.annotation):
+            not_nullable.add(field_name)
+    fields_model = create_model(f"{name}Fields", __base__=PatchModel, **fields)
+    config = ConfigDict(json_schema_extra={"examples": examples} if examples else None)
+    model = type(name, (fields_model,), {"model_config": config, "__qualname__": name})
+    model.not_nullable = frozenset(not_nullable)
+    return model
+
+
+def _allows_none(annotation: Any) -> bool:
+    return annotation is None or type(None) in get_args(annotation)

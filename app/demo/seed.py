@@ -1,0 +1,101 @@
+"""``signpost seed-demo``: a realistic fictional directory for Bristol, loaded once."""
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+from sqlmodel import Session, func, select
+
+from app.activities import service as activities
+from app.activities.schemas import ActivityCreate
+from app.core.types import utcnow
+from app.demo.data import KINDS, ORGANISATIONS, VENUES
+from app.geo.outcodes import centroid
+from app.geo.postcodes import outcode_of
+from app.organisations import service as organisations
+from app.organisations.models import Organisation
+from app.organisations.schemas import OrganisationCreate
+from app.venues import service as venues
+from app.venues.schemas import VenueCreate
+from app.vocabulary.seed import NEEDS, seed_vocabulary
+
+
+def _jitter(key: str) -> tuple[float, float]:
+    """A stable offset of up to ~500 m, so venues in one outcode do not stack up."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return (digest[0] - 128) / 128 * 0.0045, (digest[1] - 128) / 128 * 0.007
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def seed_demo(session: Session) -> tuple[int, int] | None:
+    """Load the demo directory unless organisations already exist; return what was added."""
+    if session.exec(select(func.count()).select_from(Organisation)).one():
+        return None
+    terms = seed_vocabulary(session)
+
+    venue_ids: dict[str, uuid.UUID] = {}
+    for key, (name, address, postcode, accessibility) in VENUES.items():
+        area = centroid(outcode_of(postcode))
+        d_lat, d_lon = _jitter(key)
+        venue = venues.create_venue(
+            session,
+            VenueCreate(
+                name=name,
+                address_1=address,
+                city="Bristol",
+                postcode=postcode,
+                latitude=round(area.latitude + d_lat, 5),
+                longitude=round(area.longitude + d_lon, 5),
+                accessibility=accessibility,
+            ),
+        )
+        venue_ids[key] = venue.id
+
+    now = utcnow()
+    activity_count = 0
+    for index, (name, legal_form, kind, venue_key, charity, areas) in enumerate(ORGANISATIONS):
+        slug = _slug(name)
+        organisation = organisations.create_organisation(
+            session,
+            OrganisationCreate(
+                name=name,
+                description=f"{name} is a fictional organisation in Signpost's demo directory.",
+                website=f"https://{slug}.example.org",
+                email=f"hello@{slug}.example.org",
+                phone=f"0117 496 0{index:03d}",
+                charity_number=charity,
+                legal_form=legal_form,
+                areas_served=areas,
+                status="draft" if index % 14 == 13 else "published",
+            ),
+        )
+        for number, (title, description, categories, schedule, details) in enumerate(KINDS[kind]):
+            freq, byday, opens, closes = schedule
+            extra = dict(details)
+            online_only = extra.pop("no_venue", False)
+            needs = [code for code, (_, _, helped_by) in NEEDS.items() if set(categories) & set(helped_by)]
+            activity = ActivityCreate(
+                organisation_id=organisation.id,
+                name=f"{title} ({name})" if number == 0 else title,
+                description=description,
+                eligibility_description="Open to adults in Bristol" if "minimum_age" not in extra else "",
+                suits=extra.pop("suits", "Anyone who would enjoy it; come as you are"),
+                does_not_suit=extra.pop("does_not_suit", "Not a crisis service"),
+                status="temporarily closed" if (index + number) % 23 == 0 else "active",
+                schedules=[
+                    {"freq": freq, "byday": byday, "opens_at": opens, "closes_at": closes}
+                ],
+                term_ids=[terms[code].id for code in [*categories, *needs[:3]]],
+                venue_ids=[] if online_only else [venue_ids[venue_key]],
+                # Spread confirmations over the last nine months so freshness varies.
+                last_confirmed_at=now - timedelta(days=(index * 7 + number * 31) % 270),
+                email=f"hello@{slug}.example.org",
+                **extra,
+            )
+            activities.create_activity(session, activity)
+            activity_count += 1
+    return len(ORGANISATIONS), activity_count
+

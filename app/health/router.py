@@ -1,0 +1,40 @@
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.core.db import get_engine
+from app.core.errors import problem_responses
+from app.core.migrations import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    database: str | None = None
+    migration: str | None = None
+
+
+@router.get("/healthz")
+def healthz() -> Health:
+    """The process is up. For liveness probes; touches nothing else."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses={503: {"model": Health, "description": "Not ready"}, **problem_responses()})
+def readyz() -> Health:
+    """Ready for traffic: the database answers and its schema is at the latest migration."""
+    try:
+        engine = get_engine()
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current, head = current_revision(engine), head_revision()
+    except Exception:
+        return JSONResponse(
+            Health(status="unavailable", database="unreachable").model_dump(), status_code=503
+        )
+    if current != head:
+        body = Health(status="unavailable", database="ok", migration=f"{current} (head is {head})")
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Health(status="ok", database="ok", migration=current)

@@ -1,0 +1,71 @@
+"""The Signpost application: routers, middleware and error handlers."""
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app import __version__
+from app.activities.router import router as activities_router
+from app.core.config import get_settings
+from app.core.errors import install_error_handlers
+from app.core.logging import RequestLogMiddleware, configure_logging
+from app.health.router import router as health_router
+from app.organisations.router import router as organisations_router
+from app.venues.router import router as venues_router
+from app.vocabulary.router import router as vocabulary_router
+
+DESCRIPTION = """
+Signpost is the social prescribing directory API for England: community and voluntary
+sector organisations list their activities; link workers find safe referral options.
+
+Every list answers the same envelope (`total_items`, `total_pages`, `page_number`, `size`,
+`first_page`, `last_page`, `empty`, `contents`); every error is RFC 9457
+`application/problem+json` with an `errors` array naming each bad field.
+"""
+
+TAGS = [
+    {"name": "organisations", "description": "Who runs activities: charities, CICs, groups."},
+    {"name": "venues", "description": "Where activities happen; shareable between organisations."},
+    {"name": "activities", "description": "What people can be referred to, with schedules."},
+    {"name": "vocabulary", "description": "Needs and activity categories, with synonyms."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Function names are unique across routers; clients get stable, readable method names.
+    return route.name
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings)
+    app = FastAPI(
+        title="Signpost",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=_operation_id,
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestLogMiddleware)
+    for router in (
+        organisations_router,
+        venues_router,
+        activities_router,
+        vocabulary_router,
+        health_router,
+    ):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

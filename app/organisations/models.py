@@ -1,0 +1,84 @@
+"""Organisations (HSDS organization): who runs the activities."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import EmailStr, StringConstraints
+from sqlmodel import Field, SQLModel
+
+from app.core.schemas import Phone, WebUrl
+from app.core.types import (
+    JSONList,
+    archived_at_field,
+    created_at_field,
+    enum_type,
+    id_field,
+    updated_at_field,
+)
+
+
+class LegalForm(StrEnum):
+    charity = "charity"
+    cic = "cic"
+    community_group = "community_group"
+    social_enterprise = "social_enterprise"
+    freelance_practitioner = "freelance_practitioner"
+    statutory = "statutory"
+
+
+class OrganisationStatus(StrEnum):
+    draft = "draft"
+    published = "published"
+    suspended = "suspended"
+
+
+AreaName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+CharityNumber = Annotated[
+    str, StringConstraints(max_length=16, pattern=r"^(SC|NIC)?[0-9]{5,8}(-[0-9]{1,2})?$")
+]
+CompanyNumber = Annotated[str, StringConstraints(max_length=8, pattern=r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$")]
+IcoRegistration = Annotated[str, StringConstraints(max_length=12, pattern=r"^[A-Z]{1,2}[0-9]{6,8}$")]
+
+
+class OrganisationBase(SQLModel):
+    name: str = Field(min_length=1, max_length=255, index=True)
+    description: str = Field(default="", max_length=5000)
+    website: WebUrl | None = Field(default=None, max_length=500)
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: Phone | None = Field(default=None, max_length=32)
+    charity_number: CharityNumber | None = Field(
+        default=None,
+        max_length=16,
+        description="Charity Commission (or OSCR/CCNI) registration number",
+    )
+    company_number: CompanyNumber | None = Field(
+        default=None,
+        max_length=8,
+        description="Companies House number",
+    )
+    ico_registration: IcoRegistration | None = Field(
+        default=None,
+        max_length=12,
+        description="Information Commissioner's Office data protection registration",
+    )
+    legal_form: LegalForm = Field(sa_type=enum_type(LegalForm))
+    areas_served: list[AreaName] = Field(
+        default_factory=list,
+        sa_type=JSONList,
+        max_length=50,
+        description="Places the organisation serves: local authorities, towns or outcodes",
+    )
+
+
+class Organisation(OrganisationBase, table=True):
+    __tablename__ = "organisation"
+
+    id: uuid.UUID = id_field()
+    status: OrganisationStatus = Field(
+        default=OrganisationStatus.draft, sa_type=enum_type(OrganisationStatus), index=True
+    )
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+    archived_at: datetime | None = archived_at_field()

@@ -1,0 +1,46 @@
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from app.core.schemas import RequestModel, patch_model_of
+from app.organisations.models import OrganisationBase, OrganisationStatus
+
+EXAMPLE = {
+    "name": "Easton Community Choir",
+    "description": "A friendly choir for anyone who loves to sing. No auditions.",
+    "website": "https://eastonchoir.example.org",
+    "email": "hello@eastonchoir.example.org",
+    "phone": "0117 496 0123",
+    "charity_number": "1187654",
+    "legal_form": "charity",
+    "areas_served": ["Bristol", "BS5"],
+    "status": "published",
+}
+
+
+class OrganisationCreate(RequestModel, OrganisationBase):
+    model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
+
+    status: OrganisationStatus = OrganisationStatus.draft
+
+
+OrganisationUpdate = patch_model_of(
+    OrganisationCreate,
+    "OrganisationUpdate",
+    examples=[{"phone": "0117 496 0999", "areas_served": ["Bristol", "BS5", "BS6"]}],
+)
+
+
+class OrganisationPublic(OrganisationBase):
+    id: uuid.UUID
+    status: OrganisationStatus
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None = Field(description="Set when archived; archived listings are hidden by default")
+
+
+class OrganisationSummary(SQLModel):
+    id: uuid.UUID
+    name: str
+    status: OrganisationStatus

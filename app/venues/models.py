@@ -1,0 +1,69 @@
+"""Venues (HSDS location + address). One venue may host several organisations' activities."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+from app.core.types import (
+    JSONList,
+    archived_at_field,
+    created_at_field,
+    id_field,
+    updated_at_field,
+)
+from app.geo.postcodes import normalise_postcode
+
+
+class AccessibilityFeature(StrEnum):
+    step_free_access = "step_free_access"
+    wheelchair_accessible_toilet = "wheelchair_accessible_toilet"
+    hearing_loop = "hearing_loop"
+    parking = "parking"
+    blue_badge_parking = "blue_badge_parking"
+    near_public_transport = "near_public_transport"
+    lift = "lift"
+    quiet_space = "quiet_space"
+    baby_changing = "baby_changing"
+    assistance_dogs_welcome = "assistance_dogs_welcome"
+
+
+class VenueBase(SQLModel):
+    name: str = Field(min_length=1, max_length=255, index=True)
+    description: str = Field(default="", max_length=2000)
+    address_1: str = Field(min_length=1, max_length=255)
+    address_2: str | None = Field(default=None, max_length=255)
+    city: str = Field(min_length=1, max_length=100)
+    county: str | None = Field(default=None, max_length=100)
+    postcode: str = Field(max_length=8, description='UK postcode, stored as "SE1 7PB"')
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    accessibility: list[AccessibilityFeature] = Field(
+        default_factory=list, sa_type=JSONList, max_length=len(AccessibilityFeature)
+    )
+    accessibility_notes: str = Field(default="", max_length=1000)
+
+    @field_validator("postcode", mode="before")
+    @classmethod
+    def _normalise_postcode(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) <= 16:
+            return normalise_postcode(value)
+        return value
+
+    @model_validator(mode="after")
+    def _coordinates_come_in_pairs(self):
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude must be given together")
+        return self
+
+
+class Venue(VenueBase, table=True):
+    __tablename__ = "venue"
+
+    id: uuid.UUID = id_field()
+    outcode: str = Field(max_length=4, index=True)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+    archived_at: datetime | None = archived_at_field()

@@ -1,0 +1,48 @@
+import uuid
+from datetime import datetime
+
+from sqlmodel import SQLModel
+
+from app.core.schemas import RequestModel, patch_model_of
+from app.venues.models import AccessibilityFeature, VenueBase
+
+EXAMPLE = {
+    "name": "Easton Community Centre",
+    "address_1": "Kilburn Street",
+    "city": "Bristol",
+    "postcode": "bs5 6at",
+    "latitude": 51.4614,
+    "longitude": -2.5499,
+    "accessibility": ["step_free_access", "hearing_loop", "wheelchair_accessible_toilet"],
+    "accessibility_notes": "Ramp at the side entrance.",
+}
+
+
+class VenueCreate(RequestModel, VenueBase):
+    model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
+
+
+VenueUpdate = patch_model_of(
+    VenueCreate,
+    "VenueUpdate",
+    examples=[{"accessibility": ["step_free_access", "parking"]}],
+)
+
+
+class VenuePublic(VenueBase):
+    id: uuid.UUID
+    outcode: str
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+
+class VenueSummary(SQLModel):
+    id: uuid.UUID
+    name: str
+    address_1: str
+    city: str
+    postcode: str
+    latitude: float | None
+    longitude: float | None
+    accessibility: list[AccessibilityFeature]

@@ -1,0 +1,52 @@
+"""Alembic environment: URL from settings, metadata from the app's models."""
+
+from logging.config import fileConfig
+
+from alembic import context
+
+from app.core.config import get_settings
+from app.core.db import make_engine
+from app.models import metadata
+
+config = context.config
+if config.config_file_name is not None and not config.attributes.get("database_url"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+database_url = config.attributes.get("database_url") or get_settings().database_url
+
+
+def _configure(**kwargs) -> None:
+    context.configure(
+        target_metadata=metadata,
+        compare_type=True,
+        compare_server_default=True,
+        render_as_batch=database_url.startswith("sqlite"),
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    _configure(url=database_url, literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

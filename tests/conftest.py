@@ -1,0 +1,47 @@
+"""Test setup: a real database (SQLite file by default, PostgreSQL when
+SIGNPOST_DATABASE_URL says so), migrated once per run and emptied after each test."""
+
+import os
+import tempfile
+
+if not os.environ.get("SIGNPOST_DATABASE_URL"):
+    _tmp = tempfile.mkdtemp(prefix="signpost-test-")
+    os.environ["SIGNPOST_DATABASE_URL"] = f"sqlite:///{_tmp}/test.db"
+os.environ.setdefault("SIGNPOST_ENVIRONMENT", "test")
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import delete  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from app.core.config import get_settings  # noqa: E402
+from app.core.db import get_engine  # noqa: E402
+from app.core.migrations import upgrade  # noqa: E402
+from app.main import app  # noqa: E402
+from app.models import metadata  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database():
+    upgrade(get_settings().database_url)
+    yield
+    get_engine().dispose()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables():
+    yield
+    with get_engine().begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(delete(table))
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(app)
+
+
+@pytest.fixture
+def session():
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session

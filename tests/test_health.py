@@ -1,0 +1,20 @@
+from app.core.migrations import head_revision
+
+
+def test_healthz_says_the_process_is_up(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_readyz_checks_database_and_migrations(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {"status": "ok", "database": "ok", "migration": head_revision()}
+
+
+def test_every_response_carries_a_request_id(client):
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+    echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
