@@ -7,7 +7,7 @@ from fastapi.routing import APIRoute
 from app import __version__
 from app.activities.router import router as activities_router
 from app.core.config import get_settings
-from app.core.errors import install_error_handlers
+from app.core.errors import PROBLEM_JSON, install_error_handlers
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
 from app.organisations.router import router as organisations_router
@@ -35,6 +35,25 @@ TAGS = [
 def _operation_id(route: APIRoute) -> str:
     # Function names are unique across routers; clients get stable, readable method names.
     return route.name
+
+
+def _problem_json_only(app: FastAPI) -> None:
+    """Document error responses as problem+json only (FastAPI files ``model=`` under JSON)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            for methods in schema["paths"].values():
+                for operation in methods.values():
+                    for status, response in operation["responses"].items():
+                        content = response.get("content", {})
+                        if status[0] in "45" and PROBLEM_JSON in content:
+                            content[PROBLEM_JSON] = content.pop("application/json", {})
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def create_app() -> FastAPI:
@@ -65,6 +84,7 @@ def create_app() -> FastAPI:
         health_router,
     ):
         app.include_router(router)
+    _problem_json_only(app)
     return app
 
 

@@ -9,16 +9,16 @@ if not os.environ.get("SIGNPOST_DATABASE_URL"):
     os.environ["SIGNPOST_DATABASE_URL"] = f"sqlite:///{_tmp}/test.db"
 os.environ.setdefault("SIGNPOST_ENVIRONMENT", "test")
 
-import pytest  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import delete  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete
+from sqlmodel import Session
 
-from app.core.config import get_settings  # noqa: E402
-from app.core.db import get_engine  # noqa: E402
-from app.core.migrations import upgrade  # noqa: E402
-from app.main import app  # noqa: E402
-from app.models import metadata  # noqa: E402
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.core.migrations import upgrade
+from app.main import app
+from app.models import metadata
 
 
 @pytest.fixture(scope="session", autouse=True)

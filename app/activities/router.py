@@ -7,10 +7,15 @@ from fastapi import APIRouter, Query, status
 from app.activities import service
 from app.activities.deps import ActivityDep
 from app.activities.models import ActivityStatus
-from app.activities.schemas import ActivityCreate, ActivityPublic, ActivityUpdate
+from app.activities.schemas import (
+    ActivityCreate,
+    ActivityPage,
+    ActivityPublic,
+    ActivityUpdate,
+)
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageDep
+from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
@@ -32,7 +37,7 @@ def list_activities(
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
-) -> Page[ActivityPublic]:
+) -> ActivityPage:
     """List activities with their schedules, terms and venues."""
     filters = service.ActivityFilters(
         organisation_id=organisation,

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 from sqlmodel import SQLModel
 
 from app.activities.models import ActivityBase, Frequency, ScheduleBase
+from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.organisations.schemas import OrganisationSummary
 from app.venues.schemas import VenueSummary
@@ -37,7 +38,9 @@ class ScheduleIn(RequestModel, ScheduleBase):
     def _consistent(self):
         if not _BYDAY[self.freq].match(self.byday):
             shape = '"MO,TH"' if self.freq is Frequency.weekly else '"1TU" or "-1FR"'
-            raise ValueError(f"byday {self.byday!r} does not fit freq {self.freq.value}; use {shape}")
+            raise ValueError(
+                f"byday {self.byday!r} does not fit freq {self.freq.value}; use {shape}"
+            )
         if self.closes_at <= self.opens_at:
             raise ValueError("closes_at must be after opens_at")
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
@@ -116,3 +119,7 @@ class ActivityPublic(ActivityBase):
 class ActivitySummary(SQLModel):
     id: uuid.UUID
     name: str
+
+
+class ActivityPage(Page[ActivityPublic]):
+    """One page of activities."""

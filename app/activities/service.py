@@ -51,9 +51,12 @@ def to_public(activity: Activity) -> ActivityPublic:
             **field_values(activity, ActivityPublic),
             "organisation": OrganisationSummary.model_validate(activity.organisation),
             "schedules": [SchedulePublic.model_validate(s) for s in _in_order(activity.schedules)],
-            "terms": [vocabulary.summarise(t) for t in sorted(activity.terms, key=lambda t: t.name)],
+            "terms": [
+                vocabulary.summarise(t) for t in sorted(activity.terms, key=lambda t: t.name)
+            ],
             "venues": [
-                VenueSummary.model_validate(v) for v in sorted(activity.venues, key=lambda v: v.name)
+                VenueSummary.model_validate(v)
+                for v in sorted(activity.venues, key=lambda v: v.name)
             ],
         }
     )
@@ -75,7 +78,9 @@ def list_activities(
         tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(filters.term_ids))
         statement = statement.where(Activity.id.in_(tagged))
     if filters.venue_id:
-        at_venue = select(ActivityVenue.activity_id).where(ActivityVenue.venue_id == filters.venue_id)
+        at_venue = select(ActivityVenue.activity_id).where(
+            ActivityVenue.venue_id == filters.venue_id
+        )
         statement = statement.where(Activity.id.in_(at_venue))
     if filters.modified_after:
         statement = statement.where(Activity.updated_at > filters.modified_after)
@@ -86,7 +91,9 @@ def list_activities(
 
 
 def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
-    activity = session.exec(select(Activity).where(Activity.id == activity_id).options(*_LOAD)).first()
+    activity = session.exec(
+        select(Activity).where(Activity.id == activity_id).options(*_LOAD)
+    ).first()
     if activity is None:
         raise NotFound(f"No activity with id {activity_id}")
     return activity
@@ -109,14 +116,18 @@ def create_activity(session: Session, data: ActivityCreate) -> Activity:
 def update_activity(session: Session, activity: Activity, changes: dict) -> Activity:
     if activity.archived_at is not None:
         raise Conflict(f"Activity {activity.id} is archived and cannot be changed")
-    links = {key: changes.pop(key) for key in ("schedules", "term_ids", "venue_ids") if key in changes}
+    links = {
+        key: changes.pop(key) for key in ("schedules", "term_ids", "venue_ids") if key in changes
+    }
     validate_merged(ActivityBase, activity, changes)
     activity.sqlmodel_update(changes)
     if links:
         _set_links(
             session,
             activity,
-            [ScheduleIn.model_validate(s) for s in links["schedules"]] if "schedules" in links else None,
+            [ScheduleIn.model_validate(s) for s in links["schedules"]]
+            if "schedules" in links
+            else None,
             links.get("term_ids"),
             links.get("venue_ids"),
         )
@@ -179,8 +190,12 @@ def _load_venues(session: Session, venue_ids: list[uuid.UUID]) -> list[Venue]:
     found = {venue.id: venue for venue in session.exec(select(Venue).where(Venue.id.in_(wanted)))}
     missing = [str(venue_id) for venue_id in wanted if venue_id not in found]
     if missing:
-        raise InvalidField("body.venue_ids", f"unknown venue id(s): {', '.join(missing)}", "unknown_id")
+        raise InvalidField(
+            "body.venue_ids", f"unknown venue id(s): {', '.join(missing)}", "unknown_id"
+        )
     archived = [str(venue_id) for venue_id in wanted if found[venue_id].archived_at is not None]
     if archived:
-        raise InvalidField("body.venue_ids", f"archived venue(s): {', '.join(archived)}", "archived")
+        raise InvalidField(
+            "body.venue_ids", f"archived venue(s): {', '.join(archived)}", "archived"
+        )
     return [found[venue_id] for venue_id in wanted]

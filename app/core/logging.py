@@ -40,9 +40,7 @@ def configure_logging(settings: Settings) -> None:
                     "foreign_pre_chain": shared,
                 }
             },
-            "handlers": {
-                "default": {"class": "logging.StreamHandler", "formatter": "structlog"}
-            },
+            "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structlog"}},
             "root": {"handlers": ["default"], "level": settings.log_level},
             "loggers": {
                 "uvicorn.access": {"handlers": [], "propagate": False},

@@ -14,7 +14,6 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.core.config import get_settings
 from app.core.errors import InvalidField
 
-
 T = TypeVar("T")
 
 
@@ -68,7 +67,9 @@ def paginate(
     to_public: Callable[[Any], T],
 ) -> Page[T]:
     """Count ``statement``'s matches and return one page of them, converted for the wire."""
-    total = session.exec(select(func.count()).select_from(statement.order_by(None).subquery())).one()
+    total = session.exec(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    ).one()
     rows = session.exec(statement.offset(params.offset).limit(params.per_page)).all()
     return make_page([to_public(row) for row in rows], total, params)
 

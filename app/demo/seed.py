@@ -76,18 +76,22 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
             freq, byday, opens, closes = schedule
             extra = dict(details)
             online_only = extra.pop("no_venue", False)
-            needs = [code for code, (_, _, helped_by) in NEEDS.items() if set(categories) & set(helped_by)]
+            needs = [
+                code
+                for code, (_, _, helped_by) in NEEDS.items()
+                if set(categories) & set(helped_by)
+            ]
             activity = ActivityCreate(
                 organisation_id=organisation.id,
                 name=f"{title} ({name})" if number == 0 else title,
                 description=description,
-                eligibility_description="Open to adults in Bristol" if "minimum_age" not in extra else "",
+                eligibility_description="Open to adults in Bristol"
+                if "minimum_age" not in extra
+                else "",
                 suits=extra.pop("suits", "Anyone who would enjoy it; come as you are"),
                 does_not_suit=extra.pop("does_not_suit", "Not a crisis service"),
                 status="temporarily closed" if (index + number) % 23 == 0 else "active",
-                schedules=[
-                    {"freq": freq, "byday": byday, "opens_at": opens, "closes_at": closes}
-                ],
+                schedules=[{"freq": freq, "byday": byday, "opens_at": opens, "closes_at": closes}],
                 term_ids=[terms[code].id for code in [*categories, *needs[:3]]],
                 venue_ids=[] if online_only else [venue_ids[venue_key]],
                 # Spread confirmations over the last nine months so freshness varies.
@@ -98,4 +102,3 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
             activities.create_activity(session, activity)
             activity_count += 1
     return len(ORGANISATIONS), activity_count
-

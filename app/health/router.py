@@ -22,7 +22,9 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", responses={503: {"model": Health, "description": "Not ready"}, **problem_responses()})
+@router.get(
+    "/readyz", responses={503: {"model": Health, "description": "Not ready"}, **problem_responses()}
+)
 def readyz() -> Health:
     """Ready for traffic: the database answers and its schema is at the latest migration."""
     try:

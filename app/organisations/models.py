@@ -38,8 +38,12 @@ AreaName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_
 CharityNumber = Annotated[
     str, StringConstraints(max_length=16, pattern=r"^(SC|NIC)?[0-9]{5,8}(-[0-9]{1,2})?$")
 ]
-CompanyNumber = Annotated[str, StringConstraints(max_length=8, pattern=r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$")]
-IcoRegistration = Annotated[str, StringConstraints(max_length=12, pattern=r"^[A-Z]{1,2}[0-9]{6,8}$")]
+CompanyNumber = Annotated[
+    str, StringConstraints(max_length=8, pattern=r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$")
+]
+IcoRegistration = Annotated[
+    str, StringConstraints(max_length=12, pattern=r"^[A-Z]{1,2}[0-9]{6,8}$")
+]
 
 
 class OrganisationBase(SQLModel):

@@ -5,12 +5,17 @@ from fastapi import APIRouter, Query, status
 
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageDep
+from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
 from app.organisations import service
 from app.organisations.deps import OrganisationDep
 from app.organisations.models import LegalForm, OrganisationStatus
-from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
+from app.organisations.schemas import (
+    OrganisationCreate,
+    OrganisationPage,
+    OrganisationPublic,
+    OrganisationUpdate,
+)
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -26,7 +31,7 @@ def list_organisations(
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
-) -> Page[OrganisationPublic]:
+) -> OrganisationPage:
     """List organisations, filtered and sorted; archived ones only when asked for."""
     filters = service.OrganisationFilters(
         status=status_,
@@ -38,9 +43,7 @@ def list_organisations(
     return service.list_organisations(session, filters, page)
 
 
-@router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 422)
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 422))
 def create_organisation(session: SessionDep, body: OrganisationCreate) -> OrganisationPublic:
     """Create an organisation (a draft unless `status` says otherwise)."""
     return service.create_organisation(session, body)

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.organisations.models import OrganisationBase, OrganisationStatus
 
@@ -37,10 +38,16 @@ class OrganisationPublic(OrganisationBase):
     status: OrganisationStatus
     created_at: datetime
     updated_at: datetime
-    archived_at: datetime | None = Field(description="Set when archived; archived listings are hidden by default")
+    archived_at: datetime | None = Field(
+        description="Set when archived; archived listings are hidden by default"
+    )
 
 
 class OrganisationSummary(SQLModel):
     id: uuid.UUID
     name: str
     status: OrganisationStatus
+
+
+class OrganisationPage(Page[OrganisationPublic]):
+    """One page of organisations."""

@@ -5,11 +5,16 @@ from fastapi import APIRouter, Query, status
 
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageDep
+from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
 from app.venues import service
 from app.venues.deps import VenueDep
-from app.venues.schemas import VenueCreate, VenuePublic, VenueUpdate
+from app.venues.schemas import (
+    VenueCreate,
+    VenuePage,
+    VenuePublic,
+    VenueUpdate,
+)
 
 router = APIRouter(prefix="/v1/venues", tags=["venues"])
 
@@ -26,7 +31,7 @@ def list_venues(
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
-) -> Page[VenuePublic]:
+) -> VenuePage:
     """List venues, filtered and sorted; archived ones only when asked for."""
     filters = service.VenueFilters(
         outcode=outcode, modified_after=modified_after, include_archived=include_archived, sort=sort

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlmodel import SQLModel
 
+from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.venues.models import AccessibilityFeature, VenueBase
 
@@ -46,3 +47,7 @@ class VenueSummary(SQLModel):
     latitude: float | None
     longitude: float | None
     accessibility: list[AccessibilityFeature]
+
+
+class VenuePage(Page[VenuePublic]):
+    """One page of venues."""

@@ -21,7 +21,9 @@ class Taxonomy(SQLModel, table=True):
     name: str = Field(max_length=255)
     description: str = Field(default="", max_length=2000)
 
-    terms: list["TaxonomyTerm"] = Relationship(back_populates="taxonomy", sa_relationship_kwargs=RAISE)
+    terms: list["TaxonomyTerm"] = Relationship(
+        back_populates="taxonomy", sa_relationship_kwargs=RAISE
+    )
 
 
 class TaxonomyTerm(SQLModel, table=True):
@@ -39,7 +41,11 @@ class TaxonomyTerm(SQLModel, table=True):
 
     taxonomy: Taxonomy = Relationship(back_populates="terms", sa_relationship_kwargs=RAISE)
     synonyms: list["TermSynonym"] = Relationship(
-        sa_relationship_kwargs={**RAISE, "cascade": "all, delete-orphan", "order_by": "TermSynonym.text"}
+        sa_relationship_kwargs={
+            **RAISE,
+            "cascade": "all, delete-orphan",
+            "order_by": "TermSynonym.text",
+        }
     )
 
 

@@ -5,23 +5,21 @@ from fastapi import APIRouter, Path, Query
 
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageDep
+from app.core.pagination import PageDep
 from app.vocabulary import service
-from app.vocabulary.schemas import TaxonomyPublic, TermPublic
+from app.vocabulary.schemas import TaxonomyPage, TaxonomyPublic, TermPage, TermPublic
 
 router = APIRouter(prefix="/v1", tags=["vocabulary"])
 
 
 @router.get("/taxonomies", responses=problem_responses(422))
-def list_taxonomies(session: SessionDep, page: PageDep) -> Page[TaxonomyPublic]:
+def list_taxonomies(session: SessionDep, page: PageDep) -> TaxonomyPage:
     """The vocabulary's schemes: activity categories, needs, accessibility and more."""
     return service.list_taxonomies(session, page)
 
 
 @router.get("/taxonomies/{taxonomy_id}", responses=problem_responses(404, 422))
-def get_taxonomy(
-    session: SessionDep, taxonomy_id: Annotated[uuid.UUID, Path()]
-) -> TaxonomyPublic:
+def get_taxonomy(session: SessionDep, taxonomy_id: Annotated[uuid.UUID, Path()]) -> TaxonomyPublic:
     return service.get_taxonomy(session, taxonomy_id)
 
 
@@ -37,7 +35,7 @@ def list_taxonomy_terms(
         str | None,
         Query(min_length=1, max_length=100, description="Words in the name or a synonym"),
     ] = None,
-) -> Page[TermPublic]:
+) -> TermPage:
     """Terms with their synonyms; needs list the categories that help with them."""
     return service.list_terms(session, page, taxonomy=taxonomy, parent_id=parent, q=q)
 

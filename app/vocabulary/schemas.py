@@ -2,6 +2,8 @@ import uuid
 
 from sqlmodel import SQLModel
 
+from app.core.pagination import Page
+
 
 class TaxonomyPublic(SQLModel):
     id: uuid.UUID
@@ -27,3 +29,11 @@ class TermPublic(SQLModel):
     synonyms: list[str]
     helped_by: list[TermSummary] = []
     helps_with: list[TermSummary] = []
+
+
+class TaxonomyPage(Page[TaxonomyPublic]):
+    """One page of taxonomies."""
+
+
+class TermPage(Page[TermPublic]):
+    """One page of taxonomy terms."""

@@ -128,5 +128,7 @@ def load_terms(session: Session, term_ids: Iterable[uuid.UUID], field: str) -> l
     }
     missing = [str(term_id) for term_id in wanted if term_id not in found]
     if missing:
-        raise InvalidField(field, f"unknown taxonomy term id(s): {', '.join(missing)}", "unknown_id")
+        raise InvalidField(
+            field, f"unknown taxonomy term id(s): {', '.join(missing)}", "unknown_id"
+        )
     return [found[term_id] for term_id in wanted]
