@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres migrate seed-demo openapi lint format serve clean
+.PHONY: install run test test-postgres migrate seed-demo openapi lint format serve bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,13 +42,17 @@ serve: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/signpost export-openapi
 
+## Listings latency baseline on the demo data; appends to bench/RESULTS.md
+bench: $(STAMP)
+	$(BIN)/python bench/listings.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations
-	$(BIN)/ruff format --check app tests migrations
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests migrations bench
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix app tests migrations
-	$(BIN)/ruff format app tests migrations
+	$(BIN)/ruff check --fix app tests migrations bench
+	$(BIN)/ruff format app tests migrations bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -92,3 +92,7 @@ def openapi_json() -> str:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

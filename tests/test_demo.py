@@ -1,0 +1,56 @@
+from collections import Counter
+
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.vocabulary.seed import CATEGORIES
+
+
+def test_seed_demo_loads_a_realistic_directory_once(client):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "42 organisations, 126 activities" in first.output
+
+    activities = client.get("/v1/activities", params={"per_page": 50}).json()
+    assert activities["total_items"] >= 120
+    organisations = client.get("/v1/organisations", params={"per_page": 100}).json()
+    assert organisations["total_items"] >= 40
+
+    second = runner.invoke(cli, ["seed-demo"])
+    assert "already exist" in second.output
+    again = client.get("/v1/activities", params={"per_page": 50}).json()
+    assert again["total_items"] == activities["total_items"]
+
+
+def test_demo_covers_the_research_activity_kinds_and_shares_venues(client):
+    CliRunner().invoke(cli, ["seed-demo"])
+    pages = [
+        client.get("/v1/activities", params={"per_page": 100, "page": n}).json()
+        for n in (1, 2)
+    ]
+    activities = [a for page in pages for a in page["contents"]]
+    categories = {t["code"] for a in activities for t in a["terms"]}
+    # Every category but the "advice" umbrella (its children are used instead).
+    assert set(CATEGORIES) - {"advice"} <= categories
+
+    organisations_per_venue = Counter()
+    for venue_id in {v["id"] for a in activities for v in a["venues"]}:
+        hosted = client.get("/v1/activities", params={"venue": venue_id, "per_page": 100}).json()
+        organisations_per_venue[venue_id] = len({a["organisation"]["id"] for a in hosted["contents"]})
+    assert max(organisations_per_venue.values()) >= 3
+
+    assert {mode for a in activities for mode in a["delivery_modes"]} == {
+        "in_person",
+        "online",
+        "phone",
+        "home_visit",
+    }
+    assert {a["cost_type"] for a in activities} == {"free", "donation", "fee"}
+    assert any(a["minimum_age"] for a in activities)
+    assert all(a["schedules"] for a in activities)
+    assert all(
+        51.3 < v["latitude"] < 51.6 and -2.8 < v["longitude"] < -2.4
+        for a in activities
+        for v in a["venues"]
+    )
