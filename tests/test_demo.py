@@ -26,8 +26,7 @@ def test_seed_demo_loads_a_realistic_directory_once(client):
 def test_demo_covers_the_research_activity_kinds_and_shares_venues(client):
     CliRunner().invoke(cli, ["seed-demo"])
     pages = [
-        client.get("/v1/activities", params={"per_page": 100, "page": n}).json()
-        for n in (1, 2)
+        client.get("/v1/activities", params={"per_page": 100, "page": n}).json() for n in (1, 2)
     ]
     activities = [a for page in pages for a in page["contents"]]
     categories = {t["code"] for a in activities for t in a["terms"]}
