@@ -18,3 +18,10 @@ def test_every_response_carries_a_request_id(client):
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
     echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"
+
+
+def test_interactive_docs_and_contract_are_served(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    assert client.get("/openapi.json").json()["info"]["title"] == "Signpost"
