@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from sqlmodel import Session
 
+import app.models  # noqa: F401 - every table mapped, audit hook registered
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import upgrade
@@ -72,6 +73,45 @@ def seed_demo_command() -> None:
         typer.echo("organisations already exist: demo data not loaded")
     else:
         typer.echo(f"demo directory loaded: {added[0]} organisations, {added[1]} activities")
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True, help="The admin's sign-in email")],
+    display_name: Annotated[str, typer.Option(prompt=True, help="Name shown in the app")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="SIGNPOST_ADMIN_PASSWORD",
+            help="At least 12 characters (or set SIGNPOST_ADMIN_PASSWORD)",
+        ),
+    ],
+) -> None:
+    """Create an admin account for a real deployment."""
+    from pydantic import ValidationError
+
+    from app.accounts.models import GlobalRole
+    from app.accounts.schemas import UserCreate
+    from app.accounts.service import create_user
+    from app.core.errors import Problem
+
+    try:
+        data = UserCreate(
+            email=email, display_name=display_name, password=password, role=GlobalRole.admin
+        )
+        with Session(get_engine()) as session:
+            user = create_user(session, data)
+            session.commit()
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(reasons) from None
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"admin account created: {user.email}")
 
 
 @cli.command("export-openapi")

@@ -4,8 +4,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+import app.models
 from app import __version__
+from app.accounts.router import router as accounts_router
 from app.activities.router import router as activities_router
+from app.audit.router import router as audit_router
 from app.core.config import get_settings
 from app.core.errors import PROBLEM_JSON, install_error_handlers
 from app.core.logging import RequestLogMiddleware, configure_logging
@@ -21,6 +24,10 @@ sector organisations list their activities; link workers find safe referral opti
 Every list answers the same envelope (`total_items`, `total_pages`, `page_number`, `size`,
 `first_page`, `last_page`, `empty`, `contents`); every error is RFC 9457
 `application/problem+json` with an `errors` array naming each bad field.
+
+Sign in at `POST /v1/auth/token` and send `Authorization: Bearer <token>`, or send an
+API key as `X-API-Key`. Anonymous callers read published listings only. Changing a
+listing needs `If-Match` with the `ETag` you read (412 if it changed since, 428 if absent).
 """
 
 TAGS = [
@@ -28,6 +35,8 @@ TAGS = [
     {"name": "venues", "description": "Where activities happen; shareable between organisations."},
     {"name": "activities", "description": "What people can be referred to, with schedules."},
     {"name": "vocabulary", "description": "Needs and activity categories, with synonyms."},
+    {"name": "accounts", "description": "Sign-in, users, organisation members and API keys."},
+    {"name": "audit", "description": "Who changed what, when: before and after."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -81,6 +90,8 @@ def create_app() -> FastAPI:
         venues_router,
         activities_router,
         vocabulary_router,
+        accounts_router,
+        audit_router,
         health_router,
     ):
         app.include_router(router)

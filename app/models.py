@@ -1,6 +1,9 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
+from app.accounts.models import ApiKey, Membership, SignInThrottle, User
 from app.activities.models import Activity, ActivityTerm, ActivityVenue, Schedule
+from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
+from app.audit.models import AuditEntry
 from app.core.db import metadata
 from app.organisations.models import Organisation
 from app.venues.models import Venue
@@ -10,12 +13,17 @@ __all__ = [
     "Activity",
     "ActivityTerm",
     "ActivityVenue",
+    "ApiKey",
+    "AuditEntry",
+    "Membership",
     "NeedCategory",
     "Organisation",
     "Schedule",
+    "SignInThrottle",
     "Taxonomy",
     "TaxonomyTerm",
     "TermSynonym",
+    "User",
     "Venue",
     "metadata",
 ]

@@ -14,11 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 from sqlmodel import Session
 
+from app.accounts.models import GlobalRole
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import upgrade
 from app.main import app
 from app.models import metadata
+from tests.factories import client_for, make_user
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,11 +39,28 @@ def empty_tables():
 
 
 @pytest.fixture
-def client() -> TestClient:
+def session():
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def anon() -> TestClient:
+    """A caller with no credentials."""
     return TestClient(app)
 
 
 @pytest.fixture
-def session():
-    with Session(get_engine(), expire_on_commit=False) as session:
-        yield session
+def client(session) -> TestClient:
+    """A Signpost admin: for tests about listings rather than about who may do what."""
+    return client_for(make_user(session, role=GlobalRole.admin))
+
+
+@pytest.fixture
+def as_role(session):
+    """``as_role(GlobalRole.steward)`` or ``as_role(member_of={org_id: "editor"})``."""
+
+    def build(role=None, member_of=None):
+        return client_for(make_user(session, role=role, member_of=member_of))
+
+    return build

@@ -1,8 +1,17 @@
-"""Small factories that create test data through the API, as a client would."""
+"""Small factories: accounts straight into the database, listings through the API."""
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.accounts.models import GlobalRole, Membership, OrganisationRole, User
+from app.accounts.security import create_access_token, hash_password
+from app.main import app
+
+PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
 
 _counter = 0
 
@@ -11,6 +20,52 @@ def _next() -> int:
     global _counter
     _counter += 1
     return _counter
+
+
+def make_user(
+    session: Session,
+    role: GlobalRole | None = None,
+    member_of: dict[Any, str] | None = None,
+    email: str | None = None,
+    is_active: bool = True,
+) -> User:
+    user = User(
+        email=email or f"user{_next()}@test.example",
+        display_name="Test User",
+        password_hash=_PASSWORD_HASH,
+        role=role,
+        is_active=is_active,
+    )
+    session.add(user)
+    session.flush()
+    for organisation_id, org_role in (member_of or {}).items():
+        session.add(
+            Membership(
+                user_id=user.id,
+                organisation_id=uuid.UUID(str(organisation_id)),
+                role=OrganisationRole(org_role),
+            )
+        )
+    session.commit()
+    return user
+
+
+def token_for(user: User) -> str:
+    return create_access_token(user.id)[0]
+
+
+def client_for(user: User | None) -> TestClient:
+    client = TestClient(app)
+    if user is not None:
+        client.headers["Authorization"] = f"Bearer {token_for(user)}"
+    return client
+
+
+def patch(client: TestClient, path: str, json: Any = None, **kwargs: Any):
+    """PATCH as a careful client does: read the ETag first and send it as If-Match."""
+    etag = client.get(path).headers.get("etag")
+    headers = {"If-Match": etag} if etag else {}
+    return client.patch(path, json=json, headers=headers, **kwargs)
 
 
 def organisation_body(**overrides: Any) -> dict[str, Any]:

@@ -3,7 +3,14 @@ from datetime import UTC, datetime
 import pytest
 
 from app.vocabulary.seed import seed_vocabulary
-from tests.factories import activity_body, create_activity, create_organisation, create_venue, ids
+from tests.factories import (
+    activity_body,
+    create_activity,
+    create_organisation,
+    create_venue,
+    ids,
+    patch,
+)
 
 
 @pytest.fixture
@@ -87,11 +94,11 @@ def test_list_filters(client, terms):
 def test_patch_replaces_lists_only_when_sent(client, terms):
     organisation = create_organisation(client)
     activity = create_activity(client, organisation["id"], term_ids=[terms["befriending"]])
-    renamed = client.patch(f"/v1/activities/{activity['id']}", json={"name": "Renamed"}).json()
+    renamed = patch(client, f"/v1/activities/{activity['id']}", json={"name": "Renamed"}).json()
     assert renamed["terms"] == activity["terms"]
     assert renamed["schedules"] == activity["schedules"]
 
-    replaced = client.patch(
+    replaced = patch(client, 
         f"/v1/activities/{activity['id']}",
         json={
             "schedules": [
@@ -108,7 +115,7 @@ def test_patch_replaces_lists_only_when_sent(client, terms):
 def test_ages_are_checked_against_what_is_stored(client):
     organisation = create_organisation(client)
     activity = create_activity(client, organisation["id"], minimum_age=18, maximum_age=25)
-    response = client.patch(f"/v1/activities/{activity['id']}", json={"minimum_age": 30})
+    response = patch(client, f"/v1/activities/{activity['id']}", json={"minimum_age": 30})
     assert response.status_code == 422
     assert "minimum_age must not be greater than maximum_age" in response.json()["detail"]
     assert client.get(f"/v1/activities/{activity['id']}").json()["minimum_age"] == 18
@@ -178,7 +185,7 @@ def test_schedule_venue_must_belong_to_the_activity(client):
 
     body["schedules"][0]["venue_id"] = linked["id"]
     activity = client.post("/v1/activities", json=body).json()
-    unlink = client.patch(f"/v1/activities/{activity['id']}", json={"venue_ids": []})
+    unlink = patch(client, f"/v1/activities/{activity['id']}", json={"venue_ids": []})
     assert unlink.status_code == 422
     assert unlink.json()["errors"][0]["field"] == "body.venue_ids"
 
@@ -195,5 +202,5 @@ def test_archive_and_modified_after(client):
         "/v1/activities", params={"modified_after": cutoff, "include_archived": True}
     ).json()
     assert ids(changed) == {archived["id"]}
-    refused = client.patch(f"/v1/activities/{archived['id']}", json={"name": "Back"})
+    refused = patch(client, f"/v1/activities/{archived['id']}", json={"name": "Back"})
     assert refused.status_code == 409

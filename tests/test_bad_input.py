@@ -87,11 +87,14 @@ BODY_KINDS = [
 
 
 def send(client, method, path, body):
+    """Send as a careful client would: PATCH carries the ETag it read as If-Match."""
+    headers = {}
+    if method == "PATCH" and (etag := client.get(path).headers.get("etag")):
+        headers["If-Match"] = etag
     if isinstance(body, str):
-        return client.request(
-            method, path, content=body, headers={"content-type": "application/json"}
-        )
-    return client.request(method, path, json=body)
+        headers["content-type"] = "application/json"
+        return client.request(method, path, content=body, headers=headers)
+    return client.request(method, path, json=body, headers=headers)
 
 
 def assert_problem(response, status_range=(400, 499)):

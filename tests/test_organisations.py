@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from tests.factories import create_activity, create_organisation, ids, organisation_body
+from tests.factories import create_activity, create_organisation, ids, organisation_body, patch
 
 PROBLEM = "application/problem+json"
 
@@ -73,7 +73,7 @@ def test_modified_after_returns_only_later_changes(client):
 
 def test_patch_changes_only_the_fields_sent(client):
     organisation = create_organisation(client, phone="0117 496 0001", website="https://a.example")
-    response = client.patch(
+    response = patch(client, 
         f"/v1/organisations/{organisation['id']}", json={"phone": "0117 496 0999"}
     )
     assert response.status_code == 200
@@ -82,13 +82,13 @@ def test_patch_changes_only_the_fields_sent(client):
     assert updated["website"] == "https://a.example"
     assert updated["name"] == organisation["name"]
     assert updated["updated_at"] > organisation["updated_at"]
-    cleared = client.patch(f"/v1/organisations/{organisation['id']}", json={"website": None})
+    cleared = patch(client, f"/v1/organisations/{organisation['id']}", json={"website": None})
     assert cleared.json()["website"] is None
 
 
 def test_patch_refuses_null_for_a_required_field(client):
     organisation = create_organisation(client)
-    response = client.patch(f"/v1/organisations/{organisation['id']}", json={"name": None})
+    response = patch(client, f"/v1/organisations/{organisation['id']}", json={"name": None})
     assert response.status_code == 422
     assert "name cannot be null" in response.json()["detail"]
     assert client.get(f"/v1/organisations/{organisation['id']}").json() == organisation
@@ -117,9 +117,9 @@ def test_archiving_an_organisation_archives_its_activities(client):
 def test_archived_organisation_cannot_be_changed_or_given_activities(client):
     organisation = create_organisation(client)
     client.post(f"/v1/organisations/{organisation['id']}/archive")
-    patch = client.patch(f"/v1/organisations/{organisation['id']}", json={"name": "New"})
-    assert patch.status_code == 409
-    assert patch.headers["content-type"] == PROBLEM
+    refused = patch(client, f"/v1/organisations/{organisation['id']}", json={"name": "New"})
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == PROBLEM
     new_activity = client.post(
         "/v1/activities",
         json={"organisation_id": organisation["id"], "name": "Late addition"},

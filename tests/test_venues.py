@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import create_activity, create_organisation, create_venue, ids
+from tests.factories import create_activity, create_organisation, create_venue, ids, patch
 
 
 @pytest.mark.parametrize("written", ["bs5 6aw", "BS56AW", "BS5 6AW", "  bs5  6aw "])
@@ -28,7 +28,7 @@ def test_coordinates_must_come_in_pairs(client):
     assert response.status_code == 422
     assert "latitude and longitude" in response.json()["detail"]
     venue = create_venue(client)
-    patched = client.patch(f"/v1/venues/{venue['id']}", json={"longitude": None})
+    patched = patch(client, f"/v1/venues/{venue['id']}", json={"longitude": None})
     assert patched.status_code == 422
     assert client.get(f"/v1/venues/{venue['id']}").json()["longitude"] == venue["longitude"]
 
@@ -37,7 +37,7 @@ def test_filter_by_outcode_and_patch_moves_the_venue(client):
     easton = create_venue(client, postcode="BS5 6AW")
     clifton = create_venue(client, postcode="BS8 4BX")
     assert ids(client.get("/v1/venues", params={"outcode": "bs5"}).json()) == {easton["id"]}
-    moved = client.patch(f"/v1/venues/{easton['id']}", json={"postcode": "bs8 1aa"}).json()
+    moved = patch(client, f"/v1/venues/{easton['id']}", json={"postcode": "bs8 1aa"}).json()
     assert (moved["postcode"], moved["outcode"]) == ("BS8 1AA", "BS8")
     assert ids(client.get("/v1/venues", params={"outcode": "BS8"}).json()) == {
         easton["id"],

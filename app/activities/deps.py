@@ -3,15 +3,36 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
+from app.accounts.deps import Authenticated, CurrentPrincipal, require_organisation_editor
 from app.activities import service
 from app.activities.models import Activity
+from app.core.concurrency import IfMatch, check_if_match
 from app.core.db import SessionDep
 
 
-def activity_from_path(
-    session: SessionDep, activity_id: Annotated[uuid.UUID, Path(description="The activity's id")]
+def visible_activity(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
 ) -> Activity:
-    return service.get_activity(session, activity_id)
+    """The activity, or 404 when it does not exist *or* the caller may not see it."""
+    return service.get_visible_activity(session, principal, activity_id)
 
 
-ActivityDep = Annotated[Activity, Depends(activity_from_path)]
+VisibleActivity = Annotated[Activity, Depends(visible_activity)]
+
+
+def editable_activity(principal: Authenticated, activity: VisibleActivity) -> Activity:
+    require_organisation_editor(principal, activity.organisation_id)
+    return activity
+
+
+EditableActivity = Annotated[Activity, Depends(editable_activity)]
+
+
+def activity_for_update(activity: EditableActivity, if_match: IfMatch) -> Activity:
+    check_if_match(if_match, activity.version)
+    return activity
+
+
+ActivityForUpdate = Annotated[Activity, Depends(activity_for_update)]

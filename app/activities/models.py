@@ -9,9 +9,10 @@ from typing import Annotated
 from pydantic import EmailStr, StringConstraints, model_validator
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.core.concurrency import version_column
 from app.core.schemas import Phone, WebUrl
 from app.core.types import (
-    JSONList,
+    JSONColumn,
     UTCDateTime,
     archived_at_field,
     created_at_field,
@@ -83,13 +84,13 @@ class ActivityBase(SQLModel):
     )
     delivery_modes: list[DeliveryMode] = Field(
         default_factory=lambda: [DeliveryMode.in_person],
-        sa_type=JSONList,
+        sa_type=JSONColumn,
         min_length=1,
         max_length=len(DeliveryMode),
     )
     access_modes: list[AccessMode] = Field(
         default_factory=lambda: [AccessMode.drop_in],
-        sa_type=JSONList,
+        sa_type=JSONColumn,
         max_length=len(AccessMode),
     )
     cost_type: CostType = Field(default=CostType.free, sa_type=enum_type(CostType))
@@ -99,7 +100,7 @@ class ActivityBase(SQLModel):
     cost_description: str = Field(default="", max_length=500)
     concessions: str = Field(default="", max_length=500)
     languages: list[LanguageCode] = Field(
-        default_factory=lambda: ["en"], sa_type=JSONList, max_length=20
+        default_factory=lambda: ["en"], sa_type=JSONColumn, max_length=20
     )
     funding_source: FundingSource | None = Field(
         default=None,
@@ -139,8 +140,14 @@ class ActivityVenue(SQLModel, table=True):
     )
 
 
+_version = version_column()
+
+
 class Activity(ActivityBase, table=True):
     __tablename__ = "activity"
+    __audit__ = "activity"
+    __audit_collections__ = ("schedules", "terms", "venues")
+    __mapper_args__ = {"version_id_col": _version}
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
@@ -148,6 +155,7 @@ class Activity(ActivityBase, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     archived_at: datetime | None = archived_at_field()
+    version: int = Field(default=1, sa_column=_version)
 
     organisation: Organisation = Relationship(sa_relationship_kwargs=RAISE)
     schedules: list["Schedule"] = Relationship(

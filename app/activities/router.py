@@ -2,17 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
+from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.activities import service
-from app.activities.deps import ActivityDep
-from app.activities.models import ActivityStatus
-from app.activities.schemas import (
-    ActivityCreate,
-    ActivityPage,
-    ActivityPublic,
-    ActivityUpdate,
-)
+from app.activities.deps import ActivityForUpdate, EditableActivity, VisibleActivity
+from app.activities.models import Activity, ActivityStatus
+from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ActivityUpdate
+from app.core.concurrency import set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
@@ -21,9 +18,15 @@ from app.core.sorting import ListingSort
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 
 
-@router.get("", responses=problem_responses(422))
+def _public(response: Response, activity: Activity) -> ActivityPublic:
+    set_etag(response, activity.version)
+    return service.to_public(activity)
+
+
+@router.get("", responses=problem_responses(401, 422))
 def list_activities(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     organisation: Annotated[uuid.UUID | None, Query(description="Run by this organisation")] = None,
     status_: Annotated[ActivityStatus | None, Query(alias="status")] = None,
@@ -38,7 +41,7 @@ def list_activities(
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
 ) -> ActivityPage:
-    """List activities with their schedules, terms and venues."""
+    """List the activities the caller may see, with schedules, terms and venues."""
     filters = service.ActivityFilters(
         organisation_id=organisation,
         status=status_,
@@ -48,31 +51,40 @@ def list_activities(
         include_archived=include_archived,
         sort=sort,
     )
-    return service.list_activities(session, filters, page)
+    return service.list_activities(session, principal, filters, page)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 422))
-def create_activity(session: SessionDep, body: ActivityCreate) -> ActivityPublic:
-    """Create an activity with its schedules, terms and venues in one call."""
-    return service.to_public(service.create_activity(session, body))
-
-
-@router.get("/{activity_id}", responses=problem_responses(404, 422))
-def get_activity(activity: ActivityDep) -> ActivityPublic:
-    """One activity, archived or not."""
-    return service.to_public(activity)
-
-
-@router.patch("/{activity_id}", responses=problem_responses(404, 409, 422))
-def update_activity(
-    session: SessionDep, activity: ActivityDep, body: ActivityUpdate
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+def create_activity(
+    session: SessionDep, principal: Authenticated, body: ActivityCreate, response: Response
 ) -> ActivityPublic:
-    """Change the fields sent. `schedules`, `term_ids` and `venue_ids`, when sent, replace
-    the whole list."""
-    return service.to_public(service.update_activity(session, activity, body.changes()))
+    """Create an activity with its schedules, terms and venues in one call (the
+    organisation's members, stewards and admins)."""
+    activity = service.create_activity(session, principal, body)
+    response.headers["Location"] = f"/v1/activities/{activity.id}"
+    return _public(response, activity)
 
 
-@router.post("/{activity_id}/archive", responses=problem_responses(404, 422))
-def archive_activity(session: SessionDep, activity: ActivityDep) -> ActivityPublic:
+@router.get("/{activity_id}", responses=problem_responses(401, 404, 422))
+def get_activity(activity: VisibleActivity, response: Response) -> ActivityPublic:
+    """One activity. The `ETag` header is what `If-Match` needs to change it."""
+    return _public(response, activity)
+
+
+@router.patch("/{activity_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+def update_activity(
+    session: SessionDep, activity: ActivityForUpdate, body: ActivityUpdate, response: Response
+) -> ActivityPublic:
+    """Change the fields sent (send `If-Match` with the ETag you read). `schedules`,
+    `term_ids` and `venue_ids`, when sent, replace the whole list."""
+    return _public(response, service.update_activity(session, activity, body.changes()))
+
+
+@router.post("/{activity_id}/archive", responses=problem_responses(401, 403, 404, 422))
+def archive_activity(
+    session: SessionDep, activity: EditableActivity, response: Response
+) -> ActivityPublic:
     """Archive an activity. Nothing is deleted."""
-    return service.to_public(service.archive_activity(session, activity))
+    return _public(response, service.archive_activity(session, activity))

@@ -114,6 +114,7 @@ class ActivityPublic(ActivityBase):
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
+    version: int
 
 
 class ActivitySummary(SQLModel):

@@ -2,9 +2,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, or_, true
 from sqlalchemy.orm import selectinload
-from sqlmodel import Session, select, update
+from sqlmodel import Session, select
 
+from app.accounts.principal import Principal
 from app.activities.models import (
     Activity,
     ActivityBase,
@@ -14,12 +16,12 @@ from app.activities.models import (
     Schedule,
 )
 from app.activities.schemas import ActivityCreate, ActivityPublic, ScheduleIn, SchedulePublic
-from app.core.errors import Conflict, InvalidField, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
-from app.organisations.models import Organisation
+from app.organisations.models import Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationSummary
 from app.venues.models import Venue
 from app.venues.schemas import VenueSummary
@@ -66,10 +68,26 @@ def _in_order(schedules: list[Schedule]) -> list[Schedule]:
     return sorted(schedules, key=lambda s: (s.freq, s.byday, s.opens_at, str(s.id)))
 
 
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Live activities of published organisations for everyone; members also see their
+    own organisations' activities in any state; stewards and admins see all."""
+    if principal.is_steward_or_admin:
+        return true()
+    public = Activity.archived_at.is_(None) & Activity.organisation_id.in_(
+        select(Organisation.id).where(
+            Organisation.status == OrganisationStatus.published,
+            Organisation.archived_at.is_(None),
+        )
+    )
+    if principal.member_of:
+        return or_(public, Activity.organisation_id.in_(principal.member_of))
+    return public
+
+
 def list_activities(
-    session: Session, filters: ActivityFilters, params: PageParams
+    session: Session, principal: Principal, filters: ActivityFilters, params: PageParams
 ) -> Page[ActivityPublic]:
-    statement = select(Activity).options(*_LOAD)
+    statement = select(Activity).options(*_LOAD).where(visible_to(principal))
     if filters.organisation_id:
         statement = statement.where(Activity.organisation_id == filters.organisation_id)
     if filters.status:
@@ -90,6 +108,15 @@ def list_activities(
     return paginate(session, statement, params, to_public)
 
 
+def get_visible_activity(
+    session: Session, principal: Principal, activity_id: uuid.UUID
+) -> Activity:
+    statement = select(Activity).where(Activity.id == activity_id, visible_to(principal))
+    if session.exec(statement.with_only_columns(Activity.id)).first() is None:
+        raise NotFound(f"No activity with id {activity_id}")
+    return get_activity(session, activity_id)
+
+
 def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
     activity = session.exec(
         select(Activity).where(Activity.id == activity_id).options(*_LOAD)
@@ -99,10 +126,16 @@ def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
     return activity
 
 
-def create_activity(session: Session, data: ActivityCreate) -> Activity:
+def create_activity(session: Session, principal: Principal, data: ActivityCreate) -> Activity:
     organisation = session.get(Organisation, data.organisation_id)
-    if organisation is None:
+    if organisation is None or not (
+        principal.is_steward_or_admin
+        or organisation.id in principal.member_of
+        or organisation.status == OrganisationStatus.published
+    ):
         raise InvalidField("body.organisation_id", "no organisation has this id", "unknown_id")
+    if not principal.can_edit_organisation(organisation.id):
+        raise Forbidden("Only the organisation's members, stewards and admins add activities")
     if organisation.archived_at is not None:
         raise Conflict(f"Organisation {organisation.id} is archived; it cannot take new activities")
     fields = data.model_dump(exclude={"schedules", "term_ids", "venue_ids", "last_confirmed_at"})
@@ -120,19 +153,19 @@ def update_activity(session: Session, activity: Activity, changes: dict) -> Acti
         key: changes.pop(key) for key in ("schedules", "term_ids", "venue_ids") if key in changes
     }
     validate_merged(ActivityBase, activity, changes)
-    activity.sqlmodel_update(changes)
-    if links:
+    schedules = links.get("schedules")
+    # One flush for the whole change, so the audit log records it as one entry.
+    with session.no_autoflush:
+        activity.sqlmodel_update(changes)
         _set_links(
             session,
             activity,
-            [ScheduleIn.model_validate(s) for s in links["schedules"]]
-            if "schedules" in links
-            else None,
+            None if schedules is None else [ScheduleIn.model_validate(s) for s in schedules],
             links.get("term_ids"),
             links.get("venue_ids"),
         )
-    activity.updated_at = utcnow()
-    session.add(activity)
+        activity.updated_at = utcnow()
+        session.add(activity)
     session.flush()
     return get_activity(session, activity.id)
 
@@ -146,11 +179,13 @@ def archive_activity(session: Session, activity: Activity) -> Activity:
 
 
 def archive_for_organisation(session: Session, organisation_id: uuid.UUID, when: datetime) -> None:
-    session.exec(
-        update(Activity)
-        .where(Activity.organisation_id == organisation_id, Activity.archived_at.is_(None))
-        .values(archived_at=when, updated_at=when)
+    # Object by object (not one UPDATE) so each archive is versioned and audited.
+    live = select(Activity).where(
+        Activity.organisation_id == organisation_id, Activity.archived_at.is_(None)
     )
+    for activity in session.exec(live):
+        activity.archived_at = activity.updated_at = when
+        session.add(activity)
 
 
 def _set_links(

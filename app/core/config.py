@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
+    access_token_minutes: int = Field(30, ge=1, le=24 * 60)
+    signin_max_failures_per_account: int = Field(5, ge=1)
+    signin_max_failures_per_address: int = Field(20, ge=1)
+    signin_lockout_minutes: int = Field(15, ge=1)
+    # Demo accounts (one per role, password below) are created only by seed-demo.
+    demo_password: SecretStr = SecretStr("signpost-demo")
     # Sync routes run in AnyIO's thread pool (40 threads); one connection per thread.
     db_pool_size: int = Field(40, ge=1)
 

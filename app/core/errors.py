@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -46,10 +47,43 @@ class Problem(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str = "Sign in or send an API key") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class PreconditionFailed(Problem):
+    status, slug, title = 412, "precondition-failed", "Precondition Failed"
+
+
+class PreconditionRequired(Problem):
+    status, slug, title = 428, "precondition-required", "Precondition Required"
+
+
+class TooManyRequests(Problem):
+    status, slug, title = 429, "too-many-requests", "Too Many Requests"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_seconds))})
 
 
 class NotFound(Problem):
@@ -112,7 +146,13 @@ def _validation_message(error: dict[str, Any]) -> str:
 
 async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
     return problem_response(
-        request, exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors
+        request,
+        exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
     )
 
 
@@ -155,6 +195,17 @@ async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
     )
 
 
+async def _on_stale(request: Request, exc: StaleDataError) -> JSONResponse:
+    # Two writers passed the If-Match check together; the database let only one win.
+    return problem_response(
+        request,
+        412,
+        slug="precondition-failed",
+        title="Precondition Failed",
+        detail="Someone else changed this resource while you were saving; read it again.",
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(
@@ -167,6 +218,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(StaleDataError, _on_stale)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -28,8 +28,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value
 
 
-# A JSON array of short codes; JSONB on PostgreSQL so later filters can use containment.
-JSONList = sa.JSON().with_variant(JSONB(), "postgresql")
+# JSON arrays and documents; JSONB on PostgreSQL so later filters can use containment.
+JSONColumn = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def enum_type(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:

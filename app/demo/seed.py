@@ -6,8 +6,13 @@ from datetime import timedelta
 
 from sqlmodel import Session, func, select
 
+from app.accounts import service as accounts
+from app.accounts.models import GlobalRole, OrganisationRole
+from app.accounts.principal import SYSTEM
+from app.accounts.schemas import UserCreate
 from app.activities import service as activities
 from app.activities.schemas import ActivityCreate
+from app.core.config import get_settings
 from app.core.types import utcnow
 from app.demo.data import KINDS, ORGANISATIONS, VENUES
 from app.geo.outcodes import centroid
@@ -42,6 +47,7 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
         d_lat, d_lon = _jitter(key)
         venue = venues.create_venue(
             session,
+            SYSTEM,
             VenueCreate(
                 name=name,
                 address_1=address,
@@ -60,6 +66,7 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
         slug = _slug(name)
         organisation = organisations.create_organisation(
             session,
+            SYSTEM,
             OrganisationCreate(
                 name=name,
                 description=f"{name} is a fictional organisation in Signpost's demo directory.",
@@ -99,6 +106,29 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
                 email=f"hello@{slug}.example.org",
                 **extra,
             )
-            activities.create_activity(session, activity)
+            activities.create_activity(session, SYSTEM, activity)
             activity_count += 1
+        if index == 0:
+            _seed_demo_accounts(session, organisation.id)
     return len(ORGANISATIONS), activity_count
+
+
+# One account per role, all with the demo password (SIGNPOST_DEMO_PASSWORD).
+DEMO_ACCOUNTS = [
+    ("admin@demo.signpost.example", "Demo Admin", GlobalRole.admin, None),
+    ("steward@demo.signpost.example", "Demo Steward", GlobalRole.steward, None),
+    ("commissioner@demo.signpost.example", "Demo Commissioner", GlobalRole.commissioner, None),
+    ("linkworker@demo.signpost.example", "Demo Link Worker", GlobalRole.link_worker, None),
+    ("orgadmin@demo.signpost.example", "Demo Organisation Admin", None, OrganisationRole.admin),
+    ("editor@demo.signpost.example", "Demo Organisation Editor", None, OrganisationRole.editor),
+]
+
+
+def _seed_demo_accounts(session: Session, organisation_id: uuid.UUID) -> None:
+    password = get_settings().demo_password.get_secret_value()
+    for email, name, role, organisation_role in DEMO_ACCOUNTS:
+        accounts.create_user(
+            session, UserCreate(email=email, display_name=name, password=password, role=role)
+        )
+        if organisation_role:
+            accounts.add_member(session, organisation_id, email, organisation_role)

@@ -8,9 +8,11 @@ from typing import Annotated
 from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
+from app.core.concurrency import version_column
 from app.core.schemas import Phone, WebUrl
 from app.core.types import (
-    JSONList,
+    JSONColumn,
+    UTCDateTime,
     archived_at_field,
     created_at_field,
     enum_type,
@@ -70,14 +72,19 @@ class OrganisationBase(SQLModel):
     legal_form: LegalForm = Field(sa_type=enum_type(LegalForm))
     areas_served: list[AreaName] = Field(
         default_factory=list,
-        sa_type=JSONList,
+        sa_type=JSONColumn,
         max_length=50,
         description="Places the organisation serves: local authorities, towns or outcodes",
     )
 
 
+_version = version_column()
+
+
 class Organisation(OrganisationBase, table=True):
     __tablename__ = "organisation"
+    __audit__ = "organisation"
+    __mapper_args__ = {"version_id_col": _version}
 
     id: uuid.UUID = id_field()
     status: OrganisationStatus = Field(
@@ -86,3 +93,6 @@ class Organisation(OrganisationBase, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     archived_at: datetime | None = archived_at_field()
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verified_by_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    version: int = Field(default=1, sa_column=_version)

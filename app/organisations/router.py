@@ -1,15 +1,22 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.accounts.deps import Authenticated, CurrentPrincipal, require_roles
+from app.accounts.models import GlobalRole
+from app.core.concurrency import set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
 from app.organisations import service
-from app.organisations.deps import OrganisationDep
-from app.organisations.models import LegalForm, OrganisationStatus
+from app.organisations.deps import (
+    AdministeredOrganisation,
+    OrganisationForUpdate,
+    VisibleOrganisation,
+)
+from app.organisations.models import LegalForm, Organisation, OrganisationStatus
 from app.organisations.schemas import (
     OrganisationCreate,
     OrganisationPage,
@@ -20,9 +27,15 @@ from app.organisations.schemas import (
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
 
-@router.get("", responses=problem_responses(422))
+def _with_etag(response: Response, organisation: Organisation) -> Organisation:
+    set_etag(response, organisation.version)
+    return organisation
+
+
+@router.get("", responses=problem_responses(401, 422))
 def list_organisations(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     status_: Annotated[OrganisationStatus | None, Query(alias="status")] = None,
     legal_form: LegalForm | None = None,
@@ -32,7 +45,8 @@ def list_organisations(
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
 ) -> OrganisationPage:
-    """List organisations, filtered and sorted; archived ones only when asked for."""
+    """List organisations the caller may see: published ones for everyone, plus their own
+    for members, plus all for stewards and admins."""
     filters = service.OrganisationFilters(
         status=status_,
         legal_form=legal_form,
@@ -40,30 +54,61 @@ def list_organisations(
         include_archived=include_archived,
         sort=sort,
     )
-    return service.list_organisations(session, filters, page)
+    return service.list_organisations(session, principal, filters, page)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 422))
-def create_organisation(session: SessionDep, body: OrganisationCreate) -> OrganisationPublic:
-    """Create an organisation (a draft unless `status` says otherwise)."""
-    return service.create_organisation(session, body)
-
-
-@router.get("/{organisation_id}", responses=problem_responses(404, 422))
-def get_organisation(organisation: OrganisationDep) -> OrganisationPublic:
-    """One organisation, archived or not."""
-    return organisation
-
-
-@router.patch("/{organisation_id}", responses=problem_responses(404, 409, 422))
-def update_organisation(
-    session: SessionDep, organisation: OrganisationDep, body: OrganisationUpdate
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+def create_organisation(
+    session: SessionDep, principal: Authenticated, body: OrganisationCreate, response: Response
 ) -> OrganisationPublic:
-    """Change the fields sent; fields left out stay as they are."""
-    return service.update_organisation(session, organisation, body.changes())
+    """Register an organisation. Whoever registers it becomes its admin. Only stewards
+    and admins may create it suspended."""
+    organisation = service.create_organisation(session, principal, body)
+    response.headers["Location"] = f"/v1/organisations/{organisation.id}"
+    return _with_etag(response, organisation)
 
 
-@router.post("/{organisation_id}/archive", responses=problem_responses(404, 422))
-def archive_organisation(session: SessionDep, organisation: OrganisationDep) -> OrganisationPublic:
-    """Archive the organisation and all its activities. Nothing is deleted."""
-    return service.archive_organisation(session, organisation)
+@router.get("/{organisation_id}", responses=problem_responses(401, 404, 422))
+def get_organisation(organisation: VisibleOrganisation, response: Response) -> OrganisationPublic:
+    """One organisation. The `ETag` header is what `If-Match` needs to change it."""
+    return _with_etag(response, organisation)
+
+
+@router.patch("/{organisation_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+def update_organisation(
+    session: SessionDep,
+    principal: Authenticated,
+    organisation: OrganisationForUpdate,
+    body: OrganisationUpdate,
+    response: Response,
+) -> OrganisationPublic:
+    """Change the fields sent (send `If-Match` with the ETag you read). Members may publish
+    or unpublish; suspending is for stewards and admins."""
+    updated = service.update_organisation(session, principal, organisation, body.changes())
+    return _with_etag(response, updated)
+
+
+@router.post(
+    "/{organisation_id}/verify",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    dependencies=[Depends(require_roles(GlobalRole.steward, GlobalRole.admin))],
+)
+def verify_organisation(
+    session: SessionDep,
+    principal: Authenticated,
+    organisation: VisibleOrganisation,
+    response: Response,
+) -> OrganisationPublic:
+    """Record that a steward has checked the organisation's details. Stewards and admins."""
+    return _with_etag(response, service.verify_organisation(session, principal, organisation))
+
+
+@router.post("/{organisation_id}/archive", responses=problem_responses(401, 403, 404, 422))
+def archive_organisation(
+    session: SessionDep, organisation: AdministeredOrganisation, response: Response
+) -> OrganisationPublic:
+    """Archive the organisation and all its activities (its admins, stewards, admins).
+    Nothing is deleted."""
+    return _with_etag(response, service.archive_organisation(session, organisation))

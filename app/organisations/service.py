@@ -2,16 +2,24 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session, select
 
+from app.accounts import service as accounts
+from app.accounts.models import GlobalRole
+from app.accounts.principal import Principal
 from app.activities import service as activity_service
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import validate_merged
 from app.organisations.models import LegalForm, Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic
+
+# Roles that may register organisations: people who run them (no global role), stewards
+# and admins. Link workers and commissioners use listings; they do not create them.
+REGISTRARS = (None, GlobalRole.steward, GlobalRole.admin)
 
 
 @dataclass(frozen=True)
@@ -23,10 +31,33 @@ class OrganisationFilters:
     sort: ListingSort = ListingSort.name
 
 
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Published, live organisations for everyone; members also see their own drafts,
+    suspended and archived organisations; stewards and admins see all."""
+    if principal.is_steward_or_admin:
+        return true()
+    public = (Organisation.status == OrganisationStatus.published) & (
+        Organisation.archived_at.is_(None)
+    )
+    if principal.member_of:
+        return or_(public, Organisation.id.in_(principal.member_of))
+    return public
+
+
+def is_visible(organisation: Organisation, principal: Principal) -> bool:
+    return (
+        principal.is_steward_or_admin
+        or organisation.id in principal.member_of
+        or (
+            organisation.status == OrganisationStatus.published and organisation.archived_at is None
+        )
+    )
+
+
 def list_organisations(
-    session: Session, filters: OrganisationFilters, params: PageParams
+    session: Session, principal: Principal, filters: OrganisationFilters, params: PageParams
 ) -> Page[OrganisationPublic]:
-    statement = select(Organisation)
+    statement = select(Organisation).where(visible_to(principal))
     if filters.status:
         statement = statement.where(Organisation.status == filters.status)
     if filters.legal_form:
@@ -39,27 +70,59 @@ def list_organisations(
     return paginate(session, statement, params, OrganisationPublic.model_validate)
 
 
-def get_organisation(session: Session, organisation_id: uuid.UUID) -> Organisation:
+def get_visible_organisation(
+    session: Session, principal: Principal, organisation_id: uuid.UUID
+) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
-    if organisation is None:
+    if organisation is None or not is_visible(organisation, principal):
         raise NotFound(f"No organisation with id {organisation_id}")
     return organisation
 
 
-def create_organisation(session: Session, data: OrganisationCreate) -> Organisation:
+def create_organisation(
+    session: Session, principal: Principal, data: OrganisationCreate
+) -> Organisation:
+    if principal.role not in REGISTRARS or (principal.kind == "api_key" and not principal.role):
+        raise Forbidden(
+            "Link workers, commissioners and organisation keys cannot register organisations"
+        )
+    _check_status_change(principal, OrganisationStatus.draft, data.status)
     organisation = Organisation.model_validate(data)
+    session.add(organisation)
+    session.flush()
+    accounts.add_creator_as_admin(session, principal, organisation.id)
+    return organisation
+
+
+def update_organisation(
+    session: Session, principal: Principal, organisation: Organisation, changes: dict
+) -> Organisation:
+    _refuse_if_archived(organisation)
+    if "status" in changes:
+        _check_status_change(principal, organisation.status, changes["status"])
+    validate_merged(OrganisationCreate, organisation, changes)
+    organisation.sqlmodel_update(changes)
+    organisation.updated_at = utcnow()
     session.add(organisation)
     session.flush()
     return organisation
 
 
-def update_organisation(
-    session: Session, organisation: Organisation, changes: dict
+def _check_status_change(
+    principal: Principal, current: OrganisationStatus, wanted: OrganisationStatus
+) -> None:
+    """Members publish and unpublish; only stewards and admins suspend or lift a suspension."""
+    touches_suspension = OrganisationStatus.suspended in (current, wanted) and current != wanted
+    if touches_suspension and not principal.is_steward_or_admin:
+        raise Forbidden("Only stewards and admins suspend an organisation or lift a suspension")
+
+
+def verify_organisation(
+    session: Session, principal: Principal, organisation: Organisation
 ) -> Organisation:
     _refuse_if_archived(organisation)
-    validate_merged(OrganisationCreate, organisation, changes)
-    organisation.sqlmodel_update(changes)
-    organisation.updated_at = utcnow()
+    organisation.verified_at = organisation.updated_at = utcnow()
+    organisation.verified_by_id = principal.id if principal.kind == "user" else None
     session.add(organisation)
     session.flush()
     return organisation

@@ -3,6 +3,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
+from app.accounts.deps import Authenticated
+from app.core.concurrency import IfMatch, check_if_match
 from app.core.db import SessionDep
 from app.venues import service
 from app.venues.models import Venue
@@ -15,3 +17,19 @@ def venue_from_path(
 
 
 VenueDep = Annotated[Venue, Depends(venue_from_path)]
+
+
+def editable_venue(principal: Authenticated, venue: VenueDep) -> Venue:
+    service.require_venue_editor(principal, venue)
+    return venue
+
+
+EditableVenue = Annotated[Venue, Depends(editable_venue)]
+
+
+def venue_for_update(venue: EditableVenue, if_match: IfMatch) -> Venue:
+    check_if_match(if_match, venue.version)
+    return venue
+
+
+VenueForUpdate = Annotated[Venue, Depends(venue_for_update)]

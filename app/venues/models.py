@@ -7,8 +7,9 @@ from enum import StrEnum
 from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.concurrency import version_column
 from app.core.types import (
-    JSONList,
+    JSONColumn,
     archived_at_field,
     created_at_field,
     id_field,
@@ -41,9 +42,15 @@ class VenueBase(SQLModel):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     accessibility: list[AccessibilityFeature] = Field(
-        default_factory=list, sa_type=JSONList, max_length=len(AccessibilityFeature)
+        default_factory=list, sa_type=JSONColumn, max_length=len(AccessibilityFeature)
     )
     accessibility_notes: str = Field(default="", max_length=1000)
+    managed_by_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="organisation.id",
+        index=True,
+        description="The organisation that keeps this venue's record; stewards manage the rest",
+    )
 
     @field_validator("postcode", mode="before")
     @classmethod
@@ -59,11 +66,17 @@ class VenueBase(SQLModel):
         return self
 
 
+_version = version_column()
+
+
 class Venue(VenueBase, table=True):
     __tablename__ = "venue"
+    __audit__ = "venue"
+    __mapper_args__ = {"version_id_col": _version}
 
     id: uuid.UUID = id_field()
     outcode: str = Field(max_length=4, index=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     archived_at: datetime | None = archived_at_field()
+    version: int = Field(default=1, sa_column=_version)

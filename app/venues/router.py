@@ -1,25 +1,28 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
+from app.accounts.deps import Authenticated
+from app.core.concurrency import set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
 from app.venues import service
-from app.venues.deps import VenueDep
-from app.venues.schemas import (
-    VenueCreate,
-    VenuePage,
-    VenuePublic,
-    VenueUpdate,
-)
+from app.venues.deps import EditableVenue, VenueDep, VenueForUpdate
+from app.venues.models import Venue
+from app.venues.schemas import VenueCreate, VenuePage, VenuePublic, VenueUpdate
 
 router = APIRouter(prefix="/v1/venues", tags=["venues"])
 
 
-@router.get("", responses=problem_responses(422))
+def _with_etag(response: Response, venue: Venue) -> Venue:
+    set_etag(response, venue.version)
+    return venue
+
+
+@router.get("", responses=problem_responses(401, 422))
 def list_venues(
     session: SessionDep,
     page: PageDep,
@@ -32,32 +35,45 @@ def list_venues(
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
 ) -> VenuePage:
-    """List venues, filtered and sorted; archived ones only when asked for."""
+    """List venues (public places, so visible to everyone)."""
     filters = service.VenueFilters(
         outcode=outcode, modified_after=modified_after, include_archived=include_archived, sort=sort
     )
     return service.list_venues(session, filters, page)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 422))
-def create_venue(session: SessionDep, body: VenueCreate) -> VenuePublic:
-    """Create a venue. The postcode is normalised ("bs56at" becomes "BS5 6AT")."""
-    return service.create_venue(session, body)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+def create_venue(
+    session: SessionDep, principal: Authenticated, body: VenueCreate, response: Response
+) -> VenuePublic:
+    """Create a venue. Organisation members set `managed_by_organisation_id` to their
+    organisation. The postcode is normalised ("bs56at" becomes "BS5 6AT")."""
+    venue = service.create_venue(session, principal, body)
+    response.headers["Location"] = f"/v1/venues/{venue.id}"
+    return _with_etag(response, venue)
 
 
 @router.get("/{venue_id}", responses=problem_responses(404, 422))
-def get_venue(venue: VenueDep) -> VenuePublic:
-    """One venue, archived or not."""
-    return venue
+def get_venue(venue: VenueDep, response: Response) -> VenuePublic:
+    """One venue, archived or not. The `ETag` header is what `If-Match` needs."""
+    return _with_etag(response, venue)
 
 
-@router.patch("/{venue_id}", responses=problem_responses(404, 409, 422))
-def update_venue(session: SessionDep, venue: VenueDep, body: VenueUpdate) -> VenuePublic:
-    """Change the fields sent; fields left out stay as they are."""
-    return service.update_venue(session, venue, body.changes())
+@router.patch("/{venue_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+def update_venue(
+    session: SessionDep,
+    principal: Authenticated,
+    venue: VenueForUpdate,
+    body: VenueUpdate,
+    response: Response,
+) -> VenuePublic:
+    """Change the fields sent (send `If-Match` with the ETag you read)."""
+    return _with_etag(response, service.update_venue(session, principal, venue, body.changes()))
 
 
-@router.post("/{venue_id}/archive", responses=problem_responses(404, 422))
-def archive_venue(session: SessionDep, venue: VenueDep) -> VenuePublic:
+@router.post("/{venue_id}/archive", responses=problem_responses(401, 403, 404, 422))
+def archive_venue(session: SessionDep, venue: EditableVenue, response: Response) -> VenuePublic:
     """Archive a venue. Activities keep their link to it; nothing is deleted."""
-    return service.archive_venue(session, venue)
+    return _with_etag(response, service.archive_venue(session, venue))

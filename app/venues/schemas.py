@@ -36,6 +36,7 @@ class VenuePublic(VenueBase):
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
+    version: int
 
 
 class VenueSummary(SQLModel):

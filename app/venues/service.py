@@ -4,7 +4,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from app.core.errors import Conflict, NotFound
+from app.accounts.principal import Principal
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
@@ -41,16 +42,35 @@ def get_venue(session: Session, venue_id: uuid.UUID) -> Venue:
     return venue
 
 
-def create_venue(session: Session, data: VenueCreate) -> Venue:
+def require_venue_editor(principal: Principal, venue: Venue) -> None:
+    """Stewards and admins keep every venue; members keep their organisation's venues."""
+    managed_by = venue.managed_by_organisation_id
+    if not principal.is_steward_or_admin and (
+        managed_by is None or not principal.can_edit_organisation(managed_by)
+    ):
+        raise Forbidden("Only the managing organisation's members, stewards and admins may")
+
+
+def _require_manager(principal: Principal, organisation_id: uuid.UUID | None) -> None:
+    if principal.is_steward_or_admin:
+        return
+    if organisation_id is None or not principal.can_edit_organisation(organisation_id):
+        raise Forbidden("Set managed_by_organisation_id to an organisation you are a member of")
+
+
+def create_venue(session: Session, principal: Principal, data: VenueCreate) -> Venue:
+    _require_manager(principal, data.managed_by_organisation_id)
     venue = Venue.model_validate(data, update={"outcode": outcode_of(data.postcode)})
     session.add(venue)
     session.flush()
     return venue
 
 
-def update_venue(session: Session, venue: Venue, changes: dict) -> Venue:
+def update_venue(session: Session, principal: Principal, venue: Venue, changes: dict) -> Venue:
     if venue.archived_at is not None:
         raise Conflict(f"Venue {venue.id} is archived and cannot be changed")
+    if "managed_by_organisation_id" in changes:
+        _require_manager(principal, changes["managed_by_organisation_id"])
     merged = validate_merged(VenueCreate, venue, changes)
     venue.sqlmodel_update(changes)
     venue.postcode = merged.postcode

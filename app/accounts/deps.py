@@ -1,0 +1,112 @@
+"""Authentication and permission dependencies: every route declares what it needs."""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlmodel import Session, select
+
+from app.accounts.models import ApiKey, GlobalRole, Membership, User
+from app.accounts.principal import ANONYMOUS, Principal
+from app.accounts.security import decode_access_token, secret_matches, split_api_key
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+from app.core.types import utcnow
+
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl="/v1/auth/token", auto_error=False, description="Bearer token from /v1/auth/token"
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key for scripts and integrations"
+)
+
+# Writing last_used_at on every request would turn reads into writes; once a while is enough.
+KEY_USE_RESOLUTION = timedelta(minutes=5)
+
+
+def get_principal(
+    session: SessionDep,
+    token: Annotated[str | None, Security(bearer_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> Principal:
+    """Who is calling: anonymous, a signed-in user, or an API key. Bad credentials are 401."""
+    if token and api_key:
+        raise Unauthorized("Send either a bearer token or an API key, not both")
+    if api_key:
+        principal = _principal_for_key(session, api_key)
+    elif token:
+        principal = _principal_for_token(session, token)
+    else:
+        principal = ANONYMOUS
+    session.info["principal"] = principal  # the audit log records who wrote
+    return principal
+
+
+def _principal_for_token(session: Session, token: str) -> Principal:
+    user_id = decode_access_token(token)
+    user = session.get(User, user_id) if user_id else None
+    if user is None or not user.is_active:
+        raise Unauthorized("The bearer token is invalid or has expired; sign in again")
+    memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
+    return Principal(
+        kind="user",
+        id=user.id,
+        role=user.role,
+        memberships={m.organisation_id: m.role for m in memberships},
+    )
+
+
+def _principal_for_key(session: Session, api_key: str) -> Principal:
+    parts = split_api_key(api_key)
+    key = session.exec(select(ApiKey).where(ApiKey.prefix == parts[0])).first() if parts else None
+    now = utcnow()
+    if (
+        key is None
+        or not secret_matches(parts[1], key.secret_hash)
+        or key.revoked_at is not None
+        or (key.expires_at is not None and key.expires_at <= now)
+    ):
+        raise Unauthorized("The API key is invalid, expired or revoked")
+    if key.last_used_at is None or now - key.last_used_at > KEY_USE_RESOLUTION:
+        key.last_used_at = now
+        session.add(key)
+    memberships = (
+        {key.organisation_id: key.organisation_role}
+        if key.organisation_id and key.organisation_role
+        else {}
+    )
+    return Principal(kind="api_key", id=key.id, role=key.role, memberships=memberships)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_authenticated(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_authenticated:
+        raise Unauthorized()
+    return principal
+
+
+Authenticated = Annotated[Principal, Depends(require_authenticated)]
+
+
+def require_roles(*roles: GlobalRole) -> Callable[[Principal], Principal]:
+    names = ", ".join(role.value for role in roles)
+
+    def dependency(principal: Authenticated) -> Principal:
+        if not principal.has_role(*roles):
+            raise Forbidden(f"This needs one of these roles: {names}")
+        return principal
+
+    return dependency
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_roles(GlobalRole.admin))]
+
+
+def require_organisation_editor(principal: Principal, organisation_id: uuid.UUID) -> None:
+    if not principal.can_edit_organisation(organisation_id):
+        raise Forbidden("Only this organisation's members, stewards and admins may change it")

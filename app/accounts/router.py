@@ -1,0 +1,189 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.accounts import service
+from app.accounts.deps import AdminPrincipal, Authenticated
+from app.accounts.models import ApiKey, GlobalRole, User
+from app.accounts.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPage,
+    ApiKeyPublic,
+    Me,
+    MemberCreate,
+    MemberPage,
+    MemberPublic,
+    Token,
+    UserCreate,
+    UserPage,
+    UserPublic,
+    UserUpdate,
+)
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, problem_responses
+from app.core.pagination import PageDep
+from app.organisations.deps import VisibleOrganisation
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+@router.post("/auth/token", responses=problem_responses(401, 422, 429))
+def sign_in(
+    session: SessionDep,
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> Token:
+    """Sign in with email (as `username`) and password; returns a short-lived bearer token.
+    Repeated failures for one account or address are locked out for a while (429)."""
+    address = request.client.host if request.client else "unknown"
+    return service.sign_in(session, form.username, form.password, address)
+
+
+@router.get("/me", responses=problem_responses(401))
+def get_me(session: SessionDep, principal: Authenticated) -> Me:
+    """The caller: a user with their memberships, or an API key's scope."""
+    if principal.kind == "api_key":
+        key = session.get(ApiKey, principal.id)
+        return Me(
+            kind="api_key",
+            id=key.id,
+            email="",
+            display_name=key.name,
+            role=key.role,
+            is_active=True,
+            last_login_at=key.last_used_at,
+            created_at=key.created_at,
+            memberships=[
+                {"organisation_id": org, "role": role}
+                for org, role in principal.memberships.items()
+            ],
+        )
+    user = session.get(User, principal.id)
+    return Me(kind="user", **service.user_public(session, user).model_dump())
+
+
+# --- users (admins) -----------------------------------------------------------------------
+
+
+def user_from_path(
+    session: SessionDep,
+    _admin: AdminPrincipal,
+    user_id: Annotated[uuid.UUID, Path(description="The user's id")],
+) -> User:
+    return service.get_user(session, user_id)
+
+
+AdminUser = Annotated[User, Depends(user_from_path)]
+
+
+@router.get("/users", responses=problem_responses(401, 403, 422))
+def list_users(
+    session: SessionDep,
+    _admin: AdminPrincipal,
+    page: PageDep,
+    role: GlobalRole | None = None,
+    is_active: bool | None = None,
+) -> UserPage:
+    """All accounts, by email. Admins only."""
+    return service.list_users(session, page, role=role, is_active=is_active)
+
+
+@router.post(
+    "/users", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+def create_user(session: SessionDep, _admin: AdminPrincipal, body: UserCreate) -> UserPublic:
+    """Create an account. Admins only."""
+    return service.user_public(session, service.create_user(session, body))
+
+
+@router.get("/users/{user_id}", responses=problem_responses(401, 403, 404, 422))
+def get_user(session: SessionDep, user: AdminUser) -> UserPublic:
+    return service.user_public(session, user)
+
+
+@router.patch("/users/{user_id}", responses=problem_responses(401, 403, 404, 422))
+def update_user(session: SessionDep, user: AdminUser, body: UserUpdate) -> UserPublic:
+    """Change role, name or password, or deactivate (`is_active: false`). Admins only."""
+    return service.user_public(session, service.update_user(session, user, body.changes()))
+
+
+# --- organisation members -----------------------------------------------------------------
+
+
+def members_manager(organisation: VisibleOrganisation, principal: Authenticated) -> uuid.UUID:
+    if not principal.can_manage_members(organisation.id):
+        raise Forbidden("Only the organisation's admins (and Signpost admins) manage members")
+    return organisation.id
+
+
+ManagedOrganisationId = Annotated[uuid.UUID, Depends(members_manager)]
+
+
+@router.get(
+    "/organisations/{organisation_id}/members", responses=problem_responses(401, 403, 404, 422)
+)
+def list_members(
+    session: SessionDep, organisation_id: ManagedOrganisationId, page: PageDep
+) -> MemberPage:
+    """People who can edit this organisation's listings."""
+    return service.list_members(session, organisation_id, page)
+
+
+@router.post(
+    "/organisations/{organisation_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def add_member(
+    session: SessionDep, organisation_id: ManagedOrganisationId, body: MemberCreate
+) -> MemberPublic:
+    """Give an existing account a role in this organisation."""
+    return service.add_member(session, organisation_id, body.email, body.role)
+
+
+@router.delete(
+    "/organisations/{organisation_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def remove_member(
+    session: SessionDep,
+    principal: Authenticated,
+    organisation_id: ManagedOrganisationId,
+    user_id: Annotated[uuid.UUID, Path(description="The member's user id")],
+) -> Response:
+    """Remove someone from the organisation. The last organisation admin cannot be removed
+    except by a Signpost admin."""
+    service.remove_member(session, principal, organisation_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- API keys (admins) --------------------------------------------------------------------
+
+
+@router.get("/api-keys", responses=problem_responses(401, 403, 422))
+def list_api_keys(session: SessionDep, _admin: AdminPrincipal, page: PageDep) -> ApiKeyPage:
+    """Keys with their prefixes and scopes, newest first; secrets are never shown again."""
+    return service.list_api_keys(session, page)
+
+
+@router.post(
+    "/api-keys", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 422)
+)
+def create_api_key(session: SessionDep, admin: AdminPrincipal, body: ApiKeyCreate) -> ApiKeyCreated:
+    """Create a key for a script or integration. The response holds the key: it is shown
+    once and only its hash is kept. Send it as `X-API-Key`."""
+    return service.create_api_key(session, admin, body)
+
+
+@router.post("/api-keys/{key_id}/revoke", responses=problem_responses(401, 403, 404, 422))
+def revoke_api_key(
+    session: SessionDep,
+    _admin: AdminPrincipal,
+    key_id: Annotated[uuid.UUID, Path(description="The key's id")],
+) -> ApiKeyPublic:
+    """Revoke a key at once; later requests with it get 401."""
+    return service.revoke_api_key(session, key_id)

@@ -1,0 +1,270 @@
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.accounts.models import (
+    ApiKey,
+    GlobalRole,
+    Membership,
+    OrganisationRole,
+    SignInThrottle,
+    User,
+)
+from app.accounts.principal import Principal
+from app.accounts.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    MemberPublic,
+    MembershipPublic,
+    Token,
+    UserCreate,
+    UserPublic,
+)
+from app.accounts.security import (
+    create_access_token,
+    hash_password,
+    new_api_key,
+    throttle_key,
+    verify_password,
+)
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
+from app.core.pagination import Page, PageParams, make_page, paginate
+from app.core.types import utcnow
+
+SIGN_IN_REFUSED = "The email or password is wrong, or the account is not active"
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+def sign_in(session: Session, email: str, password: str, address: str) -> Token:
+    keys = {
+        throttle_key("account", email): get_settings().signin_max_failures_per_account,
+        throttle_key("address", address): get_settings().signin_max_failures_per_address,
+    }
+    _refuse_while_locked(session, keys)
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    usable = user is not None and user.is_active
+    if not verify_password(user.password_hash if usable else None, password):
+        _record_failure(keys)
+        raise Unauthorized(SIGN_IN_REFUSED)
+    account_key = next(iter(keys))
+    if (throttle := session.get(SignInThrottle, account_key)) is not None:
+        session.delete(throttle)
+    user.last_login_at = utcnow()
+    session.add(user)
+    token, lifetime = create_access_token(user.id)
+    return Token(access_token=token, expires_in=lifetime)
+
+
+def _refuse_while_locked(session: Session, keys: dict[str, int]) -> None:
+    now = utcnow()
+    for key in keys:
+        throttle = session.get(SignInThrottle, key)
+        if throttle and throttle.locked_until and throttle.locked_until > now:
+            wait = int((throttle.locked_until - now).total_seconds()) + 1
+            raise TooManyRequests("Too many failed sign-ins; try again later", wait)
+
+
+def _record_failure(keys: dict[str, int]) -> None:
+    """Count a failure in its own transaction: the request's one rolls back with the 401."""
+    settings = get_settings()
+    window = timedelta(minutes=settings.signin_lockout_minutes)
+    now = utcnow()
+    with Session(get_engine()) as session:
+        for key, limit in keys.items():
+            throttle = session.get(SignInThrottle, key, with_for_update=True)
+            if throttle is None or now - throttle.window_started_at > window:
+                throttle = throttle or SignInThrottle(key=key, window_started_at=now)
+                throttle.failures, throttle.window_started_at = 0, now
+                throttle.locked_until = None
+            throttle.failures += 1
+            if throttle.failures >= limit:
+                throttle.locked_until = now + window
+            session.add(throttle)
+        session.commit()
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def user_public(session: Session, user: User) -> UserPublic:
+    memberships = session.exec(
+        select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)
+    ).all()
+    return UserPublic.model_validate(
+        {
+            **user.model_dump(exclude={"password_hash"}),
+            "memberships": [MembershipPublic.model_validate(m) for m in memberships],
+        }
+    )
+
+
+def create_user(session: Session, data: UserCreate) -> User:
+    email = data.email.lower()
+    if session.exec(select(User.id).where(User.email == email)).first():
+        raise Conflict("An account with this email already exists")
+    user = User(
+        email=email,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        role=data.role,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(
+    session: Session,
+    params: PageParams,
+    role: GlobalRole | None = None,
+    is_active: bool | None = None,
+) -> Page[UserPublic]:
+    statement = select(User).order_by(User.email)
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if is_active is not None:
+        statement = statement.where(User.is_active == is_active)
+    return paginate(session, statement, params, lambda user: user_public(session, user))
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}")
+    return user
+
+
+def update_user(session: Session, user: User, changes: dict) -> User:
+    if "password" in changes:
+        user.password_hash = hash_password(changes.pop("password"))
+    user.sqlmodel_update(changes)
+    session.add(user)
+    session.flush()
+    return user
+
+
+# --- organisation members -----------------------------------------------------------------
+
+
+def list_members(session: Session, organisation_id: uuid.UUID, params: PageParams) -> Page:
+    statement = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organisation_id == organisation_id)
+        .order_by(User.display_name, User.id)
+    )
+    total = session.exec(
+        select(func.count()).where(Membership.organisation_id == organisation_id)
+    ).one()
+    rows = session.exec(statement.offset(params.offset).limit(params.per_page)).all()
+    members = [
+        MemberPublic(
+            user_id=user.id,
+            display_name=user.display_name,
+            email=user.email,
+            role=membership.role,
+            created_at=membership.created_at,
+        )
+        for membership, user in rows
+    ]
+    return make_page(members, total, params)
+
+
+def add_member(
+    session: Session, organisation_id: uuid.UUID, email: str, role: OrganisationRole
+) -> MemberPublic:
+    user = session.exec(select(User).where(User.email == email.lower())).first()
+    if user is None or not user.is_active:
+        raise InvalidField(
+            "body.email", "no active account has this email; ask an admin to create one"
+        )
+    existing = session.exec(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organisation_id == organisation_id
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(f"This person is already a member ({existing.role.value})")
+    membership = Membership(user_id=user.id, organisation_id=organisation_id, role=role)
+    session.add(membership)
+    session.flush()
+    return MemberPublic(
+        user_id=user.id,
+        display_name=user.display_name,
+        email=user.email,
+        role=role,
+        created_at=membership.created_at,
+    )
+
+
+def remove_member(
+    session: Session, principal: Principal, organisation_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    membership = session.exec(
+        select(Membership).where(
+            Membership.user_id == user_id, Membership.organisation_id == organisation_id
+        )
+    ).first()
+    if membership is None:
+        raise NotFound("This person is not a member of the organisation")
+    if membership.role is OrganisationRole.admin and not principal.is_admin:
+        admins = session.exec(
+            select(func.count()).where(
+                Membership.organisation_id == organisation_id,
+                Membership.role == OrganisationRole.admin,
+            )
+        ).one()
+        if admins <= 1:
+            raise Conflict("The organisation would have no admin left; add another admin first")
+    session.delete(membership)
+    session.flush()
+
+
+def add_creator_as_admin(session: Session, principal: Principal, organisation_id: uuid.UUID):
+    """Whoever registers an organisation (and is not a steward or admin) becomes its admin."""
+    if principal.kind == "user" and not principal.is_steward_or_admin:
+        session.add(
+            Membership(
+                user_id=principal.id, organisation_id=organisation_id, role=OrganisationRole.admin
+            )
+        )
+        session.flush()
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def create_api_key(session: Session, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
+    key, prefix, secret_hash = new_api_key()
+    api_key = ApiKey(
+        **data.model_dump(),
+        prefix=prefix,
+        secret_hash=secret_hash,
+        created_by_id=principal.id if principal.kind == "user" else None,
+    )
+    session.add(api_key)
+    session.flush()
+    return ApiKeyCreated.model_validate({**api_key.model_dump(), "key": key})
+
+
+def list_api_keys(session: Session, params: PageParams) -> Page[ApiKeyPublic]:
+    statement = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
+    return paginate(session, statement, params, ApiKeyPublic.model_validate)
+
+
+def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:
+    api_key = session.get(ApiKey, key_id)
+    if api_key is None:
+        raise NotFound(f"No API key with id {key_id}")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        session.add(api_key)
+        session.flush()
+    return api_key

@@ -1,0 +1,58 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.accounts.deps import Authenticated
+from app.audit import service
+from app.audit.schemas import AuditPage
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import PageDep
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class AuditAction(StrEnum):
+    create = "create"
+    update = "update"
+    archive = "archive"
+    delete = "delete"
+
+
+class AuditObjectType(StrEnum):
+    organisation = "organisation"
+    venue = "venue"
+    activity = "activity"
+    user = "user"
+    membership = "membership"
+    api_key = "api_key"
+
+
+@router.get("", responses=problem_responses(401, 403, 422))
+def list_audit_entries(
+    session: SessionDep,
+    principal: Authenticated,
+    page: PageDep,
+    object_type: AuditObjectType | None = None,
+    object_id: uuid.UUID | None = None,
+    actor_id: Annotated[uuid.UUID | None, Query(description="A user's or API key's id")] = None,
+    organisation: uuid.UUID | None = None,
+    action: AuditAction | None = None,
+    since: Annotated[datetime | None, Query(description="At or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Before (ISO 8601)")] = None,
+) -> AuditPage:
+    """Who changed what and when, newest first. Stewards and admins see everything;
+    organisation admins see their own organisations' entries."""
+    filters = service.AuditFilters(
+        object_type=object_type,
+        object_id=object_id,
+        actor_id=actor_id,
+        organisation_id=organisation,
+        action=action,
+        since=since,
+        until=until,
+    )
+    return service.list_entries(session, principal, filters, page)
