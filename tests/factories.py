@@ -112,3 +112,20 @@ def create_activity(client: TestClient, organisation_id: str, **overrides: Any) 
 
 def ids(page: dict[str, Any]) -> set[str]:
     return {item["id"] for item in page["contents"]}
+
+
+def make_api_key(session: Session, **scope: Any) -> str:
+    """Store a key with the given scope (role=…, organisation_id=…, …); return the key."""
+    from app.accounts.models import ApiKey
+    from app.accounts.security import new_api_key
+
+    key, prefix, secret_hash = new_api_key()
+    session.add(ApiKey(name=f"key {_next()}", prefix=prefix, secret_hash=secret_hash, **scope))
+    session.commit()
+    return key
+
+
+def key_client(key: str) -> TestClient:
+    client = TestClient(app)
+    client.headers["X-API-Key"] = key
+    return client

@@ -98,7 +98,8 @@ def test_patch_replaces_lists_only_when_sent(client, terms):
     assert renamed["terms"] == activity["terms"]
     assert renamed["schedules"] == activity["schedules"]
 
-    replaced = patch(client, 
+    replaced = patch(
+        client,
         f"/v1/activities/{activity['id']}",
         json={
             "schedules": [

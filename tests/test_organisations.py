@@ -73,8 +73,8 @@ def test_modified_after_returns_only_later_changes(client):
 
 def test_patch_changes_only_the_fields_sent(client):
     organisation = create_organisation(client, phone="0117 496 0001", website="https://a.example")
-    response = patch(client, 
-        f"/v1/organisations/{organisation['id']}", json={"phone": "0117 496 0999"}
+    response = patch(
+        client, f"/v1/organisations/{organisation['id']}", json={"phone": "0117 496 0999"}
     )
     assert response.status_code == 200
     updated = response.json()

@@ -1,0 +1,280 @@
+"""Every route × every kind of caller, generated from the app's route table.
+
+A route without a rule here fails ``test_every_route_has_a_rule``. For each refusal the
+test also checks that nothing stored changed.
+"""
+
+import pytest
+from sqlalchemy import select
+
+from app.accounts.models import GlobalRole
+from app.main import app
+from app.models import metadata
+from tests.factories import (
+    activity_body,
+    client_for,
+    create_activity,
+    create_organisation,
+    create_venue,
+    key_client,
+    make_api_key,
+    make_user,
+    organisation_body,
+    venue_body,
+)
+
+CALLERS = [
+    "anonymous",
+    "link_worker",
+    "commissioner",
+    "commissioner_key",
+    "steward",
+    "admin",
+    "own_editor",
+    "own_admin",
+    "other_editor",
+    "other_admin",
+]
+EVERYONE = frozenset(CALLERS)
+SIGNED_IN = EVERYONE - {"anonymous"}
+LISTING_EDITORS = frozenset({"steward", "admin", "own_editor", "own_admin"})
+REGISTRARS = frozenset(
+    {"steward", "admin", "own_editor", "own_admin", "other_editor", "other_admin"}
+)
+ADMIN = frozenset({"admin"})
+MEMBER_MANAGERS = frozenset({"admin", "own_admin"})
+AUDIT_READERS = frozenset({"steward", "admin", "own_admin", "other_admin"})
+
+# (method, path): (who may, status on success, request builder)
+# A builder takes the world and returns (path, json body or None, headers).
+
+
+def _get(path):
+    return lambda w: (path.format(**w["ids"]), None, {})
+
+
+def _write(path, body=None, if_match=None):
+    def build(w):
+        headers = {"If-Match": w["etags"][if_match]} if if_match else {}
+        return path.format(**w["ids"]), body(w) if body else None, headers
+
+    return build
+
+
+RULES = {
+    ("POST", "/v1/organisations"): (
+        REGISTRARS,
+        201,
+        _write("/v1/organisations", lambda w: organisation_body()),
+    ),
+    ("PATCH", "/v1/organisations/{organisation_id}"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/organisations/{own_org}", lambda w: {"phone": "0117 496 0555"}, "own_org"),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/verify"): (
+        frozenset({"steward", "admin"}),
+        200,
+        _write("/v1/organisations/{own_org}/verify"),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/archive"): (
+        frozenset({"steward", "admin", "own_admin"}),
+        200,
+        _write("/v1/organisations/{own_org}/archive"),
+    ),
+    ("POST", "/v1/venues"): (
+        LISTING_EDITORS,
+        201,
+        _write("/v1/venues", lambda w: venue_body(managed_by_organisation_id=w["ids"]["own_org"])),
+    ),
+    ("PATCH", "/v1/venues/{venue_id}"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/venues/{own_venue}", lambda w: {"name": "Renamed"}, "own_venue"),
+    ),
+    ("POST", "/v1/venues/{venue_id}/archive"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/venues/{own_venue}/archive"),
+    ),
+    ("POST", "/v1/activities"): (
+        LISTING_EDITORS,
+        201,
+        _write("/v1/activities", lambda w: activity_body(w["ids"]["own_org"])),
+    ),
+    ("PATCH", "/v1/activities/{activity_id}"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/activities/{own_activity}", lambda w: {"name": "Renamed"}, "own_activity"),
+    ),
+    ("POST", "/v1/activities/{activity_id}/archive"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/activities/{own_activity}/archive"),
+    ),
+    ("GET", "/v1/me"): (SIGNED_IN, 200, _get("/v1/me")),
+    ("GET", "/v1/users"): (ADMIN, 200, _get("/v1/users")),
+    ("POST", "/v1/users"): (
+        ADMIN,
+        201,
+        _write(
+            "/v1/users",
+            lambda w: {
+                "email": "new@test.example",
+                "display_name": "New",
+                "password": "a long enough password",
+            },
+        ),
+    ),
+    ("GET", "/v1/users/{user_id}"): (ADMIN, 200, _get("/v1/users/{member}")),
+    ("PATCH", "/v1/users/{user_id}"): (
+        ADMIN,
+        200,
+        _write("/v1/users/{member}", lambda w: {"is_active": False}),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/members"): (
+        MEMBER_MANAGERS,
+        200,
+        _get("/v1/organisations/{own_org}/members"),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/members"): (
+        MEMBER_MANAGERS,
+        201,
+        _write(
+            "/v1/organisations/{own_org}/members",
+            lambda w: {"email": w["spare_email"], "role": "editor"},
+        ),
+    ),
+    ("DELETE", "/v1/organisations/{organisation_id}/members/{user_id}"): (
+        MEMBER_MANAGERS,
+        204,
+        _write("/v1/organisations/{own_org}/members/{member}"),
+    ),
+    ("GET", "/v1/api-keys"): (ADMIN, 200, _get("/v1/api-keys")),
+    ("POST", "/v1/api-keys"): (
+        ADMIN,
+        201,
+        _write("/v1/api-keys", lambda w: {"name": "n", "role": "commissioner"}),
+    ),
+    ("POST", "/v1/api-keys/{key_id}/revoke"): (
+        ADMIN,
+        200,
+        _write("/v1/api-keys/{spare_key}/revoke"),
+    ),
+    ("GET", "/v1/audit"): (AUDIT_READERS, 200, _get("/v1/audit")),
+}
+
+# Open to everyone, anonymous included (published listings, vocabulary, health, sign-in).
+PUBLIC = {
+    ("GET", "/v1/organisations"): "/v1/organisations",
+    ("GET", "/v1/organisations/{organisation_id}"): "/v1/organisations/{own_org}",
+    ("GET", "/v1/venues"): "/v1/venues",
+    ("GET", "/v1/venues/{venue_id}"): "/v1/venues/{own_venue}",
+    ("GET", "/v1/activities"): "/v1/activities",
+    ("GET", "/v1/activities/{activity_id}"): "/v1/activities/{own_activity}",
+    ("GET", "/v1/taxonomies"): "/v1/taxonomies",
+    ("GET", "/v1/taxonomies/{taxonomy_id}"): None,
+    ("GET", "/v1/taxonomy-terms"): "/v1/taxonomy-terms",
+    ("GET", "/v1/taxonomy-terms/{term_id}"): None,
+    ("GET", "/healthz"): "/healthz",
+    ("GET", "/readyz"): "/readyz",
+    ("POST", "/v1/auth/token"): None,  # tested in test_accounts.py
+}
+
+
+def _routes() -> set[tuple[str, str]]:
+    # The OpenAPI paths are built from the app's route table (this FastAPI wraps included
+    # routers, so app.routes does not list them directly).
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_route_has_a_rule():
+    routes = _routes()
+    unruled = routes - set(RULES) - set(PUBLIC)
+    assert not unruled, f"add these routes to RULES or PUBLIC: {sorted(unruled)}"
+    assert set(RULES) | set(PUBLIC) <= routes, "rules for routes that no longer exist"
+
+
+@pytest.fixture
+def world(session, client):
+    own = create_organisation(client, status="published")
+    other = create_organisation(client, status="published")
+    venue = create_venue(client, managed_by_organisation_id=own["id"])
+    activity = create_activity(client, own["id"], venue_ids=[venue["id"]])
+    member = make_user(session, member_of={own["id"]: "editor"})
+    spare = make_user(session)
+    callers = {
+        "anonymous": client_for(None),
+        "link_worker": client_for(make_user(session, role=GlobalRole.link_worker)),
+        "commissioner": client_for(make_user(session, role=GlobalRole.commissioner)),
+        "commissioner_key": key_client(make_api_key(session, role=GlobalRole.commissioner)),
+        "steward": client_for(make_user(session, role=GlobalRole.steward)),
+        "admin": client,
+        "own_editor": client_for(make_user(session, member_of={own["id"]: "editor"})),
+        "own_admin": client_for(make_user(session, member_of={own["id"]: "admin"})),
+        "other_editor": client_for(make_user(session, member_of={other["id"]: "editor"})),
+        "other_admin": client_for(make_user(session, member_of={other["id"]: "admin"})),
+    }
+    spare_key = make_api_key(session, role=GlobalRole.link_worker)
+    from app.accounts.models import ApiKey
+
+    spare_key_id = session.scalars(select(ApiKey.id).where(ApiKey.prefix == spare_key[3:15])).one()
+    etags = {
+        name: client.get(path).headers["etag"]
+        for name, path in (
+            ("own_org", f"/v1/organisations/{own['id']}"),
+            ("own_venue", f"/v1/venues/{venue['id']}"),
+            ("own_activity", f"/v1/activities/{activity['id']}"),
+        )
+    }
+    return {
+        "callers": callers,
+        "etags": etags,
+        "spare_email": spare.email,
+        "ids": {
+            "own_org": own["id"],
+            "own_venue": venue["id"],
+            "own_activity": activity["id"],
+            "member": str(member.id),
+            "spare_key": str(spare_key_id),
+        },
+    }
+
+
+def stored_rows(session):
+    session.expire_all()
+    return {
+        table.name: sorted(map(repr, session.execute(select(table)).all()))
+        for table in metadata.sorted_tables
+        if table.name != "sign_in_throttle"
+    }
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", sorted(RULES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_each_caller_gets_exactly_what_its_role_allows(world, session, route, caller):
+    allowed, success, build = RULES[route]
+    method, _ = route
+    path, body, headers = build(world)
+    before = stored_rows(session)
+
+    response = world["callers"][caller].request(method, path, json=body, headers=headers)
+
+    if caller in allowed:
+        assert response.status_code == success, response.text
+        return
+    expected = 401 if caller == "anonymous" else 403
+    assert response.status_code == expected, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert stored_rows(session) == before
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", [r for r, p in PUBLIC.items() if p], ids=lambda r: r[1])
+def test_public_reads_are_open_to_everyone(world, route, caller):
+    path = PUBLIC[route].format(**world["ids"])
+    assert world["callers"][caller].get(path).status_code == 200
