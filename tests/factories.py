@@ -120,6 +120,8 @@ def make_api_key(session: Session, **scope: Any) -> str:
     from app.accounts.security import new_api_key
 
     key, prefix, secret_hash = new_api_key()
+    if scope.get("organisation_id"):
+        scope["organisation_id"] = uuid.UUID(str(scope["organisation_id"]))
     session.add(ApiKey(name=f"key {_next()}", prefix=prefix, secret_hash=secret_hash, **scope))
     session.commit()
     return key

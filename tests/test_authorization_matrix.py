@@ -1,4 +1,4 @@
-"""Every route × every kind of caller, generated from the app's route table.
+"""Every route by every kind of caller, generated from the app's route table.
 
 A route without a rule here fails ``test_every_route_has_a_rule``. For each refusal the
 test also checks that nothing stored changed.

@@ -30,7 +30,7 @@ def editable_activity(principal: Authenticated, activity: VisibleActivity) -> Ac
 EditableActivity = Annotated[Activity, Depends(editable_activity)]
 
 
-def activity_for_update(activity: EditableActivity, if_match: IfMatch) -> Activity:
+def activity_for_update(activity: EditableActivity, if_match: IfMatch = None) -> Activity:
     check_if_match(if_match, activity.version)
     return activity
 

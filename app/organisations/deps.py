@@ -33,7 +33,9 @@ def editable_organisation(
 EditableOrganisation = Annotated[Organisation, Depends(editable_organisation)]
 
 
-def organisation_for_update(organisation: EditableOrganisation, if_match: IfMatch) -> Organisation:
+def organisation_for_update(
+    organisation: EditableOrganisation, if_match: IfMatch = None
+) -> Organisation:
     check_if_match(if_match, organisation.version)
     return organisation
 

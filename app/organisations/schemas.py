@@ -41,6 +41,8 @@ class OrganisationPublic(OrganisationBase):
     archived_at: datetime | None = Field(
         description="Set when archived; archived listings are hidden by default"
     )
+    verified_at: datetime | None = Field(description="When a steward last verified it")
+    version: int = Field(description="Changes on every write; the ETag carries it")
 
 
 class OrganisationSummary(SQLModel):

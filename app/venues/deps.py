@@ -27,7 +27,7 @@ def editable_venue(principal: Authenticated, venue: VenueDep) -> Venue:
 EditableVenue = Annotated[Venue, Depends(editable_venue)]
 
 
-def venue_for_update(venue: EditableVenue, if_match: IfMatch) -> Venue:
+def venue_for_update(venue: EditableVenue, if_match: IfMatch = None) -> Venue:
     check_if_match(if_match, venue.version)
     return venue
 

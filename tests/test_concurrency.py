@@ -1,0 +1,113 @@
+"""Two people editing the same listing cannot silently overwrite each other."""
+
+import threading
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from app.activities import service as activity_service
+from app.activities.models import Activity
+from app.core.db import get_engine
+from tests.factories import client_for, create_activity, create_organisation, make_user
+
+
+def _editors(client, session, count=2):
+    organisation = create_organisation(client, status="published")
+    activity = create_activity(client, organisation["id"], description="Original")
+    editors = [
+        client_for(make_user(session, member_of={organisation["id"]: "editor"}))
+        for _ in range(count)
+    ]
+    return activity, editors
+
+
+def test_second_writer_with_a_stale_etag_gets_412_and_the_first_change_survives(client, session):
+    activity, (alice, bob) = _editors(client, session)
+    path = f"/v1/activities/{activity['id']}"
+    alice_read, bob_read = alice.get(path), bob.get(path)
+    assert alice_read.headers["etag"] == bob_read.headers["etag"] == '"1"'
+
+    won = alice.patch(
+        path,
+        json={"name": "Alice's name", "description": "Alice's description"},
+        headers={"If-Match": alice_read.headers["etag"]},
+    )
+    assert won.status_code == 200
+    assert won.headers["etag"] == '"2"'
+    lost = bob.patch(
+        path,
+        json={"description": "Bob's description"},
+        headers={"If-Match": bob_read.headers["etag"]},
+    )
+    assert lost.status_code == 412
+    assert lost.headers["content-type"] == "application/problem+json"
+
+    stored = client.get(path).json()
+    assert (stored["name"], stored["description"]) == ("Alice's name", "Alice's description")
+    assert stored["version"] == 2
+
+    audit = client.get("/v1/audit", params={"object_id": activity["id"], "action": "update"})
+    entries = audit.json()["contents"]
+    assert len(entries) == 1
+    assert entries[0]["changes"]["description"] == {
+        "before": "Original",
+        "after": "Alice's description",
+    }
+    assert entries[0]["changes"]["name"]["after"] == "Alice's name"
+    assert "Bob's description" not in audit.text
+
+
+def test_if_match_is_required_and_weak_tags_are_understood(client, session):
+    activity, (editor, _) = _editors(client, session)
+    path = f"/v1/activities/{activity['id']}"
+    missing = editor.patch(path, json={"name": "No header"})
+    assert missing.status_code == 428
+    wrong = editor.patch(path, json={"name": "Wrong"}, headers={"If-Match": '"41"'})
+    assert wrong.status_code == 412
+    weak = editor.patch(path, json={"name": "Weak"}, headers={"If-Match": 'W/"1"'})
+    assert weak.status_code == 200
+    assert client.get(path).json()["name"] == "Weak"
+
+
+def test_simultaneous_writers_with_the_same_etag_produce_one_winner(client, session):
+    activity, editors = _editors(client, session, count=6)
+    path = f"/v1/activities/{activity['id']}"
+    etag = client.get(path).headers["etag"]
+    barrier = threading.Barrier(len(editors))
+    statuses = []
+
+    def write(number, editor):
+        barrier.wait()
+        response = editor.patch(path, json={"name": f"Writer {number}"}, headers={"If-Match": etag})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(editors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [412] * (len(editors) - 1)
+    assert client.get(path).json()["version"] == 2
+
+
+def test_the_database_refuses_a_write_that_raced_past_the_etag_check(client, session, monkeypatch):
+    """Both writers passed If-Match; the other committed first. The version column in the
+    UPDATE's WHERE clause catches it: 412, and the other writer's change stands."""
+    activity, (editor, _) = _editors(client, session)
+    path = f"/v1/activities/{activity['id']}"
+    original = activity_service.update_activity
+
+    def racing_update(db, target, changes):
+        with Session(get_engine()) as other:  # someone else commits in between
+            other.exec(
+                update(Activity)
+                .where(Activity.id == target.id)
+                .values(name="The other writer", version=Activity.version + 1)
+            )
+            other.commit()
+        return original(db, target, changes)
+
+    monkeypatch.setattr(activity_service, "update_activity", racing_update)
+    response = editor.patch(path, json={"name": "Too late"}, headers={"If-Match": '"1"'})
+    assert response.status_code == 412
+    assert client.get(path).json()["name"] == "The other writer"
