@@ -63,8 +63,13 @@ def seed_vocabulary_command() -> None:
 
 @cli.command("seed-demo")
 def seed_demo_command() -> None:
-    """Load the fictional Bristol demo directory, if the database has no organisations."""
+    """Load the fictional Bristol demo directory and one demo account per role (all with
+    the demo password), if the database has no organisations. Refused in production."""
     from app.demo.seed import seed_demo
+
+    if get_settings().environment == "production":
+        typer.echo("seed-demo is refused in production: it creates accounts with a known password")
+        raise typer.Exit(1)
 
     with Session(get_engine()) as session:
         added = seed_demo(session)
@@ -73,6 +78,8 @@ def seed_demo_command() -> None:
         typer.echo("organisations already exist: demo data not loaded")
     else:
         typer.echo(f"demo directory loaded: {added[0]} organisations, {added[1]} activities")
+        typer.echo("demo accounts (see README): admin@, steward@, commissioner@, linkworker@,")
+        typer.echo("orgadmin@ and editor@demo.signpost.example")
 
 
 @cli.command("create-admin")
@@ -103,7 +110,7 @@ def create_admin(
             email=email, display_name=display_name, password=password, role=GlobalRole.admin
         )
         with Session(get_engine()) as session:
-            user = create_user(session, data)
+            create_user(session, data)
             session.commit()
     except ValidationError as exc:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -111,7 +118,7 @@ def create_admin(
     except Problem as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"admin account created: {user.email}")
+    typer.echo(f"admin account created: {data.email.lower()}")
 
 
 @cli.command("export-openapi")

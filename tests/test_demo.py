@@ -54,3 +54,26 @@ def test_demo_covers_the_research_activity_kinds_and_shares_venues(client):
         for a in activities
         for v in a["venues"]
     )
+
+
+def test_demo_accounts_sign_in_with_the_demo_password(anon):
+    from app.core.config import get_settings
+    from app.demo.seed import DEMO_ACCOUNTS
+
+    CliRunner().invoke(cli, ["seed-demo"])
+    password = get_settings().demo_password.get_secret_value()
+    roles = {}
+    for email, *_ in DEMO_ACCOUNTS:
+        response = anon.post("/v1/auth/token", data={"username": email, "password": password})
+        assert response.status_code == 200, email
+        token = response.json()["access_token"]
+        me = anon.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+        roles[email.split("@")[0]] = (me["role"], [m["role"] for m in me["memberships"]])
+    assert roles == {
+        "admin": ("admin", []),
+        "steward": ("steward", []),
+        "commissioner": ("commissioner", []),
+        "linkworker": ("link_worker", []),
+        "orgadmin": (None, ["admin"]),
+        "editor": (None, ["editor"]),
+    }

@@ -50,7 +50,7 @@ def get_me(session: SessionDep, principal: Authenticated) -> Me:
         return Me(
             kind="api_key",
             id=key.id,
-            email="",
+            email=None,
             display_name=key.name,
             role=key.role,
             is_active=True,

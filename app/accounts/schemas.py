@@ -77,6 +77,7 @@ class UserPage(Page[UserPublic]):
 
 class Me(UserPublic):
     kind: str = Field(description="`user` or `api_key`")
+    email: str | None = Field(description="None for an API key")
 
 
 class MemberCreate(RequestModel):
