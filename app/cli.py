@@ -121,6 +121,40 @@ def create_admin(
     typer.echo(f"admin account created: {data.email.lower()}")
 
 
+@cli.command("import-postcodes")
+def import_postcodes_command(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="ONS Postcode Directory or NSPL CSV (pcds, lat, long)"
+        ),
+    ],
+) -> None:
+    """Load full postcodes for the referral search; replaces any loaded before. Terminated
+    postcodes and those without coordinates are skipped."""
+    from app.geo.service import import_postcodes
+
+    with Session(get_engine()) as session:
+        try:
+            count = import_postcodes(session, path)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        session.commit()
+    typer.echo(f"imported {count} postcodes")
+
+
+@cli.command("reindex-search")
+def reindex_search() -> None:
+    """Rebuild every activity's search document (names, descriptions, terms, synonyms)."""
+    from app.search.indexing import refresh_all
+
+    with Session(get_engine()) as session:
+        count = refresh_all(session)
+        session.commit()
+    typer.echo(f"reindexed {count} activities")
+
+
 @cli.command("export-openapi")
 def export_openapi(
     path: Annotated[Path, typer.Option(help="Where to write the document")] = OPENAPI_PATH,

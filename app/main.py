@@ -14,6 +14,7 @@ from app.core.errors import PROBLEM_JSON, install_error_handlers
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
 from app.organisations.router import router as organisations_router
+from app.search.router import router as search_router
 from app.venues.router import router as venues_router
 from app.vocabulary.router import router as vocabulary_router
 
@@ -34,6 +35,10 @@ TAGS = [
     {"name": "organisations", "description": "Who runs activities: charities, CICs, groups."},
     {"name": "venues", "description": "Where activities happen; shareable between organisations."},
     {"name": "activities", "description": "What people can be referred to, with schedules."},
+    {
+        "name": "referral options",
+        "description": "The link workers' search: ranked options near a person, with reasons.",
+    },
     {"name": "vocabulary", "description": "Needs and activity categories, with synonyms."},
     {"name": "accounts", "description": "Sign-in, users, organisation members and API keys."},
     {"name": "audit", "description": "Who changed what, when: before and after."},
@@ -89,6 +94,7 @@ def create_app() -> FastAPI:
         organisations_router,
         venues_router,
         activities_router,
+        search_router,
         vocabulary_router,
         accounts_router,
         audit_router,

@@ -5,7 +5,9 @@ from app.activities.models import Activity, ActivityTerm, ActivityVenue, Schedul
 from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
 from app.audit.models import AuditEntry
 from app.core.db import metadata
+from app.geo.models import Postcode
 from app.organisations.models import Organisation
+from app.search.models import SearchLog
 from app.venues.models import Venue
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
 
@@ -18,7 +20,9 @@ __all__ = [
     "Membership",
     "NeedCategory",
     "Organisation",
+    "Postcode",
     "Schedule",
+    "SearchLog",
     "SignInThrottle",
     "Taxonomy",
     "TaxonomyTerm",

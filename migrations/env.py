@@ -6,6 +6,7 @@ from alembic import context
 
 from app.core.config import get_settings
 from app.core.db import make_engine
+from app.core.migrations import include_object
 from app.models import metadata
 
 config = context.config
@@ -21,6 +22,7 @@ def _configure(**kwargs) -> None:
         compare_type=True,
         compare_server_default=True,
         render_as_batch=database_url.startswith("sqlite"),
+        include_object=include_object,
         **kwargs,
     )
 

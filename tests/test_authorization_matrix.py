@@ -44,6 +44,7 @@ REGISTRARS = frozenset(
 ADMIN = frozenset({"admin"})
 MEMBER_MANAGERS = frozenset({"admin", "own_admin"})
 AUDIT_READERS = frozenset({"steward", "admin", "own_admin", "other_admin"})
+SEARCHERS = frozenset({"link_worker", "steward", "admin"})
 
 # (method, path): (who may, status on success, request builder)
 # A builder takes the world and returns (path, json body or None, headers).
@@ -162,6 +163,7 @@ RULES = {
         _write("/v1/api-keys/{spare_key}/revoke"),
     ),
     ("GET", "/v1/audit"): (AUDIT_READERS, 200, _get("/v1/audit")),
+    ("GET", "/v1/referral-options"): (SEARCHERS, 200, _get("/v1/referral-options")),
 }
 
 # Open to everyone, anonymous included (published listings, vocabulary, health, sign-in).

@@ -6,14 +6,25 @@ from sqlalchemy import inspect
 
 from app.core.config import get_settings
 from app.core.db import get_engine
-from app.core.migrations import current_revision, downgrade, head_revision, upgrade
+from app.core.migrations import (
+    current_revision,
+    downgrade,
+    head_revision,
+    include_object,
+    upgrade,
+)
 from app.models import metadata
 
 
 def test_autogenerate_finds_no_difference():
     with get_engine().connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": include_object,
+            },
         )
         assert compare_metadata(context, metadata) == []
 

@@ -23,6 +23,7 @@ from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
 from app.organisations.models import Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationSummary
+from app.search import indexing as search_index
 from app.venues.models import Venue
 from app.venues.schemas import VenueSummary
 from app.vocabulary import service as vocabulary
@@ -143,6 +144,7 @@ def create_activity(session: Session, principal: Principal, data: ActivityCreate
     _set_links(session, activity, data.schedules, data.term_ids, data.venue_ids)
     session.add(activity)
     session.flush()
+    search_index.refresh(session, [activity.id])
     return get_activity(session, activity.id)
 
 
@@ -167,6 +169,7 @@ def update_activity(session: Session, activity: Activity, changes: dict) -> Acti
         activity.updated_at = utcnow()
         session.add(activity)
     session.flush()
+    search_index.refresh(session, [activity.id])
     return get_activity(session, activity.id)
 
 

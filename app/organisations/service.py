@@ -16,6 +16,7 @@ from app.core.types import utcnow
 from app.core.validation import validate_merged
 from app.organisations.models import LegalForm, Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic
+from app.search import indexing as search_index
 
 # Roles that may register organisations: people who run them (no global role), stewards
 # and admins. Link workers and commissioners use listings; they do not create them.
@@ -105,6 +106,8 @@ def update_organisation(
     organisation.updated_at = utcnow()
     session.add(organisation)
     session.flush()
+    if "name" in changes:
+        search_index.refresh_organisation(session, organisation.id)
     return organisation
 
 

@@ -1,0 +1,138 @@
+"""Where is this person? Postcodes and outcodes to coordinates, with no network."""
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, insert
+from sqlmodel import Session
+
+from app.core.errors import InvalidField
+from app.geo.models import Postcode
+from app.geo.outcodes import centroid
+from app.geo.postcodes import is_outcode, normalise_postcode
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    outcode: str | None
+    precision: str  # "postcode", "outcode" or "coordinates"
+    note: str | None = None
+
+
+def resolve_postcode(session: Session, value: str, field: str = "query.postcode") -> Location:
+    """A full postcode from the postcode table, else its outcode's centre (and say so);
+    an outcode alone resolves to its centre. Anything else is a 422 naming ``field``."""
+    compact = value.replace(" ", "").upper()
+    if is_outcode(compact):
+        area = centroid(compact)
+        if area is None:
+            raise InvalidField(field, f"{compact} is not a known UK outcode", "unknown_postcode")
+        return Location(area.latitude, area.longitude, area.code, "outcode")
+    try:
+        postcode = normalise_postcode(value)
+    except ValueError:
+        raise InvalidField(field, f"{value!r} is not a valid UK postcode", "postcode") from None
+    outcode = postcode.split(" ")[0]
+    found = session.get(Postcode, postcode)
+    if found is not None:
+        return Location(found.latitude, found.longitude, outcode, "postcode")
+    area = centroid(outcode)
+    if area is None:
+        raise InvalidField(field, f"{postcode} is in no known UK outcode", "unknown_postcode")
+    return Location(
+        area.latitude,
+        area.longitude,
+        outcode,
+        "outcode",
+        note=f"{postcode} is not in the postcode table; distances are from the {outcode} centre",
+    )
+
+
+def nearest_outcode(latitude: float, longitude: float) -> str | None:
+    """The outcode whose centre is nearest: coordinates are logged no finer than this."""
+    from app.geo.outcodes import outcodes
+
+    best = min(
+        outcodes().values(),
+        key=lambda o: (
+            (o.latitude - latitude) ** 2
+            + ((o.longitude - longitude) * math.cos(math.radians(latitude))) ** 2
+        ),
+        default=None,
+    )
+    return best.code if best else None
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    d_phi, d_lambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def bounding_box(latitude: float, longitude: float, radius_km: float) -> tuple[float, ...]:
+    """(lat_min, lat_max, lon_min, lon_max) enclosing the circle; a cheap indexed prefilter."""
+    d_lat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    d_lon = math.degrees(
+        radius_km / (EARTH_RADIUS_KM * max(math.cos(math.radians(latitude)), 0.01))
+    )
+    return latitude - d_lat, latitude + d_lat, longitude - d_lon, longitude + d_lon
+
+
+# --- importing the ONS Postcode Directory / NSPL -------------------------------------------
+
+# Column names in ONSPD and NSPL CSVs; "doterm" is set for postcodes no longer in use.
+POSTCODE_COLUMNS = ("pcds", "pcd")
+NO_LOCATION_LATITUDE = 99.999999  # how ONSPD marks postcodes without a grid reference
+
+
+def read_postcode_file(path: Path) -> Iterator[Postcode]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = {name.lower(): name for name in reader.fieldnames or []}
+        code_column = next((header[c] for c in POSTCODE_COLUMNS if c in header), None)
+        if code_column is None or "lat" not in header or "long" not in header:
+            raise ValueError("expected ONSPD/NSPL columns pcds (or pcd), lat and long")
+        terminated = header.get("doterm")
+        for row in reader:
+            if terminated and row[terminated].strip():
+                continue
+            try:
+                latitude, longitude = float(row[header["lat"]]), float(row[header["long"]])
+                postcode = normalise_postcode(row[code_column])
+            except ValueError:
+                continue
+            if abs(latitude - NO_LOCATION_LATITUDE) < 1e-6:
+                continue
+            yield Postcode(
+                postcode=postcode,
+                outcode=postcode.split(" ")[0],
+                latitude=latitude,
+                longitude=longitude,
+            )
+
+
+def import_postcodes(session: Session, path: Path, batch: int = 5000) -> int:
+    """Replace the postcode table with the file's live postcodes; returns how many."""
+    session.exec(delete(Postcode))
+    count = 0
+    pending: list[dict] = []
+    for postcode in read_postcode_file(path):
+        pending.append(postcode.model_dump())
+        if len(pending) >= batch:
+            session.execute(insert(Postcode), pending)
+            count += len(pending)
+            pending = []
+    if pending:
+        session.execute(insert(Postcode), pending)
+        count += len(pending)
+    session.flush()
+    return count

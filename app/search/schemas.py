@@ -1,0 +1,81 @@
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import Field
+from sqlmodel import SQLModel
+
+from app.activities.models import AccessMode, ActivityStatus, CostType, DeliveryMode
+from app.core.pagination import Page
+from app.venues.schemas import VenueSummary
+
+
+class OptionActivity(SQLModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    status: ActivityStatus
+    eligibility_description: str
+    minimum_age: int | None
+    maximum_age: int | None
+    suits: str
+    does_not_suit: str
+    delivery_modes: list[DeliveryMode]
+    access_modes: list[AccessMode]
+    cost_type: CostType
+    cost_amount: Decimal | None
+    cost_description: str
+    concessions: str
+    languages: list[str]
+    last_confirmed_at: datetime
+
+
+class OptionOrganisation(SQLModel):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    website: str | None
+    verified_at: datetime | None
+
+
+class NextSession(SQLModel):
+    starts_at: datetime = Field(description="Local UK time, with its offset")
+    ends_at: datetime
+    venue_id: uuid.UUID | None
+
+
+class Matched(SQLModel):
+    needs: list[str] = Field(description="Requested needs this activity helps with")
+    categories: list[str] = Field(description="Its categories that answered the request")
+    words: list[str] = Field(description="Words of `q` found in its text")
+    filters: list[str] = Field(description="Other filters it passed, e.g. `age`, `day`")
+
+
+class ReferralOption(SQLModel):
+    activity: OptionActivity
+    organisation: OptionOrganisation
+    distance_km: float | None = Field(description="To the nearest venue; null if no venue")
+    nearest_venue: VenueSummary | None
+    next_session: NextSession | None
+    capacity_status: str | None = Field(
+        description="open, waitlist, paused or closed once capacity is tracked; null until then"
+    )
+    assurance_status: str = Field(
+        description="`verified` when a steward has verified the organisation, else `unverified`"
+    )
+    score: float = Field(description="Ranking score, 0 to 1 (see the operation's description)")
+    matched: Matched
+
+
+class SearchLocation(SQLModel):
+    precision: str = Field(description="`postcode`, `outcode` or `coordinates`")
+    outcode: str | None
+    latitude: float
+    longitude: float
+    radius_km: float
+    note: str | None = None
+
+
+class ReferralOptionPage(Page[ReferralOption]):
+    location: SearchLocation | None = None
+    hints: list[str] = Field(default_factory=list, description="Why results may be few or none")

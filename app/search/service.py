@@ -1,0 +1,588 @@
+"""The link workers' search: filters in SQL, ranking in SQL, then one page dressed with
+what a link worker needs to decide (distance, nearest venue, next session, why it matched).
+
+Ranking (the default ``sort=relevance``), each part between 0 and 1:
+
+    score = 0.40 * relevance + 0.30 * proximity + 0.15 * accepting + 0.15 * freshness
+
+- relevance: 1 when the activity is tagged with a requested need or category, 0.8 when it
+  only carries a category linked to a requested need; 1 when no need or category is asked.
+- proximity: 1 - distance / radius; 0.5 for activities without a venue or with no location.
+- accepting: 1 when the activity takes referrals (capacity will refine this), else 0.
+- freshness: 1 if confirmed within 90 days, 0.6 within 180, 0.3 within 365, else 0.
+Ties go by name, then id, so pages are stable.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Float, and_, case, cast, exists, func, literal, null, or_, select
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session
+
+from app.activities.models import (
+    AccessMode,
+    Activity,
+    ActivityStatus,
+    ActivityTerm,
+    ActivityVenue,
+    CostType,
+    DeliveryMode,
+    Schedule,
+)
+from app.core.errors import InvalidField
+from app.core.pagination import PageParams, make_page
+from app.core.types import utcnow
+from app.geo.service import (
+    Location,
+    bounding_box,
+    distance_km,
+    nearest_outcode,
+    resolve_postcode,
+)
+from app.organisations.models import Organisation, OrganisationStatus
+from app.search import sql
+from app.search.models import SearchLog
+from app.search.schedule import next_session
+from app.search.schemas import (
+    Matched,
+    NextSession,
+    OptionActivity,
+    OptionOrganisation,
+    ReferralOption,
+    ReferralOptionPage,
+    SearchLocation,
+)
+from app.venues.models import AccessibilityFeature, Venue
+from app.venues.schemas import VenueSummary
+from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
+
+WEIGHTS = {"relevance": 0.40, "proximity": 0.30, "accepting": 0.15, "freshness": 0.15}
+LOW_COST_POUNDS = 5
+FEW_RESULTS = 3
+NEXT_SESSION_SORT_LIMIT = 2000  # candidates ranked by next session; the rest by score
+
+
+class SearchSort(StrEnum):
+    relevance = "relevance"
+    distance = "distance"
+    next_session = "next_session"
+    name = "name"
+
+
+class CostFilter(StrEnum):
+    free = "free"
+    low_cost = "low_cost"
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    needs: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    q: str | None = None
+    postcode: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    radius_km: float = 10
+    age: int | None = None
+    days: list[str] = field(default_factory=list)
+    available_from: time | None = None
+    available_to: time | None = None
+    delivery: list[DeliveryMode] = field(default_factory=list)
+    cost: CostFilter | None = None
+    accessibility: list[AccessibilityFeature] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    accepting_referrals: bool = False
+    assured_only: bool = False
+    include_online: bool = False
+    sort: SearchSort = SearchSort.relevance
+
+
+@dataclass
+class _Terms:
+    needs: dict[uuid.UUID, str] = field(default_factory=dict)  # need id -> name
+    categories: dict[uuid.UUID, str] = field(default_factory=dict)  # requested, with children
+    via_needs: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=dict)  # cat -> needs
+    unknown: list[str] = field(default_factory=list)
+
+    @property
+    def wanted(self) -> set[uuid.UUID]:
+        return set(self.needs) | set(self.categories) | set(self.via_needs)
+
+    @property
+    def direct(self) -> set[uuid.UUID]:
+        return set(self.needs) | set(self.categories)
+
+
+def search(
+    session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
+) -> ReferralOptionPage:
+    now = now or utcnow()
+    dialect = session.get_bind().dialect.name
+    location = _locate(session, request)
+    terms = _resolve_terms(session, request)
+    words = _words(request.q)
+
+    if terms.unknown:
+        page = ReferralOptionPage(**make_page([], 0, params).model_dump())
+        page.hints = [
+            f"No need or category matches {word!r}; try other words or browse "
+            "/v1/taxonomy-terms?taxonomy=need"
+            for word in terms.unknown
+        ]
+        page.location = _location_out(location, request)
+        _log(session, request, location, terms, 0)
+        return page
+
+    statement, distance, score = _query(request, location, terms, words, dialect, now)
+    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    rows = _page_rows(session, request, statement, distance, score, params, now)
+    contents = _dress(session, request, rows, location, terms, words, now)
+
+    page = ReferralOptionPage(**make_page(contents, total, params).model_dump())
+    page.location = _location_out(location, request)
+    if location and location.note:
+        page.hints.append(location.note)
+    if total < FEW_RESULTS:
+        page.hints.append(
+            "Few options match: try a larger radius_km, include_online=true or fewer filters"
+        )
+    _log(session, request, location, terms, total)
+    return page
+
+
+# --- understanding the request ------------------------------------------------------------
+
+
+def _locate(session: Session, request: SearchRequest) -> Location | None:
+    if request.postcode and (request.latitude is not None or request.longitude is not None):
+        raise InvalidField("query.postcode", "give a postcode or lat/lon, not both")
+    if request.postcode:
+        return resolve_postcode(session, request.postcode)
+    if (request.latitude is None) != (request.longitude is None):
+        raise InvalidField(
+            "query.lon" if request.longitude is None else "query.lat", "lat and lon go together"
+        )
+    if request.latitude is not None:
+        return Location(
+            request.latitude,
+            request.longitude,
+            nearest_outcode(request.latitude, request.longitude),
+            "coordinates",
+        )
+    return None
+
+
+def _words(q: str | None) -> list[str]:
+    return [word for word in (q or "").lower().split() if any(ch.isalnum() for ch in word)][:10]
+
+
+def _parse_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
+    """Needs by id, name or synonym ("lonely" → social isolation); categories by id or code,
+    with their children; and the categories linked to each need."""
+    terms = _Terms()
+    for value in request.needs:
+        found = _find_terms(session, value, "need")
+        if not found:
+            terms.unknown.append(value)
+        terms.needs.update(found)
+    for value in request.categories:
+        found = _find_terms(session, value, "activity-category")
+        if not found:
+            terms.unknown.append(value)
+        terms.categories.update(found)
+    if terms.categories:
+        children = session.exec(
+            select(TaxonomyTerm.id, TaxonomyTerm.name).where(
+                TaxonomyTerm.parent_id.in_(list(terms.categories))
+            )
+        ).all()
+        terms.categories.update(dict(children))
+    if terms.needs:
+        for need_id, category_id in session.exec(
+            select(NeedCategory.need_id, NeedCategory.category_id).where(
+                NeedCategory.need_id.in_(list(terms.needs))
+            )
+        ):
+            terms.via_needs.setdefault(category_id, set()).add(need_id)
+    return terms
+
+
+def _find_terms(session: Session, value: str, scheme: str) -> dict[uuid.UUID, str]:
+    in_scheme = select(Taxonomy.id).where(Taxonomy.code == scheme).scalar_subquery()
+    term_id = _parse_id(value)
+    if term_id is not None:
+        condition = TaxonomyTerm.id == term_id
+    else:
+        text = " ".join(value.lower().split())
+        condition = or_(
+            func.lower(TaxonomyTerm.name) == text,
+            TaxonomyTerm.code == text,
+            TaxonomyTerm.id.in_(select(TermSynonym.term_id).where(TermSynonym.text == text)),
+        )
+    rows = session.exec(
+        select(TaxonomyTerm.id, TaxonomyTerm.name).where(
+            condition, TaxonomyTerm.taxonomy_id == in_scheme
+        )
+    ).all()
+    return dict(rows)
+
+
+# --- the query ----------------------------------------------------------------------------
+
+
+def _query(request, location, terms, words, dialect, now):
+    where = [
+        Organisation.status == OrganisationStatus.published,
+        Organisation.archived_at.is_(None),
+        Activity.archived_at.is_(None),
+        Activity.status == ActivityStatus.active,
+    ]
+    distance = None
+    joins = []
+    if location:
+        lat_min, lat_max, lon_min, lon_max = bounding_box(
+            location.latitude, location.longitude, request.radius_km
+        )
+        exact = sql.haversine_km(
+            Venue.latitude, Venue.longitude, location.latitude, location.longitude
+        )
+        venue_where = [
+            Venue.archived_at.is_(None),
+            Venue.latitude.between(lat_min, lat_max),
+            Venue.longitude.between(lon_min, lon_max),
+        ]
+        if request.accessibility:
+            venue_where.append(
+                sql.json_has_all(Venue.accessibility, request.accessibility, dialect)
+            )
+        nearby = (
+            select(ActivityVenue.activity_id, func.min(exact).label("distance_km"))
+            .join(Venue, Venue.id == ActivityVenue.venue_id)
+            .where(*venue_where)
+            .group_by(ActivityVenue.activity_id)
+            .having(func.min(exact) <= request.radius_km)
+            .subquery("nearby")
+        )
+        distance = nearby.c.distance_km
+        joins.append(nearby)
+        if request.include_online and not request.accessibility:
+            has_venue = exists().where(ActivityVenue.activity_id == Activity.id)
+            where.append(or_(nearby.c.activity_id.is_not(None), ~has_venue))
+        else:
+            where.append(nearby.c.activity_id.is_not(None))
+    elif request.accessibility:
+        accessible = (
+            select(ActivityVenue.activity_id)
+            .join(Venue, Venue.id == ActivityVenue.venue_id)
+            .where(
+                Venue.archived_at.is_(None),
+                sql.json_has_all(Venue.accessibility, request.accessibility, dialect),
+            )
+        )
+        where.append(Activity.id.in_(accessible))
+
+    if terms.wanted:
+        tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(terms.wanted))
+        where.append(Activity.id.in_(tagged))
+    if words:
+        where.append(sql.text_match(Activity.id, words, dialect))
+    if request.age is not None:
+        where += [
+            or_(Activity.minimum_age.is_(None), Activity.minimum_age <= request.age),
+            or_(Activity.maximum_age.is_(None), Activity.maximum_age >= request.age),
+        ]
+    if request.days or request.available_from or request.available_to:
+        where.append(exists(select(1).where(*_schedule_conditions(request, now))))
+    if request.delivery:
+        where.append(sql.json_has_any(Activity.delivery_modes, request.delivery, dialect))
+    if request.cost is CostFilter.free:
+        where.append(Activity.cost_type == CostType.free)
+    elif request.cost is CostFilter.low_cost:
+        where.append(
+            or_(
+                Activity.cost_type.in_([CostType.free, CostType.donation]),
+                and_(Activity.cost_type == CostType.fee, Activity.cost_amount <= LOW_COST_POUNDS),
+            )
+        )
+    if request.languages:
+        where.append(sql.json_has_any(Activity.languages, request.languages, dialect))
+    takes_referrals = sql.json_has_any(Activity.access_modes, [AccessMode.referral], dialect)
+    if request.accepting_referrals:
+        where.append(takes_referrals)
+    if request.assured_only:
+        where.append(Organisation.verified_at.is_not(None))
+
+    score = _score(request, terms, distance, takes_referrals, now)
+    statement = select(
+        Activity.id,
+        Activity.name,
+        distance if distance is not None else cast(null(), Float).label("distance_km"),
+        score.label("score"),
+    )
+    statement = statement.select_from(Activity).join(
+        Organisation, Organisation.id == Activity.organisation_id
+    )
+    for subquery in joins:
+        statement = statement.outerjoin(subquery, subquery.c.activity_id == Activity.id)
+    return statement.where(*where), distance, score
+
+
+def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
+    conditions = [
+        Schedule.activity_id == Activity.id,
+        or_(Schedule.valid_to.is_(None), Schedule.valid_to >= now.date()),
+    ]
+    if request.days:
+        conditions.append(sql.any_of([Schedule.byday.contains(day) for day in request.days]))
+    if request.available_from:
+        conditions.append(Schedule.opens_at >= request.available_from)
+    if request.available_to:
+        conditions.append(Schedule.closes_at <= request.available_to)
+    return conditions
+
+
+def _score(request, terms, distance, takes_referrals, now):
+    if terms.wanted:
+        direct = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(terms.direct))
+        relevance = case((Activity.id.in_(direct), 1.0), else_=0.8)
+    else:
+        relevance = literal(1.0)
+    if distance is not None:
+        proximity = case(
+            (distance.is_(None), 0.5), else_=1.0 - cast(distance, Float) / request.radius_km
+        )
+    else:
+        proximity = literal(0.5)
+    accepting = case((takes_referrals, 1.0), else_=0.0)
+    freshness = case(
+        (Activity.last_confirmed_at >= now - timedelta(days=90), 1.0),
+        (Activity.last_confirmed_at >= now - timedelta(days=180), 0.6),
+        (Activity.last_confirmed_at >= now - timedelta(days=365), 0.3),
+        else_=0.0,
+    )
+    return (
+        WEIGHTS["relevance"] * relevance
+        + WEIGHTS["proximity"] * proximity
+        + WEIGHTS["accepting"] * accepting
+        + WEIGHTS["freshness"] * freshness
+    )
+
+
+def _page_rows(session, request, statement, distance, score, params, now):
+    """(activity id, distance, score) for the requested page, in the requested order."""
+    if request.sort is SearchSort.next_session:
+        candidates = session.execute(
+            statement.order_by(score.desc(), Activity.name, Activity.id).limit(
+                NEXT_SESSION_SORT_LIMIT
+            )
+        ).all()
+        sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
+        far_future = datetime.max.replace(tzinfo=now.tzinfo)
+        ordered = sorted(
+            candidates,
+            key=lambda row: (
+                sessions[row[0]].starts_at if sessions.get(row[0]) else far_future,
+                row[1],
+            ),
+        )
+        return [
+            (r[0], r[2], r[3]) for r in ordered[params.offset : params.offset + params.per_page]
+        ]
+    if request.sort is SearchSort.distance and distance is not None:
+        order = [distance.is_(None), distance, Activity.name, Activity.id]
+    elif request.sort is SearchSort.name:
+        order = [Activity.name, Activity.id]
+    else:
+        order = [score.desc(), Activity.name, Activity.id]
+    rows = session.execute(statement.order_by(*order).offset(params.offset).limit(params.per_page))
+    return [(row[0], row[2], row[3]) for row in rows]
+
+
+# --- dressing the page --------------------------------------------------------------------
+
+
+def _next_sessions(session, request, activity_ids, now):
+    schedules: dict[uuid.UUID, list[Schedule]] = {}
+    for schedule in session.execute(
+        select(Schedule).where(Schedule.activity_id.in_(activity_ids))
+    ).scalars():
+        schedules.setdefault(schedule.activity_id, []).append(schedule)
+    window = (request.available_from, request.available_to)
+    days = set(request.days) or None
+    return {
+        activity_id: next_session(items, now, days, window)
+        for activity_id, items in schedules.items()
+    }
+
+
+def _dress(session, request, rows, location, terms, words, now) -> list[ReferralOption]:
+    ids = [row[0] for row in rows]
+    if not ids:
+        return []
+    activities = {
+        activity.id: activity
+        for activity in session.execute(
+            select(Activity)
+            .where(Activity.id.in_(ids))
+            .options(
+                selectinload(Activity.organisation),
+                selectinload(Activity.schedules),
+                selectinload(Activity.venues),
+            )
+        ).scalars()
+    }
+    tags: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for activity_id, term_id in session.exec(
+        select(ActivityTerm.activity_id, ActivityTerm.term_id).where(
+            ActivityTerm.activity_id.in_(ids)
+        )
+    ):
+        tags.setdefault(activity_id, set()).add(term_id)
+    sessions = _next_sessions(session, request, ids, now)
+    filters = _applied_filters(request)
+    options = []
+    for activity_id, distance, score in rows:
+        activity = activities[activity_id]
+        venue = _nearest_venue(activity, location)
+        upcoming = sessions.get(activity_id)
+        options.append(
+            ReferralOption(
+                activity=OptionActivity.model_validate(activity, from_attributes=True),
+                organisation=OptionOrganisation.model_validate(
+                    activity.organisation, from_attributes=True
+                ),
+                distance_km=round(distance, 2) if distance is not None else None,
+                nearest_venue=VenueSummary.model_validate(venue, from_attributes=True)
+                if venue
+                else None,
+                next_session=NextSession(
+                    starts_at=upcoming.starts_at,
+                    ends_at=upcoming.ends_at,
+                    venue_id=upcoming.schedule.venue_id,
+                )
+                if upcoming
+                else None,
+                capacity_status=None,
+                assurance_status="verified" if activity.organisation.verified_at else "unverified",
+                score=round(float(score), 4),
+                matched=_matched(tags.get(activity_id, set()), terms, words, filters),
+            )
+        )
+    return options
+
+
+def _nearest_venue(activity: Activity, location: Location | None) -> Venue | None:
+    venues = [v for v in activity.venues if v.archived_at is None and v.latitude is not None]
+    if not venues:
+        return None
+    if location is None:
+        return min(venues, key=lambda v: v.name)
+    return min(
+        venues,
+        key=lambda v: distance_km(location.latitude, location.longitude, v.latitude, v.longitude),
+    )
+
+
+def _matched(tags, terms, words, filters) -> Matched:
+    needs = {
+        name
+        for need_id, name in terms.needs.items()
+        if need_id in tags or any(need_id in terms.via_needs.get(tag, ()) for tag in tags)
+    }
+    categories = {terms.categories[tag] for tag in tags if tag in terms.categories}
+    return Matched(
+        needs=sorted(needs), categories=sorted(categories), words=list(words), filters=filters
+    )
+
+
+def _applied_filters(request: SearchRequest) -> list[str]:
+    applied = {
+        "location": bool(request.postcode or request.latitude is not None),
+        "age": request.age is not None,
+        "day": bool(request.days),
+        "time": bool(request.available_from or request.available_to),
+        "delivery": bool(request.delivery),
+        "cost": request.cost is not None,
+        "accessibility": bool(request.accessibility),
+        "language": bool(request.languages),
+        "accepting_referrals": request.accepting_referrals,
+        "assured_only": request.assured_only,
+    }
+    return [name for name, on in applied.items() if on]
+
+
+def _location_out(location: Location | None, request: SearchRequest) -> SearchLocation | None:
+    if location is None:
+        return None
+    return SearchLocation(
+        precision=location.precision,
+        outcode=location.outcode,
+        latitude=round(location.latitude, 5),
+        longitude=round(location.longitude, 5),
+        radius_km=request.radius_km,
+        note=location.note,
+    )
+
+
+# --- the search log -----------------------------------------------------------------------
+
+
+def _age_band(age: int | None) -> str | None:
+    if age is None:
+        return None
+    for upper, band in ((17, "0-17"), (24, "18-24"), (39, "25-39"), (54, "40-54"), (64, "55-64")):
+        if age <= upper:
+            return band
+    return "65+"
+
+
+def _vocabulary_in_text(session: Session, q: str | None) -> list[str]:
+    """Free text is never stored: only the vocabulary terms it mentions."""
+    if not q:
+        return []
+    text = " ".join(q.lower().split())
+    named = select(TaxonomyTerm.id).where(literal(text).contains(func.lower(TaxonomyTerm.name)))
+    synonyms = select(TermSynonym.term_id).where(literal(text).contains(TermSynonym.text))
+    found = set(session.execute(named).scalars()) | set(session.execute(synonyms).scalars())
+    return sorted(str(term_id) for term_id in found)
+
+
+def _log(session, request, location, terms, result_count) -> None:
+    filters = {
+        "radius_km": request.radius_km if location else None,
+        "age_band": _age_band(request.age),
+        "days": request.days,
+        "available_from": request.available_from.isoformat() if request.available_from else None,
+        "available_to": request.available_to.isoformat() if request.available_to else None,
+        "delivery": [str(mode) for mode in request.delivery],
+        "cost": str(request.cost) if request.cost else None,
+        "accessibility": [str(feature) for feature in request.accessibility],
+        "languages": request.languages,
+        "accepting_referrals": request.accepting_referrals,
+        "assured_only": request.assured_only,
+        "include_online": request.include_online,
+        "q_terms": _vocabulary_in_text(session, request.q),
+        "unknown_terms": len(terms.unknown),
+    }
+    session.add(
+        SearchLog(
+            outcode=location.outcode if location else None,
+            need_ids=sorted(str(term_id) for term_id in terms.needs),
+            category_ids=sorted(str(term_id) for term_id in terms.categories),
+            filters={
+                key: value for key, value in filters.items() if value not in (None, [], False)
+            },
+            result_count=result_count,
+        )
+    )
+    session.flush()

@@ -1,0 +1,54 @@
+"""The few SQL pieces that PostgreSQL and SQLite spell differently."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, and_, column, exists, func, or_, select, table
+from sqlalchemy.dialects.postgresql import array
+
+from app.geo.service import EARTH_RADIUS_KM
+
+
+def json_has_any(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """The JSON array in ``column`` holds at least one of ``values``."""
+    if dialect == "postgresql":
+        return func.jsonb_exists_any(column, array(list(values)))
+    items = func.json_each(column).table_valued("value").alias()
+    return exists(select(1).select_from(items).where(items.c.value.in_(list(values))))
+
+
+def json_has_all(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """The JSON array in ``column`` holds every one of ``values``."""
+    if dialect == "postgresql":
+        return func.jsonb_exists_all(column, array(list(values)))
+    return and_(*(json_has_any(column, [value], dialect) for value in values))
+
+
+# Built per database by migration 0003, outside the models.
+_pg_search = table("activity_search", column("activity_id"), column("tsv"))
+_sqlite_fts = table("activity_fts", column("activity_id"), column("document"))
+
+
+def text_match(activity_id_column, words: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """Every word, stemmed, occurs in the activity's search document."""
+    if dialect == "postgresql":
+        query = func.plainto_tsquery("english", " ".join(words))
+        matching = select(_pg_search.c.activity_id).where(_pg_search.c.tsv.op("@@")(query))
+    else:
+        fts_query = " AND ".join('"' + word.replace('"', "") + '"' for word in words)
+        matching = select(_sqlite_fts.c.activity_id).where(
+            _sqlite_fts.c.document.op("MATCH")(fts_query)
+        )
+    return activity_id_column.in_(matching)
+
+
+def haversine_km(latitude, longitude, lat0: float, lon0: float) -> ColumnElement[float]:
+    half_d_lat = func.radians(latitude - lat0) / 2
+    half_d_lon = func.radians(longitude - lon0) / 2
+    a = func.power(func.sin(half_d_lat), 2) + func.cos(func.radians(lat0)) * func.cos(
+        func.radians(latitude)
+    ) * func.power(func.sin(half_d_lon), 2)
+    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
+
+
+def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return or_(*conditions) if len(conditions) > 1 else conditions[0]

@@ -1,0 +1,72 @@
+from datetime import UTC, date, datetime, time
+
+from app.activities.models import Frequency, Schedule
+from app.search.schedule import UK, next_session, runs_on
+
+
+def schedule(freq="WEEKLY", byday="TU", opens="10:00", closes="12:00", **extra) -> Schedule:
+    return Schedule(
+        freq=Frequency(freq),
+        byday=byday,
+        opens_at=time.fromisoformat(opens),
+        closes_at=time.fromisoformat(closes),
+        **extra,
+    )
+
+
+# Wednesday 25 November 2026, 12:00 UTC (GMT, so also 12:00 in the UK).
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_weekly_next_session_is_the_coming_weekday():
+    found = next_session([schedule(byday="TU,TH")], NOW)
+    assert found.starts_at == datetime(2026, 11, 26, 10, 0, tzinfo=UK)
+    assert found.ends_at == datetime(2026, 11, 26, 12, 0, tzinfo=UK)
+
+
+def test_a_session_later_today_counts_but_one_already_started_does_not():
+    assert next_session([schedule(byday="WE", opens="18:00", closes="19:00")], NOW).starts_at == (
+        datetime(2026, 11, 25, 18, 0, tzinfo=UK)
+    )
+    assert next_session([schedule(byday="WE", opens="11:00")], NOW).starts_at == datetime(
+        2026, 12, 2, 11, 0, tzinfo=UK
+    )
+
+
+def test_monthly_first_and_last_weekdays():
+    first_tuesday = next_session([schedule("MONTHLY", "1TU")], NOW)
+    assert first_tuesday.starts_at.date() == date(2026, 12, 1)
+    last_friday = next_session([schedule("MONTHLY", "-1FR")], NOW)
+    assert last_friday.starts_at.date() == date(2026, 11, 27)
+    second_wednesday = next_session([schedule("MONTHLY", "2WE")], NOW)
+    assert second_wednesday.starts_at.date() == date(2026, 12, 9)
+
+
+def test_valid_from_and_valid_to_bound_the_sessions():
+    ended = schedule(byday="MO", valid_to=date(2026, 11, 20))
+    assert next_session([ended], NOW) is None
+    later = schedule(byday="MO", valid_from=date(2027, 1, 4))
+    assert next_session([later], NOW).starts_at.date() == date(2027, 1, 4)
+    assert not runs_on(later, date(2026, 11, 30))
+
+
+def test_fortnightly_counts_from_valid_from():
+    fortnightly = schedule(byday="MO", interval=2, valid_from=date(2026, 11, 23))
+    assert runs_on(fortnightly, date(2026, 11, 23))
+    assert not runs_on(fortnightly, date(2026, 11, 30))
+    assert next_session([fortnightly], NOW).starts_at.date() == date(2026, 12, 7)
+
+
+def test_earliest_of_several_schedules_and_day_and_time_filters():
+    morning = schedule(byday="FR", opens="09:00", closes="10:00")
+    evening = schedule(byday="TH", opens="19:00", closes="21:00")
+    assert next_session([morning, evening], NOW).schedule is evening
+    assert next_session([morning, evening], NOW, weekdays={"FR"}).schedule is morning
+    window = (time(8, 0), time(12, 0))
+    assert next_session([morning, evening], NOW, window=window).schedule is morning
+    assert next_session([evening], NOW, window=window) is None
+
+
+def test_summer_sessions_carry_the_bst_offset():
+    found = next_session([schedule(byday="MO")], datetime(2026, 6, 1, 6, 0, tzinfo=UTC))
+    assert found.starts_at.isoformat() == "2026-06-01T10:00:00+01:00"
