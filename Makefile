@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres migrate seed-demo openapi lint format serve bench clean
+.PHONY: install run test test-postgres migrate seed-demo openapi lint format serve bench bench-listings clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,12 @@ serve: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/signpost export-openapi
 
-## Listings latency baseline on the demo data; appends to bench/RESULTS.md
+## Referral search at national scale on PostgreSQL; appends to bench/RESULTS.md
 bench: $(STAMP)
+	$(BIN)/python bench/search.py
+
+## Listings latency on the demo data; appends to bench/RESULTS.md
+bench-listings: $(STAMP)
 	$(BIN)/python bench/listings.py
 
 lint: $(STAMP)

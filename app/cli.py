@@ -45,9 +45,17 @@ def serve(
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema up to the latest migration."""
+    """Bring the database schema up to the latest migration, then index any activity the
+    referral search does not know yet."""
+    from app.search.indexing import refresh_missing
+
     upgrade(get_settings().database_url)
     typer.echo("database is at the latest migration")
+    with Session(get_engine()) as session:
+        indexed = refresh_missing(session)
+        session.commit()
+    if indexed:
+        typer.echo(f"indexed {indexed} activities for search")
 
 
 @cli.command("seed-vocabulary")

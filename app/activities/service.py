@@ -178,6 +178,7 @@ def archive_activity(session: Session, activity: Activity) -> Activity:
         activity.archived_at = activity.updated_at = utcnow()
         session.add(activity)
         session.flush()
+        search_index.refresh(session, [activity.id])
     return activity
 
 

@@ -1,5 +1,6 @@
 """Engine, sessions and the one dependency that owns a request's transaction."""
 
+import json
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +40,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     pool_size = get_settings().db_pool_size
+    _fast_json_for_psycopg()
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+def _fast_json_for_psycopg() -> None:
+    """psycopg hands JSONB over as bytes, and json.loads(bytes) sniffs the encoding of every
+    value first; PostgreSQL always sends UTF-8, so decode and skip the sniffing."""
+    from psycopg.types.json import set_json_loads
+
+    set_json_loads(lambda data: json.loads(data.decode() if isinstance(data, bytes) else data))
 
 
 @lru_cache

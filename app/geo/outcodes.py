@@ -15,6 +15,7 @@ class Outcode:
     longitude: float
     town: str
     region: str
+    country: str  # ENG, WLS, SCT, NIR, or a Crown dependency
 
 
 @lru_cache
@@ -27,6 +28,7 @@ def outcodes() -> dict[str, Outcode]:
                 longitude=float(row["longitude"]),
                 town=row["town"],
                 region=row["region"],
+                country=row["country"],
             )
             for row in csv.DictReader(handle)
         }

@@ -106,8 +106,7 @@ def update_organisation(
     organisation.updated_at = utcnow()
     session.add(organisation)
     session.flush()
-    if "name" in changes:
-        search_index.refresh_organisation(session, organisation.id)
+    search_index.refresh_organisation(session, organisation.id)
     return organisation
 
 
@@ -128,6 +127,7 @@ def verify_organisation(
     organisation.verified_by_id = principal.id if principal.kind == "user" else None
     session.add(organisation)
     session.flush()
+    search_index.refresh_organisation(session, organisation.id)
     return organisation
 
 
@@ -140,6 +140,7 @@ def archive_organisation(session: Session, organisation: Organisation) -> Organi
         session.add(organisation)
         activity_service.archive_for_organisation(session, organisation.id, now)
         session.flush()
+        search_index.refresh_organisation(session, organisation.id)
     return organisation
 
 

@@ -1,26 +1,66 @@
-"""Keep ``activity_search`` in step with what an activity is found by."""
+"""Keep ``activity_search`` (text) and ``activity_facet`` (filters) in step with the
+activities, organisations and schedules they are built from."""
 
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from app.activities.models import Activity, ActivityTerm
-from app.organisations.models import Organisation
-from app.search.models import ActivitySearch
+from app.activities.models import (
+    AccessMode,
+    Activity,
+    ActivityStatus,
+    ActivityTerm,
+    ActivityVenue,
+    CostType,
+    DeliveryMode,
+    Schedule,
+)
+from app.core.types import utcnow
+from app.organisations.models import Organisation, OrganisationStatus
+from app.search.models import ActivityFacet, ActivityPlace, ActivitySearch
+from app.venues.models import Venue
 from app.vocabulary.models import TaxonomyTerm, TermSynonym
 
 BATCH = 500
+WEEKDAY_BITS = {code: 1 << n for n, code in enumerate(("MO", "TU", "WE", "TH", "FR", "SA", "SU"))}
+DELIVERY_BITS = {mode: 1 << n for n, mode in enumerate(DeliveryMode)}
+LOW_COST_POUNDS = 5
+
+
+def weekday_mask(days: Iterable[str]) -> int:
+    return sum(WEEKDAY_BITS[day] for day in set(days))
+
+
+def delivery_mask(modes: Iterable[DeliveryMode | str]) -> int:
+    return sum(DELIVERY_BITS[DeliveryMode(mode)] for mode in set(modes))
+
+
+def cost_class(activity: Activity) -> int:
+    if activity.cost_type == CostType.free:
+        return 0
+    if activity.cost_type == CostType.donation:
+        return 1
+    if activity.cost_amount is not None and activity.cost_amount <= LOW_COST_POUNDS:
+        return 2
+    return 3
 
 
 def refresh(session: Session, activity_ids: Iterable[uuid.UUID]) -> int:
-    """Rebuild the search documents of these activities; returns how many."""
+    """Rebuild the search rows of these activities; returns how many."""
     ids = list(dict.fromkeys(activity_ids))
     for start in range(0, len(ids), BATCH):
         _refresh_batch(session, ids[start : start + BATCH])
     session.flush()
     return len(ids)
+
+
+def refresh_venue(session: Session, venue_id: uuid.UUID) -> int:
+    ids = session.exec(select(ActivityVenue.activity_id).where(ActivityVenue.venue_id == venue_id))
+    return refresh(session, list(ids))
 
 
 def refresh_organisation(session: Session, organisation_id: uuid.UUID) -> int:
@@ -33,13 +73,24 @@ def refresh_all(session: Session) -> int:
 
 
 def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
+    today = utcnow().date()
     words: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for activity_id, name, description, suits, organisation in session.exec(
-        select(Activity.id, Activity.name, Activity.description, Activity.suits, Organisation.name)
+    days: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for schedule in session.exec(select(Schedule).where(Schedule.activity_id.in_(ids))):
+        if _current(schedule, today):
+            days[schedule.activity_id] |= {token[-2:] for token in schedule.byday.split(",")}
+    for activity, organisation in session.exec(
+        select(Activity, Organisation)
         .join(Organisation, Organisation.id == Activity.organisation_id)
         .where(Activity.id.in_(ids))
     ):
-        words[activity_id] += [name, description, suits, organisation]
+        words[activity.id] += [
+            activity.name,
+            activity.description,
+            activity.suits,
+            organisation.name,
+        ]
+        _store_facet(session, activity, organisation, days[activity.id])
     for activity_id, term_name in session.exec(
         select(ActivityTerm.activity_id, TaxonomyTerm.name)
         .join(TaxonomyTerm, TaxonomyTerm.id == ActivityTerm.term_id)
@@ -52,6 +103,7 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         .where(ActivityTerm.activity_id.in_(ids))
     ):
         words[activity_id].append(synonym)
+    _store_places(session, ids)
     for activity_id, parts in words.items():
         document = " ".join(part for part in parts if part)[:20000]
         row = session.get(ActivitySearch, activity_id)
@@ -60,3 +112,63 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         elif row.document != document:
             row.document = document
             session.add(row)
+
+
+def _store_places(session: Session, ids: list[uuid.UUID]) -> None:
+    session.exec(delete(ActivityPlace).where(ActivityPlace.activity_id.in_(ids)))
+    for activity_id, venue in session.exec(
+        select(ActivityVenue.activity_id, Venue)
+        .join(Venue, Venue.id == ActivityVenue.venue_id)
+        .where(
+            ActivityVenue.activity_id.in_(ids),
+            Venue.archived_at.is_(None),
+            Venue.latitude.is_not(None),
+        )
+    ):
+        session.add(
+            ActivityPlace(
+                activity_id=activity_id,
+                venue_id=venue.id,
+                latitude=venue.latitude,
+                longitude=venue.longitude,
+                accessibility=[str(feature) for feature in venue.accessibility],
+            )
+        )
+
+
+def _current(schedule: Schedule, today: date) -> bool:
+    return schedule.valid_to is None or schedule.valid_to >= today
+
+
+def _store_facet(
+    session: Session, activity: Activity, organisation: Organisation, days: set[str]
+) -> None:
+    values = {
+        "name": activity.name,
+        "listed": (
+            organisation.status == OrganisationStatus.published
+            and organisation.archived_at is None
+            and activity.status == ActivityStatus.active
+            and activity.archived_at is None
+        ),
+        "verified": organisation.verified_at is not None,
+        "takes_referrals": AccessMode.referral in activity.access_modes,
+        "minimum_age": activity.minimum_age,
+        "maximum_age": activity.maximum_age,
+        "weekdays": weekday_mask(days),
+        "delivery": delivery_mask(activity.delivery_modes),
+        "cost_class": cost_class(activity),
+        "last_confirmed_at": activity.last_confirmed_at,
+    }
+    facet = session.get(ActivityFacet, activity.id)
+    if facet is None:
+        session.add(ActivityFacet(activity_id=activity.id, **values))
+    else:
+        facet.sqlmodel_update(values)
+        session.add(facet)
+
+
+def refresh_missing(session: Session) -> int:
+    """Index activities that have no search rows yet (e.g. rows older than migration 0003)."""
+    missing = select(Activity.id).where(Activity.id.not_in(select(ActivityFacet.activity_id)))
+    return refresh(session, list(session.exec(missing)))

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Index, SQLModel
 
 from app.core.types import JSONColumn, UTCDateTime, id_field, utcnow
 
@@ -34,3 +34,43 @@ class SearchLog(SQLModel, table=True):
     category_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
     filters: dict = Field(default_factory=dict, sa_type=JSONColumn)
     result_count: int
+
+
+class ActivityFacet(SQLModel, table=True):
+    """One narrow row per activity with everything the referral search filters and ranks
+    on, so a national search reads one small indexed table instead of joining five.
+    Kept in step by ``app.search.indexing`` on every write that changes them (and by
+    ``signpost reindex-search``, which a scheduler runs nightly so ended schedules drop out).
+    """
+
+    __tablename__ = "activity_facet"
+    __table_args__ = (Index("ix_activity_facet_listed_cost", "listed", "cost_class"),)
+
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+    name: str = Field(max_length=255)
+    # Published, live organisation and an active, live activity: fit to be referred to.
+    listed: bool
+    verified: bool
+    takes_referrals: bool
+    minimum_age: int | None = None
+    maximum_age: int | None = None
+    weekdays: int = Field(description="Bit n set when a current schedule meets on day n (MO=0)")
+    delivery: int = Field(description="Bit per DeliveryMode, in declaration order")
+    cost_class: int = Field(description="0 free, 1 donation, 2 fee up to £5, 3 dearer or unpriced")
+    last_confirmed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ActivityPlace(SQLModel, table=True):
+    """Where each activity meets, with the coordinates copied from its live venues, so the
+    search's bounding box is one range scan on one index with no joins."""
+
+    __tablename__ = "activity_place"
+    __table_args__ = (Index("ix_activity_place_latitude_longitude", "latitude", "longitude"),)
+
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+    venue_id: uuid.UUID = Field(
+        foreign_key="venue.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    latitude: float
+    longitude: float
+    accessibility: list[str] = Field(default_factory=list, sa_type=JSONColumn)

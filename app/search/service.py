@@ -17,18 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, exists, func, literal, null, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select
 from sqlmodel import Session
 
 from app.activities.models import (
-    AccessMode,
     Activity,
-    ActivityStatus,
     ActivityTerm,
     ActivityVenue,
-    CostType,
     DeliveryMode,
     Schedule,
 )
@@ -42,9 +39,10 @@ from app.geo.service import (
     nearest_outcode,
     resolve_postcode,
 )
-from app.organisations.models import Organisation, OrganisationStatus
+from app.organisations.models import Organisation
 from app.search import sql
-from app.search.models import SearchLog
+from app.search.indexing import delivery_mask, weekday_mask
+from app.search.models import ActivityFacet, ActivityPlace, SearchLog
 from app.search.schedule import next_session
 from app.search.schemas import (
     Matched,
@@ -57,12 +55,14 @@ from app.search.schemas import (
 )
 from app.venues.models import AccessibilityFeature, Venue
 from app.venues.schemas import VenueSummary
-from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
+from app.vocabulary.snapshot import snapshot
 
 WEIGHTS = {"relevance": 0.40, "proximity": 0.30, "accepting": 0.15, "freshness": 0.15}
-LOW_COST_POUNDS = 5
 FEW_RESULTS = 3
-NEXT_SESSION_SORT_LIMIT = 2000  # candidates ranked by next session; the rest by score
+NEXT_SESSION_SORT_LIMIT = 2000
+ORGANISATION_FIELDS = tuple(
+    OptionOrganisation.model_fields
+)  # candidates ranked by next session; the rest by score
 
 
 class SearchSort(StrEnum):
@@ -116,14 +116,51 @@ class _Terms:
         return set(self.needs) | set(self.categories)
 
 
-def search(
-    session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
-) -> ReferralOptionPage:
-    now = now or utcnow()
+@dataclass
+class Plan:
+    """A request understood: where, which terms, which words, and the filtered query."""
+
+    location: Location | None
+    terms: _Terms
+    words: list[str]
+    statement: Any = None
+    distance: Any = None
+    score: Any = None
+
+
+def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
     dialect = session.get_bind().dialect.name
     location = _locate(session, request)
     terms = _resolve_terms(session, request)
     words = _words(request.q)
+    if terms.unknown:
+        return Plan(location, terms, words)
+    statement, distance, score = _query(request, location, terms, words, dialect, now)
+    return Plan(location, terms, words, statement, distance, score)
+
+
+def count_statement(planned: Plan):
+    return select(func.count()).select_from(planned.statement.subquery())
+
+
+def page_statement(planned: Plan, sort: SearchSort, params: PageParams):
+    """One page in ``sort`` order (all but next_session, which is ordered in Python)."""
+    tie = [ActivityFacet.name, ActivityFacet.activity_id]
+    if sort is SearchSort.distance and planned.distance is not None:
+        order = [planned.distance.is_(None), planned.distance, *tie]
+    elif sort is SearchSort.name:
+        order = tie
+    else:
+        order = [planned.score.desc(), *tie]
+    return planned.statement.order_by(*order).offset(params.offset).limit(params.per_page)
+
+
+def search(
+    session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
+) -> ReferralOptionPage:
+    now = now or utcnow()
+    planned = plan(session, request, now)
+    location, terms, words = planned.location, planned.terms, planned.words
 
     if terms.unknown:
         page = ReferralOptionPage(**make_page([], 0, params).model_dump())
@@ -136,9 +173,7 @@ def search(
         _log(session, request, location, terms, 0)
         return page
 
-    statement, distance, score = _query(request, location, terms, words, dialect, now)
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    rows = _page_rows(session, request, statement, distance, score, params, now)
+    rows, total = _page_rows(session, request, planned, params, now)
     contents = _dress(session, request, rows, location, terms, words, now)
 
     page = ReferralOptionPage(**make_page(contents, total, params).model_dump())
@@ -189,94 +224,61 @@ def _parse_id(value: str) -> uuid.UUID | None:
 def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
     """Needs by id, name or synonym ("lonely" → social isolation); categories by id or code,
     with their children; and the categories linked to each need."""
+    vocabulary = snapshot(session)
     terms = _Terms()
     for value in request.needs:
-        found = _find_terms(session, value, "need")
+        found = vocabulary.find("need", value)
         if not found:
             terms.unknown.append(value)
-        terms.needs.update(found)
+        terms.needs.update({term_id: vocabulary.names[term_id] for term_id in found})
     for value in request.categories:
-        found = _find_terms(session, value, "activity-category")
+        found = vocabulary.find("activity-category", value)
         if not found:
             terms.unknown.append(value)
-        terms.categories.update(found)
-    if terms.categories:
-        children = session.exec(
-            select(TaxonomyTerm.id, TaxonomyTerm.name).where(
-                TaxonomyTerm.parent_id.in_(list(terms.categories))
-            )
-        ).all()
-        terms.categories.update(dict(children))
-    if terms.needs:
-        for need_id, category_id in session.exec(
-            select(NeedCategory.need_id, NeedCategory.category_id).where(
-                NeedCategory.need_id.in_(list(terms.needs))
-            )
-        ):
+        for term_id in found | {c for f in found for c in vocabulary.children.get(f, ())}:
+            terms.categories[term_id] = vocabulary.names[term_id]
+    for need_id in terms.needs:
+        for category_id in vocabulary.categories_of_need.get(need_id, ()):
             terms.via_needs.setdefault(category_id, set()).add(need_id)
     return terms
-
-
-def _find_terms(session: Session, value: str, scheme: str) -> dict[uuid.UUID, str]:
-    in_scheme = select(Taxonomy.id).where(Taxonomy.code == scheme).scalar_subquery()
-    term_id = _parse_id(value)
-    if term_id is not None:
-        condition = TaxonomyTerm.id == term_id
-    else:
-        text = " ".join(value.lower().split())
-        condition = or_(
-            func.lower(TaxonomyTerm.name) == text,
-            TaxonomyTerm.code == text,
-            TaxonomyTerm.id.in_(select(TermSynonym.term_id).where(TermSynonym.text == text)),
-        )
-    rows = session.exec(
-        select(TaxonomyTerm.id, TaxonomyTerm.name).where(
-            condition, TaxonomyTerm.taxonomy_id == in_scheme
-        )
-    ).all()
-    return dict(rows)
 
 
 # --- the query ----------------------------------------------------------------------------
 
 
 def _query(request, location, terms, words, dialect, now):
-    where = [
-        Organisation.status == OrganisationStatus.published,
-        Organisation.archived_at.is_(None),
-        Activity.archived_at.is_(None),
-        Activity.status == ActivityStatus.active,
-    ]
+    """The filtered, scored candidates, read from the narrow ``activity_facet`` table."""
+    facet = ActivityFacet
+    where = [facet.listed.is_(True)]
     distance = None
     joins = []
     if location:
         lat_min, lat_max, lon_min, lon_max = bounding_box(
             location.latitude, location.longitude, request.radius_km
         )
+        place = ActivityPlace
         exact = sql.haversine_km(
-            Venue.latitude, Venue.longitude, location.latitude, location.longitude
+            place.latitude, place.longitude, location.latitude, location.longitude
         )
-        venue_where = [
-            Venue.archived_at.is_(None),
-            Venue.latitude.between(lat_min, lat_max),
-            Venue.longitude.between(lon_min, lon_max),
+        place_where = [
+            place.latitude.between(lat_min, lat_max),
+            place.longitude.between(lon_min, lon_max),
         ]
         if request.accessibility:
-            venue_where.append(
-                sql.json_has_all(Venue.accessibility, request.accessibility, dialect)
+            place_where.append(
+                sql.json_has_all(place.accessibility, request.accessibility, dialect)
             )
         nearby = (
-            select(ActivityVenue.activity_id, func.min(exact).label("distance_km"))
-            .join(Venue, Venue.id == ActivityVenue.venue_id)
-            .where(*venue_where)
-            .group_by(ActivityVenue.activity_id)
+            select(place.activity_id, func.min(exact).label("distance_km"))
+            .where(*place_where)
+            .group_by(place.activity_id)
             .having(func.min(exact) <= request.radius_km)
             .subquery("nearby")
         )
         distance = nearby.c.distance_km
         joins.append(nearby)
         if request.include_online and not request.accessibility:
-            has_venue = exists().where(ActivityVenue.activity_id == Activity.id)
+            has_venue = exists().where(ActivityVenue.activity_id == facet.activity_id)
             where.append(or_(nearby.c.activity_id.is_not(None), ~has_venue))
         else:
             where.append(nearby.c.activity_id.is_not(None))
@@ -289,57 +291,54 @@ def _query(request, location, terms, words, dialect, now):
                 sql.json_has_all(Venue.accessibility, request.accessibility, dialect),
             )
         )
-        where.append(Activity.id.in_(accessible))
+        where.append(facet.activity_id.in_(accessible))
 
     if terms.wanted:
         tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(terms.wanted))
-        where.append(Activity.id.in_(tagged))
+        where.append(facet.activity_id.in_(tagged))
     if words:
-        where.append(sql.text_match(Activity.id, words, dialect))
+        where.append(sql.text_match(facet.activity_id, words, dialect))
     if request.age is not None:
         where += [
-            or_(Activity.minimum_age.is_(None), Activity.minimum_age <= request.age),
-            or_(Activity.maximum_age.is_(None), Activity.maximum_age >= request.age),
+            or_(facet.minimum_age.is_(None), facet.minimum_age <= request.age),
+            or_(facet.maximum_age.is_(None), facet.maximum_age >= request.age),
         ]
-    if request.days or request.available_from or request.available_to:
+    if request.days:
+        where.append(facet.weekdays.op("&")(weekday_mask(request.days)) != 0)
+    if request.available_from or request.available_to:
         where.append(exists(select(1).where(*_schedule_conditions(request, now))))
     if request.delivery:
-        where.append(sql.json_has_any(Activity.delivery_modes, request.delivery, dialect))
+        where.append(facet.delivery.op("&")(delivery_mask(request.delivery)) != 0)
     if request.cost is CostFilter.free:
-        where.append(Activity.cost_type == CostType.free)
+        where.append(facet.cost_class == 0)
     elif request.cost is CostFilter.low_cost:
-        where.append(
-            or_(
-                Activity.cost_type.in_([CostType.free, CostType.donation]),
-                and_(Activity.cost_type == CostType.fee, Activity.cost_amount <= LOW_COST_POUNDS),
-            )
-        )
+        where.append(facet.cost_class <= 2)
     if request.languages:
-        where.append(sql.json_has_any(Activity.languages, request.languages, dialect))
-    takes_referrals = sql.json_has_any(Activity.access_modes, [AccessMode.referral], dialect)
+        speaking = select(Activity.id).where(
+            sql.json_has_any(Activity.languages, request.languages, dialect)
+        )
+        where.append(facet.activity_id.in_(speaking))
     if request.accepting_referrals:
-        where.append(takes_referrals)
+        where.append(facet.takes_referrals.is_(True))
     if request.assured_only:
-        where.append(Organisation.verified_at.is_not(None))
+        where.append(facet.verified.is_(True))
 
-    score = _score(request, terms, distance, takes_referrals, now)
+    score = _score(request, terms, distance, now)
     statement = select(
-        Activity.id,
-        Activity.name,
+        facet.activity_id,
+        facet.name,
         distance if distance is not None else cast(null(), Float).label("distance_km"),
         score.label("score"),
-    )
-    statement = statement.select_from(Activity).join(
-        Organisation, Organisation.id == Activity.organisation_id
-    )
+        func.count().over().label("total"),
+    ).select_from(facet)
     for subquery in joins:
-        statement = statement.outerjoin(subquery, subquery.c.activity_id == Activity.id)
+        statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
     return statement.where(*where), distance, score
 
 
 def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
     conditions = [
-        Schedule.activity_id == Activity.id,
+        Schedule.activity_id == ActivityFacet.activity_id,
         or_(Schedule.valid_to.is_(None), Schedule.valid_to >= now.date()),
     ]
     if request.days:
@@ -351,10 +350,13 @@ def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
     return conditions
 
 
-def _score(request, terms, distance, takes_referrals, now):
+def _score(request, terms, distance, now):
+    facet = ActivityFacet
     if terms.wanted:
-        direct = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(terms.direct))
-        relevance = case((Activity.id.in_(direct), 1.0), else_=0.8)
+        direct = exists().where(
+            ActivityTerm.activity_id == facet.activity_id, ActivityTerm.term_id.in_(terms.direct)
+        )
+        relevance = case((direct, 1.0), else_=0.8)
     else:
         relevance = literal(1.0)
     if distance is not None:
@@ -363,11 +365,11 @@ def _score(request, terms, distance, takes_referrals, now):
         )
     else:
         proximity = literal(0.5)
-    accepting = case((takes_referrals, 1.0), else_=0.0)
+    accepting = case((facet.takes_referrals.is_(True), 1.0), else_=0.0)
     freshness = case(
-        (Activity.last_confirmed_at >= now - timedelta(days=90), 1.0),
-        (Activity.last_confirmed_at >= now - timedelta(days=180), 0.6),
-        (Activity.last_confirmed_at >= now - timedelta(days=365), 0.3),
+        (facet.last_confirmed_at >= now - timedelta(days=90), 1.0),
+        (facet.last_confirmed_at >= now - timedelta(days=180), 0.6),
+        (facet.last_confirmed_at >= now - timedelta(days=365), 0.3),
         else_=0.0,
     )
     return (
@@ -378,14 +380,12 @@ def _score(request, terms, distance, takes_referrals, now):
     )
 
 
-def _page_rows(session, request, statement, distance, score, params, now):
-    """(activity id, distance, score) for the requested page, in the requested order."""
+def _page_rows(session, request, planned, params, now):
+    """The page's (activity id, distance, score) rows in the requested order, and the total
+    (counted by the same query's window function; a separate count only past the end)."""
     if request.sort is SearchSort.next_session:
-        candidates = session.execute(
-            statement.order_by(score.desc(), Activity.name, Activity.id).limit(
-                NEXT_SESSION_SORT_LIMIT
-            )
-        ).all()
+        by_score = page_statement(planned, SearchSort.relevance, PageParams(1, 0))
+        candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT)).all()
         sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
         far_future = datetime.max.replace(tzinfo=now.tzinfo)
         ordered = sorted(
@@ -395,28 +395,29 @@ def _page_rows(session, request, statement, distance, score, params, now):
                 row[1],
             ),
         )
-        return [
-            (r[0], r[2], r[3]) for r in ordered[params.offset : params.offset + params.per_page]
-        ]
-    if request.sort is SearchSort.distance and distance is not None:
-        order = [distance.is_(None), distance, Activity.name, Activity.id]
-    elif request.sort is SearchSort.name:
-        order = [Activity.name, Activity.id]
+        rows = ordered[params.offset : params.offset + params.per_page]
     else:
-        order = [score.desc(), Activity.name, Activity.id]
-    rows = session.execute(statement.order_by(*order).offset(params.offset).limit(params.per_page))
-    return [(row[0], row[2], row[3]) for row in rows]
+        rows = session.execute(page_statement(planned, request.sort, params)).all()
+    if rows:
+        total = rows[0][4]
+    elif params.page == 1:
+        total = 0
+    else:
+        total = session.execute(count_statement(planned)).scalar_one()
+    return [(row[0], row[2], row[3]) for row in rows], total
 
 
 # --- dressing the page --------------------------------------------------------------------
 
 
-def _next_sessions(session, request, activity_ids, now):
-    schedules: dict[uuid.UUID, list[Schedule]] = {}
-    for schedule in session.execute(
-        select(Schedule).where(Schedule.activity_id.in_(activity_ids))
-    ).scalars():
-        schedules.setdefault(schedule.activity_id, []).append(schedule)
+def _next_sessions(session, request, activity_ids, now, loaded=None):
+    """Next session per activity; ``loaded`` maps ids to schedules already in hand."""
+    schedules: dict[uuid.UUID, list[Schedule]] = loaded or {}
+    if loaded is None:
+        for schedule in session.execute(
+            select(Schedule).where(Schedule.activity_id.in_(activity_ids))
+        ).scalars():
+            schedules.setdefault(schedule.activity_id, []).append(schedule)
     window = (request.available_from, request.available_to)
     days = set(request.days) or None
     return {
@@ -426,45 +427,62 @@ def _next_sessions(session, request, activity_ids, now):
 
 
 def _dress(session, request, rows, location, terms, words, now) -> list[ReferralOption]:
+    """Everything a link worker reads about each result, in four lean queries."""
     ids = [row[0] for row in rows]
     if not ids:
         return []
-    activities = {
-        activity.id: activity
-        for activity in session.execute(
-            select(Activity)
+    activity_columns = [getattr(Activity, name) for name in OptionActivity.model_fields]
+    organisation_columns = [
+        getattr(Organisation, name).label(f"organisation_{name}") for name in ORGANISATION_FIELDS
+    ]
+    details = {
+        row.id: row._mapping
+        for row in session.execute(
+            select(*activity_columns, *organisation_columns)
+            .join(Organisation, Organisation.id == Activity.organisation_id)
             .where(Activity.id.in_(ids))
-            .options(
-                selectinload(Activity.organisation),
-                selectinload(Activity.schedules),
-                selectinload(Activity.venues),
-            )
-        ).scalars()
+        )
     }
+    schedules: dict[uuid.UUID, list] = {}
+    for schedule in session.execute(
+        select(Schedule.__table__).where(Schedule.activity_id.in_(ids))
+    ):
+        schedules.setdefault(schedule.activity_id, []).append(schedule)
+    venue_columns = [getattr(Venue, name) for name in VenueSummary.model_fields]
+    venues: dict[uuid.UUID, list] = {}
+    for venue in session.execute(
+        select(ActivityVenue.activity_id.label("activity_id"), *venue_columns)
+        .join(Venue, Venue.id == ActivityVenue.venue_id)
+        .where(ActivityVenue.activity_id.in_(ids), Venue.archived_at.is_(None))
+    ):
+        venues.setdefault(venue.activity_id, []).append(venue)
     tags: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for activity_id, term_id in session.exec(
+    for activity_id, term_id in session.execute(
         select(ActivityTerm.activity_id, ActivityTerm.term_id).where(
             ActivityTerm.activity_id.in_(ids)
         )
     ):
         tags.setdefault(activity_id, set()).add(term_id)
-    sessions = _next_sessions(session, request, ids, now)
+    sessions = _next_sessions(session, request, ids, now, schedules)
     filters = _applied_filters(request)
     options = []
     for activity_id, distance, score in rows:
-        activity = activities[activity_id]
-        venue = _nearest_venue(activity, location)
+        detail = details[activity_id]
+        venue = _nearest_venue(venues.get(activity_id, []), location)
         upcoming = sessions.get(activity_id)
         options.append(
             ReferralOption(
-                activity=OptionActivity.model_validate(activity, from_attributes=True),
+                activity=OptionActivity.model_validate(
+                    {name: detail[name] for name in OptionActivity.model_fields}
+                ),
                 organisation=OptionOrganisation.model_validate(
-                    activity.organisation, from_attributes=True
+                    {
+                        name: detail[f"organisation_{name}"]
+                        for name in OptionOrganisation.model_fields
+                    }
                 ),
                 distance_km=round(distance, 2) if distance is not None else None,
-                nearest_venue=VenueSummary.model_validate(venue, from_attributes=True)
-                if venue
-                else None,
+                nearest_venue=VenueSummary.model_validate(venue._mapping) if venue else None,
                 next_session=NextSession(
                     starts_at=upcoming.starts_at,
                     ends_at=upcoming.ends_at,
@@ -473,7 +491,7 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
                 if upcoming
                 else None,
                 capacity_status=None,
-                assurance_status="verified" if activity.organisation.verified_at else "unverified",
+                assurance_status="verified" if detail["organisation_verified_at"] else "unverified",
                 score=round(float(score), 4),
                 matched=_matched(tags.get(activity_id, set()), terms, words, filters),
             )
@@ -481,8 +499,8 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
     return options
 
 
-def _nearest_venue(activity: Activity, location: Location | None) -> Venue | None:
-    venues = [v for v in activity.venues if v.archived_at is None and v.latitude is not None]
+def _nearest_venue(venues: list, location: Location | None):
+    venues = [v for v in venues if v.latitude is not None]
     if not venues:
         return None
     if location is None:
@@ -550,10 +568,13 @@ def _vocabulary_in_text(session: Session, q: str | None) -> list[str]:
     """Free text is never stored: only the vocabulary terms it mentions."""
     if not q:
         return []
-    text = " ".join(q.lower().split())
-    named = select(TaxonomyTerm.id).where(literal(text).contains(func.lower(TaxonomyTerm.name)))
-    synonyms = select(TermSynonym.term_id).where(literal(text).contains(TermSynonym.text))
-    found = set(session.execute(named).scalars()) | set(session.execute(synonyms).scalars())
+    text = f" {' '.join(q.lower().split())} "
+    found = {
+        term_id
+        for phrase, ids in snapshot(session).phrases.items()
+        if f" {phrase} " in text
+        for term_id in ids
+    }
     return sorted(str(term_id) for term_id in found)
 
 

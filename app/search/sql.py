@@ -11,15 +11,15 @@ from app.geo.service import EARTH_RADIUS_KM
 def json_has_any(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
     """The JSON array in ``column`` holds at least one of ``values``."""
     if dialect == "postgresql":
-        return func.jsonb_exists_any(column, array(list(values)))
+        return func.jsonb_exists_any(column, array([str(v) for v in values]))
     items = func.json_each(column).table_valued("value").alias()
-    return exists(select(1).select_from(items).where(items.c.value.in_(list(values))))
+    return exists(select(1).select_from(items).where(items.c.value.in_([str(v) for v in values])))
 
 
 def json_has_all(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
     """The JSON array in ``column`` holds every one of ``values``."""
     if dialect == "postgresql":
-        return func.jsonb_exists_all(column, array(list(values)))
+        return func.jsonb_exists_all(column, array([str(v) for v in values]))
     return and_(*(json_has_any(column, [value], dialect) for value in values))
 
 

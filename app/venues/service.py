@@ -11,6 +11,7 @@ from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import validate_merged
 from app.geo.postcodes import outcode_of
+from app.search import indexing as search_index
 from app.venues.models import Venue
 from app.venues.schemas import VenueCreate, VenuePublic
 
@@ -78,6 +79,7 @@ def update_venue(session: Session, principal: Principal, venue: Venue, changes: 
     venue.updated_at = utcnow()
     session.add(venue)
     session.flush()
+    search_index.refresh_venue(session, venue.id)
     return venue
 
 
@@ -86,4 +88,5 @@ def archive_venue(session: Session, venue: Venue) -> Venue:
         venue.archived_at = venue.updated_at = utcnow()
         session.add(venue)
         session.flush()
+        search_index.refresh_venue(session, venue.id)
     return venue

@@ -6,6 +6,7 @@ language, synonyms from both sectors, and which categories help with which needs
 
 from sqlmodel import Session, select
 
+from app.vocabulary import snapshot
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
 
 # code: (name, synonyms, parent code)
@@ -101,4 +102,5 @@ def seed_vocabulary(session: Session) -> dict[str, TaxonomyTerm]:
             if (need.id, terms[category].id) not in links:
                 session.add(NeedCategory(need_id=need.id, category_id=terms[category].id))
     session.flush()
+    snapshot.clear()
     return terms

@@ -1,0 +1,606 @@
+"""Referral-options search at national scale, on PostgreSQL.
+
+1. Builds (once; reused while its size matches) a synthetic national directory in its own
+   database: 50,000 organisations, 100,000 venues over real English outcodes, 200,000
+   activities with schedules, terms and search documents.
+2. Serves the API with uvicorn on a real socket and sends a fixed mix of searches.
+3. Runs the same searches' SQL alone (the count and page statements the API runs, compiled
+   once and sent straight through psycopg) for comparison.
+4. Measures throughput at 1 and 8 concurrent clients and the API process's peak RSS, and
+   appends everything to bench/RESULTS.md.
+
+Environment: BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/
+signpost_bench), BENCH_PORT (8766), BENCH_ROUNDS (200 per query), BENCH_WORKERS (2).
+"""
+
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/signpost_bench"
+)
+os.environ["SIGNPOST_DATABASE_URL"] = DATABASE_URL
+os.environ.setdefault("SIGNPOST_LOG_LEVEL", "WARNING")
+
+PORT = int(os.environ.get("BENCH_PORT", "8766"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+ORGANISATIONS, VENUES, ACTIVITIES = 50_000, 100_000, 200_000
+THROUGHPUT_REQUESTS = 800
+
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.dialects import postgresql  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+import app.models  # noqa: E402, F401
+from app.accounts.models import GlobalRole  # noqa: E402
+from app.accounts.principal import SYSTEM  # noqa: E402
+from app.accounts.schemas import ApiKeyCreate  # noqa: E402
+from app.accounts.service import create_api_key  # noqa: E402
+from app.activities.models import Activity  # noqa: E402
+from app.core.db import get_engine  # noqa: E402
+from app.core.migrations import upgrade  # noqa: E402
+from app.core.pagination import PageParams  # noqa: E402
+from app.core.types import utcnow  # noqa: E402
+from app.geo.outcodes import outcodes  # noqa: E402
+from app.search import service as search_service  # noqa: E402
+from app.search.indexing import delivery_mask, weekday_mask  # noqa: E402
+from app.vocabulary.models import TermSynonym  # noqa: E402
+from app.vocabulary.seed import CATEGORIES, NEEDS, seed_vocabulary  # noqa: E402
+
+PLAIN_DSN = DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
+ACCESSIBILITY = [
+    "step_free_access",
+    "wheelchair_accessible_toilet",
+    "hearing_loop",
+    "parking",
+    "near_public_transport",
+    "quiet_space",
+]
+WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+# --- the dataset --------------------------------------------------------------------------
+
+
+def ensure_database() -> None:
+    server = PLAIN_DSN.rsplit("/", 1)[0] + "/postgres"
+    name = PLAIN_DSN.rsplit("/", 1)[1]
+    with psycopg.connect(server, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if not exists.fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+    upgrade(DATABASE_URL)
+
+
+def dataset_ready() -> bool:
+    with Session(get_engine()) as session:
+        return (
+            session.execute(select(func.count()).select_from(Activity)).scalar_one() == ACTIVITIES
+        )
+
+
+def generate() -> float:
+    started = time.perf_counter()
+    rng = random.Random(20261125)
+    with psycopg.connect(PLAIN_DSN) as connection:
+        connection.execute(
+            "TRUNCATE organisation, venue, activity, schedule, activity_term, activity_venue, "
+            "activity_search, activity_facet, activity_place, search_log, membership, api_key, "
+            "audit_entry CASCADE"
+        )
+        connection.commit()
+    with Session(get_engine()) as session:
+        terms = {code: term.id for code, term in seed_vocabulary(session).items()}
+        session.commit()
+        synonyms: dict[uuid.UUID, list[str]] = {}
+        for term_id, text in session.execute(select(TermSynonym.term_id, TermSynonym.text)):
+            synonyms.setdefault(term_id, []).append(text)
+    categories = [code for code in CATEGORIES if code != "advice"]
+    need_for = {
+        code: [n for n, (_, _, cats) in NEEDS.items() if code in cats] for code in categories
+    }
+    england = [outcodes()[code] for code in ENGLAND_CODES]
+    now = utcnow()
+
+    org_ids = [uuid.uuid4() for _ in range(ORGANISATIONS)]
+    org_names = [f"{rng.choice(PLACES)} {rng.choice(ORG_WORDS)} {n}" for n in range(ORGANISATIONS)]
+    venue_rows = []
+    for n in range(VENUES):
+        area = rng.choice(england)
+        venue_id = uuid.uuid4()
+        venue_rows.append(
+            (
+                venue_id,
+                f"{area.town or area.code} Hall {n}",
+                "",
+                f"{n} High Street",
+                None,
+                area.town or "Town",
+                None,
+                f"{area.code} 1AA",
+                area.latitude + rng.uniform(-0.02, 0.02),
+                area.longitude + rng.uniform(-0.03, 0.03),
+                json.dumps(rng.sample(ACCESSIBILITY, rng.randint(0, 3))),
+                "",
+                area.code,
+                now,
+                now,
+                None,
+                None,
+                1,
+            )
+        )
+    org_rows = [
+        (
+            org_ids[n],
+            org_names[n],
+            "A community organisation.",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            rng.choice(["charity", "cic", "community_group", "social_enterprise"]),
+            json.dumps([]),
+            "published" if rng.random() < 0.95 else "draft",
+            now,
+            now,
+            None,
+            now if rng.random() < 0.3 else None,
+            None,
+            1,
+        )
+        for n in range(ORGANISATIONS)
+    ]
+    activity_rows, schedule_rows, term_rows, venue_links, documents = [], [], [], [], []
+    facet_rows, places = [], []
+    for n in range(ACTIVITIES):
+        activity_id = uuid.uuid4()
+        org = rng.randrange(ORGANISATIONS)
+        category = rng.choice(categories)
+        name, _, _ = CATEGORIES[category]
+        roll = rng.random()
+        delivery = ["in_person"] if roll < 0.85 else (["online"] if roll < 0.95 else ["phone"])
+        cost = rng.choices(["free", "donation", "fee"], [50, 25, 25])[0]
+        minimum_age = rng.choice([None, None, 16, 18, 18, 55, 60])
+        access = rng.choice([["drop_in"], ["referral"], ["referral", "drop_in"], ["appointment"]])
+        title = f"{name} session {n}"
+        status = "active" if rng.random() < 0.95 else "temporarily closed"
+        confirmed = now - timedelta(days=rng.randint(0, 400))
+        amount = round(rng.uniform(1, 8), 2) if cost == "fee" else None
+        description = f"{rng.choice(DESCRIPTIONS)} Run by {org_names[org]}."
+        activity_rows.append(
+            (
+                activity_id,
+                title,
+                description,
+                status,
+                "",
+                minimum_age,
+                None,
+                "",
+                "Not a crisis service",
+                json.dumps(delivery),
+                json.dumps(access),
+                cost,
+                amount,
+                "",
+                "",
+                json.dumps(
+                    ["en"] if rng.random() < 0.9 else ["en", rng.choice(["pl", "ur", "so"])]
+                ),
+                rng.choice(["commissioned", "grant", "unfunded", None]),
+                None,
+                None,
+                None,
+                org_ids[org],
+                confirmed,
+                now,
+                now,
+                None,
+                1,
+            )
+        )
+        if rng.random() < 0.8:
+            freq, token = "WEEKLY", rng.choice(WEEKDAYS)
+        else:
+            freq, token = "MONTHLY", f"{rng.choice([1, 2, 3, -1])}{rng.choice(WEEKDAYS)}"
+        schedule_rows.append((uuid.uuid4(), activity_id, freq, 1, token, *_times(rng)))
+        org_row = org_rows[org]
+        facet_rows.append(
+            (
+                activity_id,
+                title,
+                org_row[11] == "published" and status == "active",
+                org_row[15] is not None,
+                "referral" in access,
+                minimum_age,
+                None,
+                weekday_mask([token[-2:]]),
+                delivery_mask(delivery),
+                {"free": 0, "donation": 1}.get(cost, 2 if amount and amount <= 5 else 3),
+                confirmed,
+            )
+        )
+        tags = [terms[category]]
+        if need_for[category] and rng.random() < 0.5:
+            tags.append(terms[rng.choice(need_for[category])])
+        term_rows += [(activity_id, term_id) for term_id in tags]
+        if delivery == ["in_person"]:
+            venue = venue_rows[rng.randrange(VENUES)]
+            venue_links.append((activity_id, venue[0]))
+            places.append((activity_id, venue[0], venue[8], venue[9], venue[10]))
+        words = [title, description, org_names[org]]
+        for term_id in tags:
+            words += synonyms.get(term_id, [])
+        documents.append((activity_id, " ".join(words)))
+
+    with psycopg.connect(PLAIN_DSN) as connection:
+        _copy(connection, "organisation", ORG_COLUMNS, org_rows)
+        _copy(connection, "venue", VENUE_COLUMNS, venue_rows)
+        _copy(connection, "activity", ACTIVITY_COLUMNS, activity_rows)
+        _copy(connection, "schedule", SCHEDULE_COLUMNS, schedule_rows)
+        _copy(connection, "activity_term", ("activity_id", "term_id"), term_rows)
+        _copy(connection, "activity_venue", ("activity_id", "venue_id"), venue_links)
+        _copy(connection, "activity_search", ("activity_id", "document"), documents)
+        _copy(connection, "activity_facet", FACET_COLUMNS, facet_rows)
+        _copy(
+            connection,
+            "activity_place",
+            ("activity_id", "venue_id", "latitude", "longitude", "accessibility"),
+            places,
+        )
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE")
+    return time.perf_counter() - started
+
+
+def _times(rng: random.Random):
+    opens = rng.choice(range(9, 20))
+    return (
+        f"{opens:02d}:00",
+        f"{opens + rng.choice([1, 2]):02d}:00",
+        None,
+        None,
+        "",
+        None,
+    )
+
+
+def _copy(connection, table: str, columns, rows) -> None:
+    with connection.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+ORG_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "website",
+    "email",
+    "phone",
+    "charity_number",
+    "company_number",
+    "ico_registration",
+    "legal_form",
+    "areas_served",
+    "status",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "verified_at",
+    "verified_by_id",
+    "version",
+)
+VENUE_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "address_1",
+    "address_2",
+    "city",
+    "county",
+    "postcode",
+    "latitude",
+    "longitude",
+    "accessibility",
+    "accessibility_notes",
+    "outcode",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "managed_by_organisation_id",
+    "version",
+)
+ACTIVITY_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "status",
+    "eligibility_description",
+    "minimum_age",
+    "maximum_age",
+    "suits",
+    "does_not_suit",
+    "delivery_modes",
+    "access_modes",
+    "cost_type",
+    "cost_amount",
+    "cost_description",
+    "concessions",
+    "languages",
+    "funding_source",
+    "url",
+    "email",
+    "phone",
+    "organisation_id",
+    "last_confirmed_at",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "version",
+)
+FACET_COLUMNS = (
+    "activity_id",
+    "name",
+    "listed",
+    "verified",
+    "takes_referrals",
+    "minimum_age",
+    "maximum_age",
+    "weekdays",
+    "delivery",
+    "cost_class",
+    "last_confirmed_at",
+)
+SCHEDULE_COLUMNS = (
+    "id",
+    "activity_id",
+    "freq",
+    "interval",
+    "byday",
+    "opens_at",
+    "closes_at",
+    "valid_from",
+    "valid_to",
+    "description",
+    "venue_id",
+)
+PLACES = ["Riverside", "Northgate", "Hillside", "Parkview", "Old Town", "Greenfield", "Harbour"]
+ORG_WORDS = ["Community Trust", "Friends", "Wellbeing CIC", "Together", "Neighbours", "Network"]
+DESCRIPTIONS = [
+    "A friendly group for adults; beginners welcome.",
+    "Relaxed sessions with tea and conversation.",
+    "Supportive, small-group sessions led by trained volunteers.",
+    "Open to everyone; come as you are.",
+]
+
+
+# --- the searches -------------------------------------------------------------------------
+
+
+def query_mix(rng: random.Random) -> dict[str, list[dict]]:
+    picks = [rng.choice(ENGLAND_CODES) for _ in range(ROUNDS)]
+    needs = ["lonely", "low mood", "anxiety", "physical inactivity", "bereavement"]
+    words = ["singing", "walking", "gardening", "art", "friendly", "volunteers"]
+    categories = ["walking-and-physical-activity", "music-and-singing", "arts-and-crafts"]
+    return {
+        "need + postcode + radius": [
+            {"need": rng.choice(needs), "postcode": f"{code} 1AA", "radius_km": 5} for code in picks
+        ],
+        "text + outcode": [
+            {"q": rng.choice(words), "postcode": code, "radius_km": 10} for code in picks
+        ],
+        "category + day + age": [
+            {"category": rng.choice(categories), "day": rng.choice(WEEKDAYS), "age": 70}
+            for _ in picks
+        ],
+        "assured + free + online": [
+            {"assured_only": "true", "cost": "free", "delivery": "online"} for _ in picks
+        ],
+    }
+
+
+def to_request(params: dict) -> search_service.SearchRequest:
+    return search_service.SearchRequest(
+        needs=[params["need"]] if "need" in params else [],
+        categories=[params["category"]] if "category" in params else [],
+        q=params.get("q"),
+        postcode=params.get("postcode"),
+        radius_km=params.get("radius_km", 10),
+        age=params.get("age"),
+        days=[params["day"]] if "day" in params else [],
+        delivery=[params["delivery"]] if "delivery" in params else [],
+        cost=search_service.CostFilter(params["cost"]) if "cost" in params else None,
+        assured_only=params.get("assured_only") == "true",
+    )
+
+
+def compile_raw(mix) -> dict[str, list[tuple[str, dict, str, dict]]]:
+    """The page SQL the API runs for each search (its window function also counts the
+    matches), compiled once."""
+    dialect = postgresql.psycopg.dialect()
+    compiled = {}
+    page = PageParams(page=1, per_page=20)
+    with Session(get_engine()) as session:
+        for label, searches in mix.items():
+            compiled[label] = []
+            for params in searches:
+                planned = search_service.plan(session, to_request(params), utcnow())
+                statement = search_service.page_statement(
+                    planned, search_service.SearchSort.relevance, page
+                )
+                sql = statement.compile(
+                    dialect=dialect, compile_kwargs={"render_postcompile": True}
+                )
+                compiled[label].append((str(sql), sql.params))
+    return compiled
+
+
+def measure_raw(compiled) -> dict[str, list[float]]:
+    results = {}
+    with psycopg.connect(PLAIN_DSN) as connection:
+        for label, statements in compiled.items():
+            samples = []
+            for page_sql, page_params in statements:
+                started = time.perf_counter()
+                connection.execute(page_sql, page_params).fetchall()
+                samples.append((time.perf_counter() - started) * 1000)
+            results[label] = samples
+    return results
+
+
+def measure_api(client: httpx.Client, mix) -> tuple[dict[str, list[float]], int]:
+    results, errors = {}, 0
+    for label, searches in mix.items():
+        samples = []
+        for params in searches:
+            started = time.perf_counter()
+            response = client.get("/v1/referral-options", params=params)
+            samples.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+        results[label] = samples
+    return results, errors
+
+
+def throughput(key: str, mix, clients: int) -> tuple[float, int]:
+    everything = [params for searches in mix.values() for params in searches]
+    per_client = THROUGHPUT_REQUESTS // clients
+    errors = 0
+    lock = threading.Lock()
+
+    def run(offset: int) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", headers={"X-API-Key": key}) as c:
+            for n in range(per_client):
+                response = c.get(
+                    "/v1/referral-options", params=everything[(offset + n) % len(everything)]
+                )
+                if response.status_code != 200:
+                    with lock:
+                        errors += 1
+
+    threads = [threading.Thread(target=run, args=(n * 97,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return per_client * clients / (time.perf_counter() - started), errors
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of the server process and its workers."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    ensure_database()
+    generated = None if dataset_ready() else generate()
+    with Session(get_engine()) as session:
+        key = create_api_key(
+            session, SYSTEM, ApiKeyCreate(name="bench", role=GlobalRole.link_worker)
+        ).key
+        session.commit()
+    mix = query_mix(random.Random(7))
+    raw = measure_raw(compile_raw(mix))
+
+    env = dict(os.environ)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT), "--workers", str(WORKERS)],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{PORT}", headers={"X-API-Key": key}, timeout=30
+        ) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            measure_api(client, {k: v[:20] for k, v in mix.items()})  # warm up
+            api, errors = measure_api(client, mix)
+        single, single_errors = throughput(key, mix, 1)
+        eight, eight_errors = throughput(key, mix, 8)
+        rss = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    write(raw, api, errors, (single, single_errors), (eight, eight_errors), rss, generated)
+
+
+def write(raw, api, errors, single, eight, rss, generated) -> None:
+    lines = [
+        f"\n## Referral-options search, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Machine: {platform.node()}, {os.cpu_count()} cores, {platform.machine()}, Python "
+        f"{platform.python_version()}; PostgreSQL (`{PLAIN_DSN.split('@')[-1]}`); "
+        f"{ORGANISATIONS:,} organisations, {VENUES:,} venues, {ACTIVITIES:,} activities"
+        + (f" (generated in {generated:.0f} s)" if generated else " (reused)")
+        + f"; uvicorn with {WORKERS} workers; {ROUNDS} searches per row, one client, "
+        "keep-alive. API = HTTP round trip (API key check, term lookup, the page query with "
+        "its window count, dressing the page, search-log insert). SQL = the same page "
+        "statement sent alone through psycopg.",
+        "",
+        "| search | API p50 | API p95 | API p99 | SQL p50 | SQL p95 | SQL p99 | API/SQL p50 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label in api:
+        a, s = api[label], raw[label]
+        lines.append(
+            f"| {label} | {percentile(a, 50):.1f} | {percentile(a, 95):.1f} | "
+            f"{percentile(a, 99):.1f} | {percentile(s, 50):.1f} | {percentile(s, 95):.1f} | "
+            f"{percentile(s, 99):.1f} | {percentile(a, 50) / max(percentile(s, 50), 0.01):.2f} |"
+        )
+    lines += [
+        "",
+        f"Times in ms. Errors in the latency run: {errors}.",
+        f"Throughput over the whole mix ({THROUGHPUT_REQUESTS} searches): "
+        f"1 client {single[0]:.0f}/s ({single[1]} errors); "
+        f"8 clients {eight[0]:.0f}/s ({eight[1]} errors).",
+        f"Peak RSS of the API (all uvicorn processes): {rss:.0f} MB.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+ENGLAND_CODES = sorted(code for code, outcode in outcodes().items() if outcode.country == "ENG")
+
+if __name__ == "__main__":
+    main()
