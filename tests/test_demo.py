@@ -6,20 +6,22 @@ from app.cli import cli
 from app.vocabulary.seed import CATEGORIES
 
 
-def test_seed_demo_loads_a_realistic_directory_once(client):
+def test_seed_demo_loads_a_realistic_directory_once(client, anon):
     runner = CliRunner()
     first = runner.invoke(cli, ["seed-demo"])
     assert first.exit_code == 0, first.output
     assert "42 organisations, 126 activities" in first.output
 
-    activities = client.get("/v1/activities", params={"per_page": 50}).json()
+    # What a newcomer sees without signing in: one draft organisation stays hidden.
+    activities = anon.get("/v1/activities", params={"per_page": 50}).json()
     assert activities["total_items"] >= 120
+    assert client.get("/v1/activities").json()["total_items"] == 126
     organisations = client.get("/v1/organisations", params={"per_page": 100}).json()
     assert organisations["total_items"] >= 40
 
     second = runner.invoke(cli, ["seed-demo"])
     assert "already exist" in second.output
-    again = client.get("/v1/activities", params={"per_page": 50}).json()
+    again = anon.get("/v1/activities", params={"per_page": 50}).json()
     assert again["total_items"] == activities["total_items"]
 
 
