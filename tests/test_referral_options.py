@@ -377,3 +377,50 @@ def test_renaming_an_organisation_reindexes_its_activities(client, link_worker, 
     organisation_id = directory["activities"]["walk"]["organisation"]["id"]
     patch(client, f"/v1/organisations/{organisation_id}", {"name": "Stapleton Striders"})
     assert names(search(link_worker, q="stapleton")) == {"Health Walk", "Watercolour Art Class"}
+
+
+def test_the_search_follows_every_change_to_what_it_reads(client, link_worker, directory):
+    from tests.factories import patch
+
+    choir = directory["activities"]["choir"]
+    centre = directory["venues"][0]
+    near = {"postcode": "BS5", "radius_km": 2}
+    assert names(search(link_worker, day="SA")) == {"Health Walk"}
+
+    patch(client, f"/v1/activities/{choir['id']}", {"schedules": weekly("SA", "10:00", "11:00")})
+    assert names(search(link_worker, day="SA")) == {"Health Walk", "Community Choir"}
+
+    patch(client, f"/v1/activities/{choir['id']}", {"minimum_age": 80})
+    assert "Community Choir" not in names(search(link_worker, age=70))
+
+    moved = patch(
+        client, f"/v1/venues/{centre['id']}", {"latitude": BS5[0] + 0.5, "longitude": BS5[1]}
+    )
+    assert moved.status_code == 200
+    assert names(search(link_worker, **near)) == set()
+    patch(client, f"/v1/venues/{centre['id']}", {"latitude": BS5[0], "longitude": BS5[1]})
+    assert names(search(link_worker, **near)) == {"Community Choir"}
+
+    organisation = choir["organisation"]["id"]
+    patch(client, f"/v1/organisations/{organisation}", {"status": "draft"})
+    assert "Community Choir" not in names(search(link_worker))
+    patch(client, f"/v1/organisations/{organisation}", {"status": "published"})
+    assert "Community Choir" in names(search(link_worker))
+
+    client.post(f"/v1/venues/{centre['id']}/archive")
+    assert names(search(link_worker, **near)) == set()
+    client.post(f"/v1/activities/{choir['id']}/archive")
+    assert "Community Choir" not in names(search(link_worker))
+
+
+def test_reindex_rebuilds_the_search_rows(client, link_worker, directory, session):
+    from sqlalchemy import delete
+
+    from app.search.models import ActivityFacet
+
+    session.exec(delete(ActivityFacet))
+    session.commit()
+    assert names(search(link_worker)) == set()
+    result = CliRunner().invoke(cli, ["reindex-search"])
+    assert result.exit_code == 0 and "reindexed 6 activities" in result.output
+    assert len(names(search(link_worker))) == 4

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import field_validator, model_validator
-from sqlmodel import Field, Index, SQLModel
+from sqlmodel import Field, SQLModel
 
 from app.core.concurrency import version_column
 from app.core.types import (
@@ -71,8 +71,6 @@ _version = version_column()
 
 class Venue(VenueBase, table=True):
     __tablename__ = "venue"
-    # The referral search's spatial prefilter is a bounding box on these two columns.
-    __table_args__ = (Index("ix_venue_latitude_longitude", "latitude", "longitude"),)
     __audit__ = "venue"
     __mapper_args__ = {"version_id_col": _version}
 

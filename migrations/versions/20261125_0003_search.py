@@ -87,8 +87,6 @@ def upgrade() -> None:
         batch_op.drop_index('ix_activity_term_term_id')
         batch_op.create_index('ix_activity_term_term_id_activity_id', ['term_id', 'activity_id'], unique=False)
 
-    with op.batch_alter_table('venue', schema=None) as batch_op:
-        batch_op.create_index('ix_venue_latitude_longitude', ['latitude', 'longitude'], unique=False)
 
 
     # Database-native full-text search over activity_search.document.
@@ -143,8 +141,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_activity_facet_listed_cost')
 
     op.drop_table('activity_facet')
-    with op.batch_alter_table('venue', schema=None) as batch_op:
-        batch_op.drop_index('ix_venue_latitude_longitude')
 
     op.drop_table('activity_search')
     with op.batch_alter_table('search_log', schema=None) as batch_op:
