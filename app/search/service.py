@@ -163,7 +163,7 @@ def search(
     location, terms, words = planned.location, planned.terms, planned.words
 
     if terms.unknown:
-        page = ReferralOptionPage(**make_page([], 0, params).model_dump())
+        page = ReferralOptionPage(**dict(make_page([], 0, params)))
         page.hints = [
             f"No need or category matches {word!r}; try other words or browse "
             "/v1/taxonomy-terms?taxonomy=need"
@@ -176,7 +176,7 @@ def search(
     rows, total = _page_rows(session, request, planned, params, now)
     contents = _dress(session, request, rows, location, terms, words, now)
 
-    page = ReferralOptionPage(**make_page(contents, total, params).model_dump())
+    page = ReferralOptionPage(**dict(make_page(contents, total, params)))
     page.location = _location_out(location, request)
     if location and location.note:
         page.hints.append(location.note)
