@@ -424,3 +424,13 @@ def test_reindex_rebuilds_the_search_rows(client, link_worker, directory, sessio
     result = CliRunner().invoke(cli, ["reindex-search"])
     assert result.exit_code == 0 and "reindexed 6 activities" in result.output
     assert len(names(search(link_worker))) == 4
+
+
+@pytest.mark.parametrize(
+    "q", ["the", '"', "AND OR NOT", "ünïcödé", "*", "a*b", "NEAR(x y)", "don't", "(", "^caret"]
+)
+def test_odd_text_is_searched_not_parsed(link_worker, directory, q):
+    """Free text never reaches the full-text query language raw (FTS5 or tsquery syntax)."""
+    response = search(link_worker, q=q)
+    assert response.status_code == 200, response.text
+    assert not (names(response) & NEVER)
