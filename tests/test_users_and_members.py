@@ -127,3 +127,15 @@ def test_registering_an_organisation_makes_you_its_admin(session):
         {"organisation_id": created.json()["id"], "role": "admin"}
     ]
     assert founder.get(f"/v1/organisations/{created.json()['id']}").status_code == 200
+
+
+def test_the_user_list_shows_each_persons_memberships(client, session):
+    first = create_organisation(client, status="published")
+    second = create_organisation(client, status="published")
+    both = make_user(session, member_of={first["id"]: "admin", second["id"]: "editor"})
+    none = make_user(session)
+    listed = {
+        u["id"]: u for u in client.get("/v1/users", params={"per_page": 100}).json()["contents"]
+    }
+    assert sorted(m["role"] for m in listed[str(both.id)]["memberships"]) == ["admin", "editor"]
+    assert listed[str(none.id)]["memberships"] == []

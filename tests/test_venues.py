@@ -68,3 +68,24 @@ def test_archived_venue_is_hidden_and_cannot_take_new_activities(client):
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.venue_ids"
+
+
+def test_members_only_keep_venues_for_their_own_organisation(client, session):
+    from tests.factories import client_for, make_user, venue_body
+
+    mine = create_organisation(client, status="published")
+    theirs = create_organisation(client, status="published")
+    editor = client_for(make_user(session, member_of={mine["id"]: "editor"}))
+
+    unmanaged = editor.post("/v1/venues", json=venue_body())
+    assert unmanaged.status_code == 403
+    elsewhere = editor.post("/v1/venues", json=venue_body(managed_by_organisation_id=theirs["id"]))
+    assert elsewhere.status_code == 403
+    assert client.get("/v1/venues").json()["total_items"] == 0
+
+    venue = editor.post("/v1/venues", json=venue_body(managed_by_organisation_id=mine["id"]))
+    assert venue.status_code == 201
+    path = f"/v1/venues/{venue.json()['id']}"
+    handed_over = patch(editor, path, {"managed_by_organisation_id": theirs["id"]})
+    assert handed_over.status_code == 403
+    assert client.get(path).json()["managed_by_organisation_id"] == mine["id"]

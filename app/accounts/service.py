@@ -94,15 +94,25 @@ def _record_failure(keys: dict[str, int]) -> None:
 
 
 def user_public(session: Session, user: User) -> UserPublic:
-    memberships = session.exec(
-        select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)
-    ).all()
-    return UserPublic.model_validate(
-        {
-            **user.model_dump(exclude={"password_hash"}),
-            "memberships": [MembershipPublic.model_validate(m) for m in memberships],
-        }
-    )
+    return users_public(session, [user])[0]
+
+
+def users_public(session: Session, users: list[User]) -> list[UserPublic]:
+    """Users with their memberships, in one query for the memberships of all of them."""
+    memberships: dict[uuid.UUID, list[MembershipPublic]] = {user.id: [] for user in users}
+    if users:
+        for membership in session.exec(
+            select(Membership)
+            .where(Membership.user_id.in_(list(memberships)))
+            .order_by(Membership.created_at)
+        ):
+            memberships[membership.user_id].append(MembershipPublic.model_validate(membership))
+    return [
+        UserPublic.model_validate(
+            {**user.model_dump(exclude={"password_hash"}), "memberships": memberships[user.id]}
+        )
+        for user in users
+    ]
 
 
 def create_user(session: Session, data: UserCreate) -> User:
@@ -131,7 +141,9 @@ def list_users(
         statement = statement.where(User.role == role)
     if is_active is not None:
         statement = statement.where(User.is_active == is_active)
-    return paginate(session, statement, params, lambda user: user_public(session, user))
+    page = paginate(session, statement, params, lambda user: user)
+    page.contents = users_public(session, page.contents)
+    return page
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User:

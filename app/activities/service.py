@@ -21,7 +21,8 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
-from app.organisations.models import Organisation, OrganisationStatus
+from app.organisations import visibility as organisation_visibility
+from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationSummary
 from app.search import indexing as search_index
 from app.venues.models import Venue
@@ -70,15 +71,12 @@ def _in_order(schedules: list[Schedule]) -> list[Schedule]:
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """Live activities of published organisations for everyone; members also see their
-    own organisations' activities in any state; stewards and admins see all."""
+    """Live activities of organisations the public may see; members also see their own
+    organisations' activities in any state; stewards and admins see all."""
     if principal.is_steward_or_admin:
         return true()
     public = Activity.archived_at.is_(None) & Activity.organisation_id.in_(
-        select(Organisation.id).where(
-            Organisation.status == OrganisationStatus.published,
-            Organisation.archived_at.is_(None),
-        )
+        select(Organisation.id).where(organisation_visibility.public())
     )
     if principal.member_of:
         return or_(public, Activity.organisation_id.in_(principal.member_of))
@@ -112,10 +110,12 @@ def list_activities(
 def get_visible_activity(
     session: Session, principal: Principal, activity_id: uuid.UUID
 ) -> Activity:
-    statement = select(Activity).where(Activity.id == activity_id, visible_to(principal))
-    if session.exec(statement.with_only_columns(Activity.id)).first() is None:
+    activity = session.exec(
+        select(Activity).where(Activity.id == activity_id, visible_to(principal)).options(*_LOAD)
+    ).first()
+    if activity is None:
         raise NotFound(f"No activity with id {activity_id}")
-    return get_activity(session, activity_id)
+    return activity
 
 
 def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
@@ -129,11 +129,7 @@ def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
 
 def create_activity(session: Session, principal: Principal, data: ActivityCreate) -> Activity:
     organisation = session.get(Organisation, data.organisation_id)
-    if organisation is None or not (
-        principal.is_steward_or_admin
-        or organisation.id in principal.member_of
-        or organisation.status == OrganisationStatus.published
-    ):
+    if organisation is None or not organisation_visibility.is_visible(organisation, principal):
         raise InvalidField("body.organisation_id", "no organisation has this id", "unknown_id")
     if not principal.can_edit_organisation(organisation.id):
         raise Forbidden("Only the organisation's members, stewards and admins add activities")

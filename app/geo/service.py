@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from app.core.errors import InvalidField
 from app.geo.models import Postcode
-from app.geo.outcodes import centroid
+from app.geo.outcodes import centroid, outcodes
 from app.geo.postcodes import is_outcode, normalise_postcode
 
 EARTH_RADIUS_KM = 6371.0088
@@ -57,8 +57,6 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
 
 def nearest_outcode(latitude: float, longitude: float) -> str | None:
     """The outcode whose centre is nearest: coordinates are logged no finer than this."""
-    from app.geo.outcodes import outcodes
-
     best = min(
         outcodes().values(),
         key=lambda o: (

@@ -2,7 +2,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session, select
 
 from app.accounts import service as accounts
@@ -16,6 +15,7 @@ from app.core.types import utcnow
 from app.core.validation import validate_merged
 from app.organisations.models import LegalForm, Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic
+from app.organisations.visibility import is_visible, visible_to
 from app.search import indexing as search_index
 
 # Roles that may register organisations: people who run them (no global role), stewards
@@ -30,29 +30,6 @@ class OrganisationFilters:
     modified_after: datetime | None = None
     include_archived: bool = False
     sort: ListingSort = ListingSort.name
-
-
-def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """Published, live organisations for everyone; members also see their own drafts,
-    suspended and archived organisations; stewards and admins see all."""
-    if principal.is_steward_or_admin:
-        return true()
-    public = (Organisation.status == OrganisationStatus.published) & (
-        Organisation.archived_at.is_(None)
-    )
-    if principal.member_of:
-        return or_(public, Organisation.id.in_(principal.member_of))
-    return public
-
-
-def is_visible(organisation: Organisation, principal: Principal) -> bool:
-    return (
-        principal.is_steward_or_admin
-        or organisation.id in principal.member_of
-        or (
-            organisation.status == OrganisationStatus.published and organisation.archived_at is None
-        )
-    )
 
 
 def list_organisations(
@@ -106,7 +83,8 @@ def update_organisation(
     organisation.updated_at = utcnow()
     session.add(organisation)
     session.flush()
-    search_index.refresh_organisation(session, organisation.id)
+    if changes.keys() & {"name", "status"}:  # what the search index reads
+        search_index.refresh_organisation(session, organisation.id)
     return organisation
 
 

@@ -214,13 +214,6 @@ def _words(q: str | None) -> list[str]:
     return [word for word in (q or "").lower().split() if any(ch.isalnum() for ch in word)][:10]
 
 
-def _parse_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
     """Needs by id, name or synonym ("lonely" → social isolation); categories by id or code,
     with their children; and the categories linked to each need."""
