@@ -163,6 +163,62 @@ def reindex_search() -> None:
     typer.echo(f"reindexed {count} activities")
 
 
+@cli.command("referrals-sweep")
+def referrals_sweep() -> None:
+    """Expire referrals nobody answered in time and record pauses that have ended (run it
+    hourly; statuses read correctly between runs, this makes them stick and be counted)."""
+    from app.capacity.service import end_elapsed_pauses
+    from app.core.types import utcnow
+    from app.referrals.service import expire_unanswered
+
+    now = utcnow()
+    with Session(get_engine()) as session:
+        expired = expire_unanswered(session, now)
+        resumed = end_elapsed_pauses(session, now)
+        session.commit()
+    typer.echo(f"expired {expired} referrals; {resumed} paused activities reopened")
+
+
+@cli.command("purge")
+def purge(
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Days after closing; default SIGNPOST_REFERRAL_RETENTION_DAYS"),
+    ] = None,
+) -> None:
+    """Delete referral contact details and notes a retention period after the referral
+    closed, keeping the anonymous facts (activity, dates, states, needs) for reports."""
+    from app.core.types import utcnow
+    from app.referrals.service import purge_personal_data
+
+    with Session(get_engine()) as session:
+        purged = purge_personal_data(
+            session, utcnow(), days or get_settings().referral_retention_days
+        )
+        session.commit()
+    typer.echo(f"purged personal data from {purged} referrals")
+
+
+@cli.command("new-data-key")
+def new_data_key() -> None:
+    """Print a fresh key for SIGNPOST_DATA_KEYS (put it first to start using it)."""
+    from app.core.crypto import new_key
+
+    typer.echo(new_key())
+
+
+@cli.command("rotate-data-key")
+def rotate_data_key() -> None:
+    """Re-encrypt all stored personal data under the first key in SIGNPOST_DATA_KEYS; then
+    older keys can be removed from the list."""
+    from app.referrals.service import rotate_keys
+
+    with Session(get_engine()) as session:
+        rotated = rotate_keys(session)
+        session.commit()
+    typer.echo(f"re-encrypted {rotated} values under the newest key")
+
+
 @cli.command("export-openapi")
 def export_openapi(
     path: Annotated[Path, typer.Option(help="Where to write the document")] = OPENAPI_PATH,

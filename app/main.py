@@ -9,11 +9,13 @@ from app import __version__
 from app.accounts.router import router as accounts_router
 from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
+from app.capacity.router import router as capacity_router
 from app.core.config import get_settings
 from app.core.errors import PROBLEM_JSON, install_error_handlers
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
 from app.organisations.router import router as organisations_router
+from app.referrals.router import router as referrals_router
 from app.search.router import router as search_router
 from app.venues.router import router as venues_router
 from app.vocabulary.router import router as vocabulary_router
@@ -94,7 +96,9 @@ def create_app() -> FastAPI:
         organisations_router,
         venues_router,
         activities_router,
+        capacity_router,
         search_router,
+        referrals_router,
         vocabulary_router,
         accounts_router,
         audit_router,

@@ -4,23 +4,30 @@ from app.accounts.models import ApiKey, Membership, SignInThrottle, User
 from app.activities.models import Activity, ActivityTerm, ActivityVenue, Schedule
 from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
 from app.audit.models import AuditEntry
+from app.capacity.models import ActivityCapacity, CapacityChange
 from app.core.db import metadata
 from app.geo.models import Postcode
 from app.organisations.models import Organisation
+from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import SearchLog
 from app.venues.models import Venue
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
 
 __all__ = [
     "Activity",
+    "ActivityCapacity",
     "ActivityTerm",
     "ActivityVenue",
     "ApiKey",
     "AuditEntry",
+    "CapacityChange",
     "Membership",
     "NeedCategory",
     "Organisation",
     "Postcode",
+    "Referral",
+    "ReferralEvent",
+    "ReferralNeed",
     "Schedule",
     "SearchLog",
     "SignInThrottle",

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import EmailStr, StringConstraints, model_validator
 from sqlmodel import Field, Index, Relationship, SQLModel
@@ -24,6 +24,9 @@ from app.core.types import (
 from app.organisations.models import Organisation
 from app.venues.models import Venue
 from app.vocabulary.models import TaxonomyTerm
+
+if TYPE_CHECKING:
+    from app.capacity.models import ActivityCapacity
 
 RAISE = {"lazy": "raise"}
 
@@ -164,6 +167,9 @@ class Activity(ActivityBase, table=True):
     )
     terms: list[TaxonomyTerm] = Relationship(link_model=ActivityTerm, sa_relationship_kwargs=RAISE)
     venues: list[Venue] = Relationship(link_model=ActivityVenue, sa_relationship_kwargs=RAISE)
+    capacity: "ActivityCapacity" = Relationship(
+        sa_relationship_kwargs={**RAISE, "uselist": False, "viewonly": True}
+    )
 
 
 class Frequency(StrEnum):

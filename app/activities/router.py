@@ -18,9 +18,9 @@ from app.core.sorting import ListingSort
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 
 
-def _public(response: Response, activity: Activity) -> ActivityPublic:
+def _public(session: SessionDep, response: Response, activity: Activity) -> ActivityPublic:
     set_etag(response, activity.version)
-    return service.to_public(activity)
+    return service.public_one(session, activity)
 
 
 @router.get("", responses=problem_responses(401, 422))
@@ -64,13 +64,15 @@ def create_activity(
     organisation's members, stewards and admins)."""
     activity = service.create_activity(session, principal, body)
     response.headers["Location"] = f"/v1/activities/{activity.id}"
-    return _public(response, activity)
+    return _public(session, response, activity)
 
 
 @router.get("/{activity_id}", responses=problem_responses(401, 404, 422))
-def get_activity(activity: VisibleActivity, response: Response) -> ActivityPublic:
+def get_activity(
+    session: SessionDep, activity: VisibleActivity, response: Response
+) -> ActivityPublic:
     """One activity. The `ETag` header is what `If-Match` needs to change it."""
-    return _public(response, activity)
+    return _public(session, response, activity)
 
 
 @router.patch("/{activity_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
@@ -79,7 +81,7 @@ def update_activity(
 ) -> ActivityPublic:
     """Change the fields sent (send `If-Match` with the ETag you read). `schedules`,
     `term_ids` and `venue_ids`, when sent, replace the whole list."""
-    return _public(response, service.update_activity(session, activity, body.changes()))
+    return _public(session, response, service.update_activity(session, activity, body.changes()))
 
 
 @router.post("/{activity_id}/archive", responses=problem_responses(401, 403, 404, 422))
@@ -87,4 +89,4 @@ def archive_activity(
     session: SessionDep, activity: EditableActivity, response: Response
 ) -> ActivityPublic:
     """Archive an activity. Nothing is deleted."""
-    return _public(response, service.archive_activity(session, activity))
+    return _public(session, response, service.archive_activity(session, activity))

@@ -6,9 +6,11 @@ from pydantic import Field, model_validator
 from sqlmodel import SQLModel
 
 from app.activities.models import ActivityBase, Frequency, ScheduleBase
+from app.capacity.schemas import CapacitySummary
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.organisations.schemas import OrganisationSummary
+from app.referrals.schemas import Responsiveness
 from app.venues.schemas import VenueSummary
 from app.vocabulary.schemas import TermSummary
 
@@ -111,6 +113,10 @@ class ActivityPublic(ActivityBase):
     schedules: list[SchedulePublic]
     terms: list[TermSummary]
     venues: list[VenueSummary]
+    capacity: CapacitySummary
+    responsiveness: Responsiveness = Field(
+        description="How the organisation answers referrals (last 90 days)"
+    )
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None

@@ -16,6 +16,7 @@ from app.activities.models import (
     Schedule,
 )
 from app.activities.schemas import ActivityCreate, ActivityPublic, ScheduleIn, SchedulePublic
+from app.capacity import service as capacity
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
@@ -24,6 +25,8 @@ from app.core.validation import field_values, validate_merged
 from app.organisations import visibility as organisation_visibility
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationSummary
+from app.referrals import responsiveness as provider_responsiveness
+from app.referrals.schemas import Responsiveness
 from app.search import indexing as search_index
 from app.venues.models import Venue
 from app.venues.schemas import VenueSummary
@@ -35,6 +38,7 @@ _LOAD = (
     selectinload(Activity.schedules),
     selectinload(Activity.terms).selectinload(TaxonomyTerm.taxonomy),
     selectinload(Activity.venues),
+    selectinload(Activity.capacity),
 )
 
 
@@ -49,10 +53,14 @@ class ActivityFilters:
     sort: ListingSort = ListingSort.name
 
 
-def to_public(activity: Activity) -> ActivityPublic:
+def to_public(
+    activity: Activity, responsiveness: Responsiveness, now: datetime | None = None
+) -> ActivityPublic:
     return ActivityPublic.model_validate(
         {
             **field_values(activity, ActivityPublic),
+            "capacity": capacity.summarise(activity.capacity, now or utcnow()),
+            "responsiveness": responsiveness,
             "organisation": OrganisationSummary.model_validate(activity.organisation),
             "schedules": [SchedulePublic.model_validate(s) for s in _in_order(activity.schedules)],
             "terms": [
@@ -104,7 +112,23 @@ def list_activities(
     if not filters.include_archived:
         statement = statement.where(Activity.archived_at.is_(None))
     statement = statement.order_by(*order_by_clauses(Activity, filters.sort))
-    return paginate(session, statement, params, to_public)
+    page = paginate(session, statement, params, lambda activity: activity)
+    return page_of_public(session, page)
+
+
+def page_of_public(session: Session, page: Page[Activity]) -> Page[ActivityPublic]:
+    now = utcnow()
+    answers = provider_responsiveness.for_organisations(
+        session, {a.organisation_id for a in page.contents}, now
+    )
+    public = [to_public(a, answers[a.organisation_id], now) for a in page.contents]
+    return page.model_copy(update={"contents": public})
+
+
+def public_one(session: Session, activity: Activity) -> ActivityPublic:
+    now = utcnow()
+    answers = provider_responsiveness.for_organisations(session, [activity.organisation_id], now)
+    return to_public(activity, answers[activity.organisation_id], now)
 
 
 def get_visible_activity(
@@ -140,6 +164,7 @@ def create_activity(session: Session, principal: Principal, data: ActivityCreate
     _set_links(session, activity, data.schedules, data.term_ids, data.venue_ids)
     session.add(activity)
     session.flush()
+    capacity.create_for(session, activity.id, activity.organisation_id, utcnow())
     search_index.refresh(session, [activity.id])
     return get_activity(session, activity.id)
 

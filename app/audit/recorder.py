@@ -117,3 +117,25 @@ def _record(session: OrmSession, _flush: UOWTransaction, _instances: Any) -> Non
                 )
             )
     session.add_all(entries)
+
+
+def record_read(
+    session: OrmSession,
+    object_type: str,
+    object_id: uuid.UUID,
+    organisation_id: uuid.UUID | None,
+    fields: list[str],
+) -> None:
+    """Record that the caller read personal data (the names of the fields, not values)."""
+    actor_type, actor_id = _actor(session)
+    session.add(
+        AuditEntry(
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action="read",
+            object_type=object_type,
+            object_id=object_id,
+            organisation_id=organisation_id,
+            changes={"read": fields},
+        )
+    )

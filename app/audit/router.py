@@ -20,12 +20,15 @@ class AuditAction(StrEnum):
     update = "update"
     archive = "archive"
     delete = "delete"
+    read = "read"  # personal data was read (referral contact details and notes)
 
 
 class AuditObjectType(StrEnum):
     organisation = "organisation"
     venue = "venue"
     activity = "activity"
+    capacity = "capacity"
+    referral = "referral"
     user = "user"
     membership = "membership"
     api_key = "api_key"

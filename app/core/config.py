@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     demo_password: SecretStr = SecretStr("signpost-demo")
     # Sync routes run in AnyIO's thread pool (40 threads); one connection per thread.
     db_pool_size: int = Field(40, ge=1)
+    # Fernet keys (comma-separated, newest first) for personal data at rest; see app/core/crypto.py.
+    # Unset outside production: a key derived from SIGNPOST_SECRET_KEY.
+    data_keys: SecretStr | None = None
+    referral_response_days: int = Field(14, ge=1, le=365)
+    referral_retention_days: int = Field(90, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
@@ -41,6 +46,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SIGNPOST_SECRET_KEY must be set to a private value when "
                 "SIGNPOST_ENVIRONMENT=production"
+            )
+        if self.environment == "production" and self.data_keys is None:
+            raise ValueError(
+                "SIGNPOST_DATA_KEYS must be set when SIGNPOST_ENVIRONMENT=production "
+                "(generate one with: signpost new-data-key)"
             )
         if self.default_page_size > self.max_page_size:
             raise ValueError("SIGNPOST_DEFAULT_PAGE_SIZE must not exceed SIGNPOST_MAX_PAGE_SIZE")

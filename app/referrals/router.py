@@ -1,0 +1,102 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from app.accounts.deps import Authenticated
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import PageDep
+from app.core.types import utcnow
+from app.referrals import service
+from app.referrals.models import Referral, ReferralStatus
+from app.referrals.schemas import ReferralCreate, ReferralPage, ReferralPublic, ReferralTransition
+
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+
+
+def readable_referral(
+    session: SessionDep,
+    principal: Authenticated,
+    referral_id: Annotated[uuid.UUID, Path(description="The referral's id")],
+) -> Referral:
+    return service.get_readable(session, principal, referral_id)
+
+
+ReadableReferral = Annotated[Referral, Depends(readable_referral)]
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+def create_referral(
+    session: SessionDep, principal: Authenticated, body: ReferralCreate, response: Response
+) -> ReferralPublic:
+    """Refer a person to an activity (link workers). The referral is `sent`, or
+    `waitlisted` when the activity is running a waiting list or is full and waitlists;
+    a paused, closed, full-and-refusing or archived activity is a 409 saying why.
+    Contact details and the note are encrypted at rest and deleted after the retention
+    period."""
+    referral = service.create_referral(session, principal, body, utcnow())
+    response.headers["Location"] = f"/v1/referrals/{referral.id}"
+    return service.to_public(session, referral)
+
+
+@router.get("", responses=problem_responses(401, 403, 422))
+def list_referrals(
+    session: SessionDep,
+    principal: Authenticated,
+    page: PageDep,
+    status_: Annotated[
+        list[ReferralStatus], Query(alias="status", max_length=9, description="Repeatable")
+    ] = [],  # noqa: B006 - FastAPI copies the default per request
+    organisation: Annotated[uuid.UUID | None, Query(description="Received by")] = None,
+    activity: Annotated[uuid.UUID | None, Query(description="For this activity")] = None,
+    need: Annotated[uuid.UUID | None, Query(description="Addressing this need term")] = None,
+    created_after: Annotated[datetime | None, Query(description="Sent at or after")] = None,
+    created_before: Annotated[datetime | None, Query(description="Sent before")] = None,
+    changed_since: Annotated[
+        datetime | None, Query(description="Status changed after this time: poll for news")
+    ] = None,
+    awaiting_response: Annotated[
+        bool | None, Query(description="true: only `sent`; false: all but `sent`")
+    ] = None,
+) -> ReferralPage:
+    """Referrals, newest first, without personal data: a link worker sees those they sent,
+    an organisation's members those it received, admins all."""
+    filters = service.ReferralFilters(
+        statuses=tuple(status_),
+        organisation_id=organisation,
+        activity_id=activity,
+        need_id=need,
+        created_after=created_after,
+        created_before=created_before,
+        changed_since=changed_since,
+        awaiting_response=awaiting_response,
+    )
+    return service.list_referrals(session, principal, filters, page)
+
+
+@router.get("/{referral_id}", responses=problem_responses(401, 404, 422))
+def get_referral(session: SessionDep, referral: ReadableReferral) -> ReferralPublic:
+    """One referral with contact details, note and history (the referring link worker, the
+    receiving organisation's members, admins; anyone else gets 404). Each read is audited."""
+    return service.to_public(session, referral)
+
+
+@router.post("/{referral_id}/transitions", responses=problem_responses(401, 403, 404, 409, 422))
+def transition_referral(
+    session: SessionDep,
+    principal: Authenticated,
+    referral: ReadableReferral,
+    body: ReferralTransition,
+) -> ReferralPublic:
+    """Move a referral on. The provider: `sent` → `accepted` | `declined` (with a reason)
+    | `waitlisted`; `waitlisted` → `accepted` | `declined`; `accepted` → `attended` |
+    `did_not_attend`; those → `completed`. The link worker: `withdrawn` from any open
+    state. Accepting takes a place (409 when none is left); `did_not_attend`, `completed`
+    and `withdrawn` give it back as the organisation's capacity settings say. An illegal
+    move is a 409 naming the current state."""
+    referral = service.transition(session, principal, referral, body, utcnow())
+    return service.to_public(session, referral)
