@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.accounts.models import GlobalRole
 from app.main import app
 from app.models import metadata
+from app.vocabulary.seed import seed_vocabulary
 from tests.factories import (
     activity_body,
     client_for,
@@ -45,6 +46,7 @@ ADMIN = frozenset({"admin"})
 MEMBER_MANAGERS = frozenset({"admin", "own_admin"})
 AUDIT_READERS = frozenset({"steward", "admin", "own_admin", "other_admin"})
 SEARCHERS = frozenset({"link_worker", "steward", "admin"})
+REFERRAL_READERS = frozenset({"link_worker", "admin", "own_editor", "own_admin"})
 
 # (method, path): (who may, status on success, request builder)
 # A builder takes the world and returns (path, json body or None, headers).
@@ -164,6 +166,45 @@ RULES = {
     ),
     ("GET", "/v1/audit"): (AUDIT_READERS, 200, _get("/v1/audit")),
     ("GET", "/v1/referral-options"): (SEARCHERS, 200, _get("/v1/referral-options")),
+    ("PATCH", "/v1/activities/{activity_id}/capacity"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/activities/{own_activity}/capacity", lambda w: {"maximum": 8}, "capacity"),
+    ),
+    ("GET", "/v1/activities/{activity_id}/capacity/history"): (
+        LISTING_EDITORS | {"commissioner", "commissioner_key"},
+        200,
+        _get("/v1/activities/{own_activity}/capacity/history"),
+    ),
+    ("POST", "/v1/referrals"): (
+        frozenset({"link_worker"}),
+        201,
+        _write("/v1/referrals", lambda w: w["referral_body"]),
+    ),
+    ("GET", "/v1/referrals"): (
+        frozenset(
+            {"link_worker", "admin", "own_editor", "own_admin", "other_editor", "other_admin"}
+        ),
+        200,
+        _get("/v1/referrals"),
+    ),
+    ("GET", "/v1/referrals/{referral_id}"): (
+        REFERRAL_READERS,
+        200,
+        _get("/v1/referrals/{referral}"),
+    ),
+    ("POST", "/v1/referrals/{referral_id}/transitions"): (
+        REFERRAL_READERS - {"link_worker"},
+        200,
+        _write("/v1/referrals/{referral}/transitions", lambda w: {"status": "accepted"}),
+    ),
+}
+
+# Refusals other than 403: a referral is 404 to anyone who may not read it, so its
+# existence is not given away; the referring link worker may read it but not answer it.
+NOT_FOUND_TO_OUTSIDERS = {
+    ("GET", "/v1/referrals/{referral_id}"): {},
+    ("POST", "/v1/referrals/{referral_id}/transitions"): {"link_worker": 403},
 }
 
 # Open to everyone, anonymous included (published listings, vocabulary, health, sign-in).
@@ -174,6 +215,7 @@ PUBLIC = {
     ("GET", "/v1/venues/{venue_id}"): "/v1/venues/{own_venue}",
     ("GET", "/v1/activities"): "/v1/activities",
     ("GET", "/v1/activities/{activity_id}"): "/v1/activities/{own_activity}",
+    ("GET", "/v1/activities/{activity_id}/capacity"): "/v1/activities/{own_activity}/capacity",
     ("GET", "/v1/taxonomies"): "/v1/taxonomies",
     ("GET", "/v1/taxonomies/{taxonomy_id}"): None,
     ("GET", "/v1/taxonomy-terms"): "/v1/taxonomy-terms",
@@ -206,7 +248,18 @@ def world(session, client):
     own = create_organisation(client, status="published")
     other = create_organisation(client, status="published")
     venue = create_venue(client, managed_by_organisation_id=own["id"])
-    activity = create_activity(client, own["id"], venue_ids=[venue["id"]])
+    activity = create_activity(
+        client, own["id"], venue_ids=[venue["id"]], access_modes=["referral", "drop_in"]
+    )
+    need = seed_vocabulary(session)["social-isolation"]
+    session.commit()
+    referral_body = {
+        "activity_id": activity["id"],
+        "person_reference": "LW-1",
+        "need_ids": [str(need.id)],
+        "consent_confirmed": True,
+        "contact": {"first_name": "Sam", "email": "sam@test.example"},
+    }
     member = make_user(session, member_of={own["id"]: "editor"})
     spare = make_user(session)
     callers = {
@@ -221,6 +274,7 @@ def world(session, client):
         "other_editor": client_for(make_user(session, member_of={other["id"]: "editor"})),
         "other_admin": client_for(make_user(session, member_of={other["id"]: "admin"})),
     }
+    referral = callers["link_worker"].post("/v1/referrals", json=referral_body).json()
     spare_key = make_api_key(session, role=GlobalRole.link_worker)
     from app.accounts.models import ApiKey
 
@@ -231,18 +285,21 @@ def world(session, client):
             ("own_org", f"/v1/organisations/{own['id']}"),
             ("own_venue", f"/v1/venues/{venue['id']}"),
             ("own_activity", f"/v1/activities/{activity['id']}"),
+            ("capacity", f"/v1/activities/{activity['id']}/capacity"),
         )
     }
     return {
         "callers": callers,
         "etags": etags,
         "spare_email": spare.email,
+        "referral_body": referral_body,
         "ids": {
             "own_org": own["id"],
             "own_venue": venue["id"],
             "own_activity": activity["id"],
             "member": str(member.id),
             "spare_key": str(spare_key_id),
+            "referral": referral["id"],
         },
     }
 
@@ -269,7 +326,12 @@ def test_each_caller_gets_exactly_what_its_role_allows(world, session, route, ca
     if caller in allowed:
         assert response.status_code == success, response.text
         return
-    expected = 401 if caller == "anonymous" else 403
+    if caller == "anonymous":
+        expected = 401
+    elif route in NOT_FOUND_TO_OUTSIDERS:
+        expected = NOT_FOUND_TO_OUTSIDERS[route].get(caller, 404)
+    else:
+        expected = 403
     assert response.status_code == expected, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert stored_rows(session) == before

@@ -1,4 +1,5 @@
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from app.core.config import DEVELOPMENT_SECRET, Settings
@@ -11,8 +12,19 @@ def test_production_refuses_the_default_secret(monkeypatch):
 
 
 def test_production_accepts_a_real_secret():
-    settings = Settings(environment="production", secret_key="s3cret-" * 6, _env_file=None)
+    settings = Settings(
+        environment="production",
+        secret_key="s3cret-" * 6,
+        data_keys=Fernet.generate_key().decode(),
+        _env_file=None,
+    )
     assert settings.secret_key.get_secret_value() != DEVELOPMENT_SECRET
+
+
+def test_production_needs_its_own_data_keys(monkeypatch):
+    monkeypatch.delenv("SIGNPOST_DATA_KEYS", raising=False)
+    with pytest.raises(ValidationError, match="SIGNPOST_DATA_KEYS"):
+        Settings(environment="production", secret_key="s3cret-" * 6, _env_file=None)
 
 
 def test_development_default_is_a_local_sqlite_file(monkeypatch):
