@@ -267,6 +267,29 @@ def generate() -> float:
             ("activity_id", "venue_id", "latitude", "longitude", "accessibility"),
             places,
         )
+        # Capacity for every activity: mostly open, some counting places (a few full), 4%
+        # paused and 6% running a waiting list.
+        connection.execute(
+            """
+            INSERT INTO activity_capacity (activity_id, organisation_id, status, unit, maximum,
+                available, waiting_list_length, weekly_referral_cap, when_full,
+                release_places_on, pause_reason, pause_note, referrals_this_week, updated_at,
+                version)
+            SELECT id, organisation_id,
+                CASE WHEN h < 4 THEN 'paused' WHEN h < 10 THEN 'waitlist' ELSE 'open' END,
+                'places',
+                CASE WHEN h % 3 = 0 THEN 12 END,
+                CASE WHEN h % 3 = 0 THEN h % 13 END,
+                CASE WHEN h < 10 THEN h ELSE 0 END,
+                CASE WHEN h % 5 = 0 THEN 5 END,
+                'waitlist',
+                '["did_not_attend", "completed", "withdrawn"]'::jsonb,
+                CASE WHEN h < 4 THEN 'staff_capacity' END,
+                '', 0, updated_at, 1
+            FROM (SELECT id, organisation_id, updated_at, abs(hashtext(id::text)) % 100 AS h
+                  FROM activity) AS a
+            """
+        )
         connection.commit()
         connection.autocommit = True
         connection.execute("VACUUM ANALYZE")

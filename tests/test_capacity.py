@@ -302,3 +302,41 @@ def test_listings_show_capacity(world, anon):
     page = anon.get("/v1/activities", params={"organisation": world.organisation["id"]}).json()
     by_id = {a["id"]: a["capacity"] for a in page["contents"]}
     assert by_id[other["id"]]["available"] is None
+
+
+def _options(world, **params):
+    response = world.link_worker.get("/v1/referral-options", params={"per_page": 50, **params})
+    assert response.status_code == 200, response.text
+    return {o["activity"]["id"]: o for o in response.json()["contents"]}
+
+
+def test_referral_search_shows_and_filters_by_capacity(world):
+    activities = {
+        name: create_activity(world.admin, world.organisation["id"], access_modes=["referral"])
+        for name in ("waitlist", "paused", "full_refusing", "closed")
+    }
+    world.set_capacity(activities["waitlist"]["id"], status="waitlist")
+    world.set_capacity(activities["paused"]["id"], status="paused", pause_reason="venue_closed")
+    world.set_capacity(activities["full_refusing"]["id"], available=0, when_full="refuse")
+    world.set_capacity(activities["closed"]["id"], status="closed")
+    ids = {name: a["id"] for name, a in activities.items()} | {"open": world.activity["id"]}
+
+    everything = _options(world)
+    assert {name: everything[i]["capacity_status"] for name, i in ids.items()} == {
+        "open": "open",
+        "waitlist": "waitlist",
+        "paused": "paused",
+        "full_refusing": "closed",
+        "closed": "closed",
+    }
+    assert everything[ids["paused"]]["capacity"]["status_reason"] == "paused (venue closed)"
+    assert everything[ids["open"]]["responsiveness"]["referrals_received"] == 0
+
+    accepting = _options(world, accepting_referrals="true")
+    assert set(accepting) == {ids["open"], ids["waitlist"]}
+
+    # Ranking: accepting counts 0.15 when open, half that on a waiting list, none paused.
+    score = {name: everything[i]["score"] for name, i in ids.items()}
+    assert score["open"] - score["waitlist"] == pytest.approx(0.075, abs=1e-4)
+    assert score["waitlist"] - score["paused"] == pytest.approx(0.075, abs=1e-4)
+    assert score["paused"] == score["closed"] == score["full_refusing"]

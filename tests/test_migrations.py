@@ -43,3 +43,24 @@ def test_upgrade_downgrade_upgrade():
     engine.dispose()
     assert expected <= set(inspect(engine).get_table_names())
     assert current_revision(engine) == head_revision()
+
+
+def test_capacity_is_backfilled_for_activities_that_existed_before_it(client):
+    from tests.factories import create_activity, create_organisation
+
+    organisation = create_organisation(client, status="published")
+    activity = create_activity(client, organisation["id"])
+    url = get_settings().database_url
+    engine = get_engine()
+    downgrade(url, "0003_search")
+    engine.dispose()
+    upgrade(url)
+    engine.dispose()
+    capacity = client.get(f"/v1/activities/{activity['id']}/capacity")
+    assert capacity.status_code == 200
+    body = capacity.json()
+    assert (body["status"], body["available"], body["release_places_on"]) == (
+        "open",
+        None,
+        ["did_not_attend", "completed", "withdrawn"],
+    )

@@ -262,3 +262,11 @@ def test_an_archived_activity_refuses_referrals(world):
     # Archived activities are hidden from link workers: the id is unknown to them.
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.activity_id"
+
+
+def test_refused_personal_data_is_not_echoed_back(world):
+    body = world.referral_body(person_reference="943 476 5919")
+    response = world.link_worker.post("/v1/referrals", json=body)
+    assert response.status_code == 422
+    assert "943 476 5919" not in response.text
+    assert "looks like an NHS number" in response.text

@@ -89,7 +89,7 @@ def update_capacity(
 ) -> ActivityCapacity:
     """An editor's change. Leaving ``paused`` clears the pause; giving a ``maximum`` to an
     activity that did not count places starts with them all free."""
-    if changes.get("status", CapacityStatus.paused) is not CapacityStatus.paused:
+    if changes.get("status", CapacityStatus.paused) != CapacityStatus.paused:
         changes.setdefault("paused_until", None)
         changes.setdefault("pause_reason", None)
     if (
@@ -98,10 +98,10 @@ def update_capacity(
         and "available" not in changes
     ):
         changes["available"] = changes["maximum"]
-    validate_merged(CapacityBase, capacity, changes)
-    if changes.get("paused_until") is not None and changes["paused_until"] <= now:
+    merged = validate_merged(CapacityBase, capacity, changes)
+    if "paused_until" in changes and merged.paused_until and merged.paused_until <= now:
         raise InvalidField("body.paused_until", "must be in the future", "in_the_past")
-    capacity.sqlmodel_update(changes)
+    capacity.sqlmodel_update({name: getattr(merged, name) for name in changes})
     capacity.updated_at = now
     session.add(capacity)
     session.flush()

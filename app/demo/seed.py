@@ -12,6 +12,7 @@ from app.accounts.principal import SYSTEM
 from app.accounts.schemas import UserCreate
 from app.activities import service as activities
 from app.activities.schemas import ActivityCreate
+from app.capacity import service as capacity
 from app.core.config import get_settings
 from app.core.types import utcnow
 from app.demo.data import KINDS, ORGANISATIONS, VENUES
@@ -106,11 +107,32 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
                 email=f"hello@{slug}.example.org",
                 **extra,
             )
-            activities.create_activity(session, SYSTEM, activity)
+            created = activities.create_activity(session, SYSTEM, activity)
+            _vary_capacity(session, created.id, index + number, now)
             activity_count += 1
         if index == 0:
             _seed_demo_accounts(session, organisation.id)
     return len(ORGANISATIONS), activity_count
+
+
+def _vary_capacity(session: Session, activity_id: uuid.UUID, seed: int, now) -> None:
+    """Some activities count places, cap weekly referrals, run a waiting list or pause."""
+    changes: dict = {}
+    if seed % 3 == 0:
+        changes |= {"maximum": 12, "available": seed % 5}
+    if seed % 5 == 0:
+        changes["weekly_referral_cap"] = 3
+    if seed % 13 == 0:
+        changes |= {"status": "waitlist", "waiting_list_length": 4}
+    elif seed % 11 == 0:
+        changes |= {
+            "status": "paused",
+            "pause_reason": "staff_capacity",
+            "paused_until": now + timedelta(days=14),
+            "pause_note": "Back after our volunteer training fortnight",
+        }
+    if changes:
+        capacity.update_capacity(session, capacity.get_capacity(session, activity_id), changes, now)
 
 
 # One account per role, all with the demo password (SIGNPOST_DEMO_PASSWORD).

@@ -6,7 +6,10 @@ from pydantic import Field
 from sqlmodel import SQLModel
 
 from app.activities.models import AccessMode, ActivityStatus, CostType, DeliveryMode
+from app.capacity.models import CapacityStatus
+from app.capacity.schemas import CapacitySummary
 from app.core.pagination import Page
+from app.referrals.schemas import Responsiveness
 from app.venues.schemas import VenueSummary
 
 
@@ -57,8 +60,12 @@ class ReferralOption(SQLModel):
     distance_km: float | None = Field(description="To the nearest venue; null if no venue")
     nearest_venue: VenueSummary | None
     next_session: NextSession | None
-    capacity_status: str | None = Field(
-        description="open, waitlist, paused or closed once capacity is tracked; null until then"
+    capacity_status: CapacityStatus = Field(
+        description="Effective capacity: open, waitlist, paused or closed (as `capacity.status`)"
+    )
+    capacity: CapacitySummary
+    responsiveness: Responsiveness = Field(
+        description="How the organisation answers referrals (last 90 days)"
     )
     assurance_status: str = Field(
         description="`verified` when a steward has verified the organisation, else `unverified`"

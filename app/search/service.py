@@ -8,7 +8,9 @@ Ranking (the default ``sort=relevance``), each part between 0 and 1:
 - relevance: 1 when the activity is tagged with a requested need or category, 0.8 when it
   only carries a category linked to a requested need; 1 when no need or category is asked.
 - proximity: 1 - distance / radius; 0.5 for activities without a venue or with no location.
-- accepting: 1 when the activity takes referrals (capacity will refine this), else 0.
+- accepting: 1 when the activity takes referrals and its capacity is open, 0.5 when it
+  takes them onto a waiting list, else 0 (paused, closed, full and refusing, or no
+  referrals at all).
 - freshness: 1 if confirmed within 90 days, 0.6 within 180, 0.3 within 365, else 0.
 Ties go by name, then id, so pages are stable.
 """
@@ -29,6 +31,9 @@ from app.activities.models import (
     DeliveryMode,
     Schedule,
 )
+from app.capacity.models import ActivityCapacity, CapacityStatus
+from app.capacity.rules import ACCEPTING, effective_sql
+from app.capacity.service import summarise as summarise_capacity
 from app.core.errors import InvalidField
 from app.core.pagination import PageParams, make_page
 from app.core.types import utcnow
@@ -40,6 +45,7 @@ from app.geo.service import (
     resolve_postcode,
 )
 from app.organisations.models import Organisation
+from app.referrals import responsiveness as provider_responsiveness
 from app.search import sql
 from app.search.indexing import delivery_mask, weekday_mask
 from app.search.models import ActivityFacet, ActivityPlace, SearchLog
@@ -239,6 +245,9 @@ def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
 # --- the query ----------------------------------------------------------------------------
 
 
+ACCEPTING_VALUES = [status.value for status in ACCEPTING]
+
+
 def _query(request, location, terms, words, dialect, now):
     """The filtered, scored candidates, read from the narrow ``activity_facet`` table."""
     facet = ActivityFacet
@@ -311,12 +320,13 @@ def _query(request, location, terms, words, dialect, now):
             sql.json_has_any(Activity.languages, request.languages, dialect)
         )
         where.append(facet.activity_id.in_(speaking))
+    capacity_status = effective_sql(ActivityCapacity, now)
     if request.accepting_referrals:
-        where.append(facet.takes_referrals.is_(True))
+        where += [facet.takes_referrals.is_(True), capacity_status.in_(ACCEPTING_VALUES)]
     if request.assured_only:
         where.append(facet.verified.is_(True))
 
-    score = _score(request, terms, distance, now)
+    score = _score(request, terms, distance, now, capacity_status)
     statement = select(
         facet.activity_id,
         facet.name,
@@ -324,6 +334,9 @@ def _query(request, location, terms, words, dialect, now):
         score.label("score"),
         func.count().over().label("total"),
     ).select_from(facet)
+    statement = statement.outerjoin(
+        ActivityCapacity, ActivityCapacity.activity_id == facet.activity_id
+    )
     for subquery in joins:
         statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
     return statement.where(*where), distance, score
@@ -343,7 +356,7 @@ def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
     return conditions
 
 
-def _score(request, terms, distance, now):
+def _score(request, terms, distance, now, capacity_status):
     facet = ActivityFacet
     if terms.wanted:
         direct = exists().where(
@@ -358,7 +371,12 @@ def _score(request, terms, distance, now):
         )
     else:
         proximity = literal(0.5)
-    accepting = case((facet.takes_referrals.is_(True), 1.0), else_=0.0)
+    accepting = case(
+        (facet.takes_referrals.is_not(True), 0.0),
+        (capacity_status == CapacityStatus.open.value, 1.0),
+        (capacity_status == CapacityStatus.waitlist.value, 0.5),
+        else_=0.0,
+    )
     freshness = case(
         (facet.last_confirmed_at >= now - timedelta(days=90), 1.0),
         (facet.last_confirmed_at >= now - timedelta(days=180), 0.6),
@@ -457,6 +475,15 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
     ):
         tags.setdefault(activity_id, set()).add(term_id)
     sessions = _next_sessions(session, request, ids, now, schedules)
+    capacities = {
+        row.activity_id: summarise_capacity(row, now)
+        for row in session.execute(
+            select(ActivityCapacity.__table__).where(ActivityCapacity.activity_id.in_(ids))
+        )
+    }
+    answers = provider_responsiveness.for_organisations(
+        session, {detail["organisation_id"] for detail in details.values()}, now
+    )
     filters = _applied_filters(request)
     options = []
     for activity_id, distance, score in rows:
@@ -483,7 +510,9 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
                 )
                 if upcoming
                 else None,
-                capacity_status=None,
+                capacity_status=capacities[activity_id].status,
+                capacity=capacities[activity_id],
+                responsiveness=answers[detail["organisation_id"]],
                 assurance_status="verified" if detail["organisation_verified_at"] else "unverified",
                 score=round(float(score), 4),
                 matched=_matched(tags.get(activity_id, set()), terms, words, filters),
