@@ -193,3 +193,8 @@ def test_responsiveness_on_listings(world, session, anon):
     assert shown["median_hours_to_first_response"] == 10.0
     assert shown["acceptance_rate"] == 0.5  # 2 accepted of 4 answered or expired
     assert open_["status"] == "sent"
+    # The organisation's own listing, and its page in the organisations list, say the same.
+    organisation = f"/v1/organisations/{world.organisation['id']}"
+    assert anon.get(organisation).json()["responsiveness"] == shown
+    listed = anon.get("/v1/organisations", params={"per_page": 100}).json()["contents"]
+    assert [o["responsiveness"] for o in listed if o["id"] == world.organisation["id"]] == [shown]

@@ -10,7 +10,7 @@ from app.capacity.schemas import CapacitySummary
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.organisations.schemas import OrganisationSummary
-from app.referrals.schemas import Responsiveness
+from app.referrals.responsiveness import Responsiveness
 from app.venues.schemas import VenueSummary
 from app.vocabulary.schemas import TermSummary
 

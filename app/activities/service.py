@@ -26,7 +26,7 @@ from app.organisations import visibility as organisation_visibility
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationSummary
 from app.referrals import responsiveness as provider_responsiveness
-from app.referrals.schemas import Responsiveness
+from app.referrals.responsiveness import Responsiveness
 from app.search import indexing as search_index
 from app.venues.models import Venue
 from app.venues.schemas import VenueSummary

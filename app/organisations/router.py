@@ -27,9 +27,11 @@ from app.organisations.schemas import (
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
 
-def _with_etag(response: Response, organisation: Organisation) -> Organisation:
+def _public(
+    session: SessionDep, response: Response, organisation: Organisation
+) -> OrganisationPublic:
     set_etag(response, organisation.version)
-    return organisation
+    return service.public_one(session, organisation)
 
 
 @router.get("", responses=problem_responses(401, 422))
@@ -67,13 +69,15 @@ def create_organisation(
     and admins may create it suspended."""
     organisation = service.create_organisation(session, principal, body)
     response.headers["Location"] = f"/v1/organisations/{organisation.id}"
-    return _with_etag(response, organisation)
+    return _public(session, response, organisation)
 
 
 @router.get("/{organisation_id}", responses=problem_responses(401, 404, 422))
-def get_organisation(organisation: VisibleOrganisation, response: Response) -> OrganisationPublic:
+def get_organisation(
+    session: SessionDep, organisation: VisibleOrganisation, response: Response
+) -> OrganisationPublic:
     """One organisation. The `ETag` header is what `If-Match` needs to change it."""
-    return _with_etag(response, organisation)
+    return _public(session, response, organisation)
 
 
 @router.patch("/{organisation_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
@@ -87,7 +91,7 @@ def update_organisation(
     """Change the fields sent (send `If-Match` with the ETag you read). Members may publish
     or unpublish; suspending is for stewards and admins."""
     updated = service.update_organisation(session, principal, organisation, body.changes())
-    return _with_etag(response, updated)
+    return _public(session, response, updated)
 
 
 @router.post(
@@ -102,7 +106,7 @@ def verify_organisation(
     response: Response,
 ) -> OrganisationPublic:
     """Record that a steward has checked the organisation's details. Stewards and admins."""
-    return _with_etag(response, service.verify_organisation(session, principal, organisation))
+    return _public(session, response, service.verify_organisation(session, principal, organisation))
 
 
 @router.post("/{organisation_id}/archive", responses=problem_responses(401, 403, 404, 422))
@@ -111,4 +115,4 @@ def archive_organisation(
 ) -> OrganisationPublic:
     """Archive the organisation and all its activities (its admins, stewards, admins).
     Nothing is deleted."""
-    return _with_etag(response, service.archive_organisation(session, organisation))
+    return _public(session, response, service.archive_organisation(session, organisation))

@@ -6,6 +6,7 @@ from sqlmodel import Field, SQLModel
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.organisations.models import OrganisationBase, OrganisationStatus
+from app.referrals.responsiveness import Responsiveness
 
 EXAMPLE = {
     "name": "Easton Community Choir",
@@ -42,6 +43,9 @@ class OrganisationPublic(OrganisationBase):
         description="Set when archived; archived listings are hidden by default"
     )
     verified_at: datetime | None = Field(description="When a steward last verified it")
+    responsiveness: Responsiveness = Field(
+        description="How the organisation answers referrals (last 90 days)"
+    )
     version: int = Field(description="Changes on every write; the ETag carries it")
 
 

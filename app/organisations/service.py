@@ -12,10 +12,12 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
-from app.core.validation import validate_merged
+from app.core.validation import field_values, validate_merged
 from app.organisations.models import LegalForm, Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic
 from app.organisations.visibility import is_visible, visible_to
+from app.referrals import responsiveness as provider_responsiveness
+from app.referrals.responsiveness import Responsiveness
 from app.search import indexing as search_index
 
 # Roles that may register organisations: people who run them (no global role), stewards
@@ -45,7 +47,24 @@ def list_organisations(
     if not filters.include_archived:
         statement = statement.where(Organisation.archived_at.is_(None))
     statement = statement.order_by(*order_by_clauses(Organisation, filters.sort))
-    return paginate(session, statement, params, OrganisationPublic.model_validate)
+    page = paginate(session, statement, params, lambda organisation: organisation)
+    answers = provider_responsiveness.for_organisations(
+        session, [o.id for o in page.contents], utcnow()
+    )
+    return page.model_copy(
+        update={"contents": [to_public(o, answers[o.id]) for o in page.contents]}
+    )
+
+
+def to_public(organisation: Organisation, responsiveness: Responsiveness) -> OrganisationPublic:
+    return OrganisationPublic.model_validate(
+        {**field_values(organisation, OrganisationPublic), "responsiveness": responsiveness}
+    )
+
+
+def public_one(session: Session, organisation: Organisation) -> OrganisationPublic:
+    answers = provider_responsiveness.for_organisations(session, [organisation.id], utcnow())
+    return to_public(organisation, answers[organisation.id])
 
 
 def get_visible_organisation(

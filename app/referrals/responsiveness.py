@@ -6,12 +6,24 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
 from app.referrals.models import Referral, ReferralStatus
-from app.referrals.schemas import Responsiveness
 
 WINDOW_DAYS = 90
+
+
+class Responsiveness(SQLModel):
+    """How a provider answers referrals (as "usually replies in 3 days, 94% accepted")."""
+
+    window_days: int = Field(description="Counted over referrals received in these days")
+    referrals_received: int
+    median_hours_to_first_response: float | None = Field(
+        description="Median time to accept, decline or waitlist; null with no answers yet"
+    )
+    acceptance_rate: float | None = Field(
+        description="Accepted, of those answered or left to expire (0 to 1)"
+    )
 
 
 def for_organisations(

@@ -184,18 +184,5 @@ class ReferralPublic(ReferralSummary):
     history: list[ReferralEventPublic]
 
 
-class Responsiveness(SQLModel):
-    """How a provider answers referrals (as "usually replies in 3 days, 94% accepted")."""
-
-    window_days: int = Field(description="Counted over referrals received in these days")
-    referrals_received: int
-    median_hours_to_first_response: float | None = Field(
-        description="Median time to accept, decline or waitlist; null with no answers yet"
-    )
-    acceptance_rate: float | None = Field(
-        description="Accepted, of those answered or left to expire (0 to 1)"
-    )
-
-
 class ReferralPage(Page[ReferralSummary]):
     """One page of referrals (no personal data)."""

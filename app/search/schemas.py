@@ -9,7 +9,7 @@ from app.activities.models import AccessMode, ActivityStatus, CostType, Delivery
 from app.capacity.models import CapacityStatus
 from app.capacity.schemas import CapacitySummary
 from app.core.pagination import Page
-from app.referrals.schemas import Responsiveness
+from app.referrals.responsiveness import Responsiveness
 from app.venues.schemas import VenueSummary
 
 
