@@ -179,6 +179,20 @@ def referrals_sweep() -> None:
     typer.echo(f"expired {expired} referrals; {resumed} paused activities reopened")
 
 
+@cli.command("assurance-sweep")
+def assurance_sweep() -> None:
+    """Record assurance items that have lapsed (once each, in the audit log) and re-derive
+    every organisation's assurance in the search index (daily). Statuses read correctly
+    between runs: they are computed from dates."""
+    from app.assurance.service import sweep
+    from app.core.types import utcnow
+
+    with Session(get_engine()) as session:
+        recorded, organisations = sweep(session, utcnow().date())
+        session.commit()
+    typer.echo(f"recorded {recorded} lapsed assurance items; {organisations} organisations checked")
+
+
 @cli.command("purge")
 def purge(
     days: Annotated[

@@ -8,6 +8,7 @@ import app.models
 from app import __version__
 from app.accounts.router import router as accounts_router
 from app.activities.router import router as activities_router
+from app.assurance.router import router as assurance_router
 from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
 from app.core.config import get_settings
@@ -97,6 +98,7 @@ def create_app() -> FastAPI:
         venues_router,
         activities_router,
         capacity_router,
+        assurance_router,
         search_router,
         referrals_router,
         vocabulary_router,

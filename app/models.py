@@ -2,6 +2,7 @@
 
 from app.accounts.models import ApiKey, Membership, SignInThrottle, User
 from app.activities.models import Activity, ActivityTerm, ActivityVenue, Schedule
+from app.assurance.models import AssuranceItem
 from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
 from app.audit.models import AuditEntry
 from app.capacity.models import ActivityCapacity, CapacityChange
@@ -19,6 +20,7 @@ __all__ = [
     "ActivityTerm",
     "ActivityVenue",
     "ApiKey",
+    "AssuranceItem",
     "AuditEntry",
     "CapacityChange",
     "Membership",

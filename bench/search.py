@@ -53,6 +53,7 @@ from app.accounts.principal import SYSTEM  # noqa: E402
 from app.accounts.schemas import ApiKeyCreate  # noqa: E402
 from app.accounts.service import create_api_key  # noqa: E402
 from app.activities.models import Activity  # noqa: E402
+from app.assurance.models import AssuranceItem  # noqa: E402
 from app.core.db import get_engine  # noqa: E402
 from app.core.migrations import upgrade  # noqa: E402
 from app.core.pagination import PageParams  # noqa: E402
@@ -89,10 +90,12 @@ def ensure_database() -> None:
 
 
 def dataset_ready() -> bool:
+    """The dataset is there and as complete as this version generates (a dataset from
+    before assurance records is generated again)."""
     with Session(get_engine()) as session:
-        return (
-            session.execute(select(func.count()).select_from(Activity)).scalar_one() == ACTIVITIES
-        )
+        activities = session.execute(select(func.count()).select_from(Activity)).scalar_one()
+        assured = session.execute(select(func.count()).select_from(AssuranceItem)).scalar_one()
+    return activities == ACTIVITIES and assured > 0
 
 
 def generate() -> float:
@@ -101,6 +104,7 @@ def generate() -> float:
     with psycopg.connect(PLAIN_DSN) as connection:
         connection.execute(
             "TRUNCATE organisation, venue, activity, schedule, activity_term, activity_venue, "
+            "assurance_item, activity_capacity, "
             "activity_search, activity_facet, activity_place, search_log, membership, api_key, "
             "audit_entry CASCADE"
         )
@@ -229,7 +233,7 @@ def generate() -> float:
                 activity_id,
                 title,
                 org_row[11] == "published" and status == "active",
-                org_row[15] is not None,
+                None,  # assured_until: set from the assurance items below
                 "referral" in access,
                 minimum_age,
                 None,
@@ -288,6 +292,38 @@ def generate() -> float:
                 '', 0, updated_at, 1
             FROM (SELECT id, organisation_id, updated_at, abs(hashtext(id::text)) % 100 AS h
                   FROM activity) AS a
+            """
+        )
+        # The organisations a steward verified (30%) get their three required assurance
+        # items, verified; insurance lapses between 60 days ago and 400 days from now.
+        for kind, facts, lapses in (
+            ("safeguarding_policy", "has_policy, last_reviewed_on, review_due_on",
+             "current_date + 265"),
+            ("public_liability_insurance", "insurer, expires_on",
+             "current_date + (abs(hashtext(id::text)) % 460) - 60"),
+            ("ico_registration", "registration_number", "NULL"),
+        ):  # fmt: skip
+            values = {
+                "safeguarding_policy": f"true, current_date - 100, {lapses}",
+                "public_liability_insurance": f"'Community Mutual', {lapses}",
+                "ico_registration": "'ZA123456'",
+            }[kind]
+            connection.execute(
+                f"""
+                INSERT INTO assurance_item (id, organisation_id, kind, {facts}, evidence_note,
+                    lapses_on, review_status, submitted_at, updated_at, version)
+                SELECT gen_random_uuid(), id, '{kind}', {values}, '', {lapses}, 'verified',
+                    now(), now(), 1
+                FROM organisation WHERE verified_at IS NOT NULL
+                """
+            )
+        connection.execute(
+            """
+            UPDATE activity_facet AS f SET assured_until = a.until
+            FROM activity AS t,
+                 (SELECT organisation_id, min(coalesce(lapses_on, DATE '9999-12-31')) AS until
+                  FROM assurance_item GROUP BY organisation_id) AS a
+            WHERE t.id = f.activity_id AND t.organisation_id = a.organisation_id
             """
         )
         connection.commit()
@@ -386,7 +422,7 @@ FACET_COLUMNS = (
     "activity_id",
     "name",
     "listed",
-    "verified",
+    "assured_until",
     "takes_referrals",
     "minimum_age",
     "maximum_age",

@@ -41,6 +41,15 @@ def empty_tables():
 
 
 @pytest.fixture
+def clock():
+    """Move Signpost's clock: ``clock.travel(timedelta(days=30))``; reset after the test."""
+    from app.core import clock as app_clock
+
+    yield app_clock
+    app_clock.reset()
+
+
+@pytest.fixture
 def session():
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session

@@ -131,3 +131,34 @@ def key_client(key: str) -> TestClient:
     client = TestClient(app)
     client.headers["X-API-Key"] = key
     return client
+
+
+ASSURED_ITEMS = [
+    {
+        "kind": "safeguarding_policy",
+        "has_policy": True,
+        "last_reviewed_on": "2026-09-01",
+        "review_due_on": "2027-09-01",
+        "evidence_reference": "https://docs.test.example/safeguarding.pdf",
+    },
+    {
+        "kind": "public_liability_insurance",
+        "insurer": "Community Mutual",
+        "expires_on": "2027-06-30",
+        "evidence_reference": "DOC-INS-1",
+    },
+    {"kind": "ico_registration", "registration_number": "ZA123456"},
+]
+
+
+def assure(session: Session, admin: TestClient, organisation_id: str, items=None) -> list[dict]:
+    """Submit the required assurance items (as an admin) and have a steward verify them."""
+    steward = client_for(make_user(session, role=GlobalRole.steward))
+    created = []
+    for body in items or ASSURED_ITEMS:
+        response = admin.post(f"/v1/organisations/{organisation_id}/assurance-items", json=body)
+        assert response.status_code == 201, response.text
+        verified = steward.post(f"/v1/assurance-items/{response.json()['id']}/verify")
+        assert verified.status_code == 200, verified.text
+        created.append(verified.json())
+    return created

@@ -46,6 +46,7 @@ ADMIN = frozenset({"admin"})
 MEMBER_MANAGERS = frozenset({"admin", "own_admin"})
 AUDIT_READERS = frozenset({"steward", "admin", "own_admin", "other_admin"})
 SEARCHERS = frozenset({"link_worker", "steward", "admin"})
+ASSURANCE_SUBMITTERS = frozenset({"admin", "own_editor", "own_admin"})
 REFERRAL_READERS = frozenset({"link_worker", "admin", "own_editor", "own_admin"})
 
 # (method, path): (who may, status on success, request builder)
@@ -198,6 +199,50 @@ RULES = {
         200,
         _write("/v1/referrals/{referral}/transitions", lambda w: {"status": "accepted"}),
     ),
+    ("GET", "/v1/organisations/{organisation_id}/assurance"): (
+        SIGNED_IN,
+        200,
+        _get("/v1/organisations/{own_org}/assurance"),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/assurance-items"): (
+        ASSURANCE_SUBMITTERS,
+        201,
+        _write(
+            "/v1/organisations/{own_org}/assurance-items",
+            lambda w: {"kind": "safeguarding_lead", "role_title": "Volunteer coordinator"},
+        ),
+    ),
+    ("GET", "/v1/assurance-items"): (
+        frozenset({"steward", "admin"}),
+        200,
+        _get("/v1/assurance-items"),
+    ),
+    ("GET", "/v1/assurance-items/{item_id}"): (SIGNED_IN, 200, _get("/v1/assurance-items/{item}")),
+    ("PATCH", "/v1/assurance-items/{item_id}"): (
+        ASSURANCE_SUBMITTERS,
+        200,
+        _write("/v1/assurance-items/{item}", lambda w: {"insurer": "Other Mutual"}, "item"),
+    ),
+    ("POST", "/v1/assurance-items/{item_id}/verify"): (
+        frozenset({"steward"}),
+        200,
+        _write("/v1/assurance-items/{item}/verify"),
+    ),
+    ("POST", "/v1/assurance-items/{item_id}/reject"): (
+        frozenset({"steward"}),
+        200,
+        _write("/v1/assurance-items/{item}/reject", lambda w: {"reason": "Out of date"}),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/review-queue"): (
+        LISTING_EDITORS,
+        200,
+        _get("/v1/organisations/{own_org}/review-queue"),
+    ),
+    ("POST", "/v1/activities/{activity_id}/confirm"): (
+        LISTING_EDITORS,
+        200,
+        _write("/v1/activities/{own_activity}/confirm"),
+    ),
 }
 
 # Refusals other than 403: a referral is 404 to anyone who may not read it, so its
@@ -275,6 +320,14 @@ def world(session, client):
         "other_admin": client_for(make_user(session, member_of={other["id"]: "admin"})),
     }
     referral = callers["link_worker"].post("/v1/referrals", json=referral_body).json()
+    item = client.post(
+        f"/v1/organisations/{own['id']}/assurance-items",
+        json={
+            "kind": "public_liability_insurance",
+            "insurer": "Mutual",
+            "expires_on": "2099-01-01",
+        },
+    ).json()
     spare_key = make_api_key(session, role=GlobalRole.link_worker)
     from app.accounts.models import ApiKey
 
@@ -286,6 +339,7 @@ def world(session, client):
             ("own_venue", f"/v1/venues/{venue['id']}"),
             ("own_activity", f"/v1/activities/{activity['id']}"),
             ("capacity", f"/v1/activities/{activity['id']}/capacity"),
+            ("item", f"/v1/assurance-items/{item['id']}"),
         )
     }
     return {
@@ -300,6 +354,7 @@ def world(session, client):
             "member": str(member.id),
             "spare_key": str(spare_key_id),
             "referral": referral["id"],
+            "item": item["id"],
         },
     }
 

@@ -12,6 +12,7 @@ from app.geo.service import EARTH_RADIUS_KM
 from app.search.models import SearchLog
 from app.vocabulary.seed import seed_vocabulary
 from tests.factories import (
+    assure,
     client_for,
     create_activity,
     create_organisation,
@@ -32,7 +33,7 @@ def directory(client, session):
     terms = {code: str(term.id) for code, term in seed_vocabulary(session).items()}
     session.commit()
     verified = create_organisation(client, name="Easton Voices", status="published")
-    client.post(f"/v1/organisations/{verified['id']}/verify")
+    assure(session, client, verified["id"])
     plain = create_organisation(client, name="Bristol Walkers", status="published")
     hidden = create_organisation(client, name="Secret Draft", status="draft")
 
@@ -255,7 +256,7 @@ def test_other_sorts(link_worker, directory):
 def test_each_result_carries_what_a_link_worker_needs(link_worker, directory):
     option = search(link_worker, q="choir", postcode="BS5").json()["contents"][0]
     assert option["organisation"]["name"] == "Easton Voices"
-    assert option["assurance_status"] == "verified"
+    assert option["assurance_status"] == "assured"
     assert option["nearest_venue"]["accessibility"] == ["step_free_access", "hearing_loop"]
     assert option["next_session"]["starts_at"][11:16] == "10:00"
     assert option["activity"]["cost_type"] == "free"

@@ -84,6 +84,15 @@ def update_activity(
     return _public(session, response, service.update_activity(session, activity, body.changes()))
 
 
+@router.post("/{activity_id}/confirm", responses=problem_responses(401, 403, 404, 409, 422))
+def confirm_activity(
+    session: SessionDep, activity: EditableActivity, response: Response
+) -> ActivityPublic:
+    """Confirm the listing is still accurate, unchanged (the organisation's members,
+    stewards and admins): `last_confirmed_at` becomes now and it is fresh again."""
+    return _public(session, response, service.confirm_activity(session, activity))
+
+
 @router.post("/{activity_id}/archive", responses=problem_responses(401, 403, 404, 422))
 def archive_activity(
     session: SessionDep, activity: EditableActivity, response: Response

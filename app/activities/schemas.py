@@ -5,7 +5,9 @@ from datetime import datetime
 from pydantic import Field, model_validator
 from sqlmodel import SQLModel
 
+from app.activities.freshness import Freshness
 from app.activities.models import ActivityBase, Frequency, ScheduleBase
+from app.assurance.rules import AssuranceLevel
 from app.capacity.schemas import CapacitySummary
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
@@ -114,6 +116,10 @@ class ActivityPublic(ActivityBase):
     terms: list[TermSummary]
     venues: list[VenueSummary]
     capacity: CapacitySummary
+    freshness: Freshness
+    assurance_level: AssuranceLevel = Field(
+        description="The organisation's assurance level (GET /v1/organisations/{id}/assurance)"
+    )
     responsiveness: Responsiveness = Field(
         description="How the organisation answers referrals (last 90 days)"
     )

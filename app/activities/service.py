@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
 from app.accounts.principal import Principal
+from app.activities.freshness import freshness
 from app.activities.models import (
     Activity,
     ActivityBase,
@@ -16,6 +17,8 @@ from app.activities.models import (
     Schedule,
 )
 from app.activities.schemas import ActivityCreate, ActivityPublic, ScheduleIn, SchedulePublic
+from app.assurance import service as assurance
+from app.assurance.rules import AssuranceLevel
 from app.capacity import service as capacity
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, paginate
@@ -54,12 +57,18 @@ class ActivityFilters:
 
 
 def to_public(
-    activity: Activity, responsiveness: Responsiveness, now: datetime | None = None
+    activity: Activity,
+    responsiveness: Responsiveness,
+    assurance_level: AssuranceLevel,
+    now: datetime | None = None,
 ) -> ActivityPublic:
+    now = now or utcnow()
     return ActivityPublic.model_validate(
         {
             **field_values(activity, ActivityPublic),
-            "capacity": capacity.summarise(activity.capacity, now or utcnow()),
+            "freshness": freshness(activity.last_confirmed_at, now),
+            "assurance_level": assurance_level,
+            "capacity": capacity.summarise(activity.capacity, now),
             "responsiveness": responsiveness,
             "organisation": OrganisationSummary.model_validate(activity.organisation),
             "schedules": [SchedulePublic.model_validate(s) for s in _in_order(activity.schedules)],
@@ -117,18 +126,35 @@ def list_activities(
 
 
 def page_of_public(session: Session, page: Page[Activity]) -> Page[ActivityPublic]:
-    now = utcnow()
-    answers = provider_responsiveness.for_organisations(
-        session, {a.organisation_id for a in page.contents}, now
-    )
-    public = [to_public(a, answers[a.organisation_id], now) for a in page.contents]
-    return page.model_copy(update={"contents": public})
+    return page.model_copy(update={"contents": _public_many(session, page.contents)})
 
 
 def public_one(session: Session, activity: Activity) -> ActivityPublic:
+    return _public_many(session, [activity])[0]
+
+
+def _public_many(session: Session, activities: list[Activity]) -> list[ActivityPublic]:
+    """Activities for the wire, with their providers' responsiveness and assurance level
+    (one query each for the whole page)."""
     now = utcnow()
-    answers = provider_responsiveness.for_organisations(session, [activity.organisation_id], now)
-    return to_public(activity, answers[activity.organisation_id], now)
+    organisation_ids = {a.organisation_id for a in activities}
+    answers = provider_responsiveness.for_organisations(session, organisation_ids, now)
+    levels = assurance.levels_for(session, organisation_ids, now.date())
+    return [
+        to_public(a, answers[a.organisation_id], levels[a.organisation_id].level, now)
+        for a in activities
+    ]
+
+
+def confirm_activity(session: Session, activity: Activity) -> Activity:
+    """The organisation checked it: unchanged and accurate as of now."""
+    if activity.archived_at is not None:
+        raise Conflict(f"Activity {activity.id} is archived")
+    activity.last_confirmed_at = utcnow()
+    session.add(activity)
+    session.flush()
+    search_index.refresh(session, [activity.id])
+    return activity
 
 
 def get_visible_activity(

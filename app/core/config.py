@@ -36,6 +36,27 @@ class Settings(BaseSettings):
     data_keys: SecretStr | None = None
     referral_response_days: int = Field(14, ge=1, le=365)
     referral_retention_days: int = Field(90, ge=1, le=3650)
+    # Assurance: which items an organisation needs verified and current to be `assured`,
+    # and how soon before it lapses an item counts as `expiring`.
+    assurance_required: list[
+        Literal[
+            "safeguarding_policy",
+            "safeguarding_lead",
+            "dbs_checks",
+            "public_liability_insurance",
+            "ico_registration",
+            "data_protection_policy",
+        ]
+    ] = [
+        "safeguarding_policy",
+        "public_liability_insurance",
+        "ico_registration",
+    ]
+    assurance_expiring_days: int = Field(30, ge=0, le=365)
+    # Listing freshness, in days since an activity was last confirmed accurate.
+    review_due_days: int = Field(183, ge=1)
+    stale_days: int = Field(365, ge=1)
+    hide_after_days: int = Field(548, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
@@ -51,6 +72,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SIGNPOST_DATA_KEYS must be set when SIGNPOST_ENVIRONMENT=production "
                 "(generate one with: signpost new-data-key)"
+            )
+        if not self.review_due_days < self.stale_days < self.hide_after_days:
+            raise ValueError(
+                "SIGNPOST_REVIEW_DUE_DAYS < SIGNPOST_STALE_DAYS < SIGNPOST_HIDE_AFTER_DAYS "
+                "must hold"
             )
         if self.default_page_size > self.max_page_size:
             raise ValueError("SIGNPOST_DEFAULT_PAGE_SIZE must not exceed SIGNPOST_MAX_PAGE_SIZE")

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+from app.core import clock
+
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes, also on SQLite (which drops the offset)."""
@@ -44,7 +46,7 @@ def enum_type(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def id_field() -> uuid.UUID:

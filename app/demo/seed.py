@@ -8,10 +8,12 @@ from sqlmodel import Session, func, select
 
 from app.accounts import service as accounts
 from app.accounts.models import GlobalRole, OrganisationRole
-from app.accounts.principal import SYSTEM
+from app.accounts.principal import SYSTEM, Principal
 from app.accounts.schemas import UserCreate
 from app.activities import service as activities
 from app.activities.schemas import ActivityCreate
+from app.assurance import service as assurance
+from app.assurance.schemas import AssuranceItemCreate
 from app.capacity import service as capacity
 from app.core.config import get_settings
 from app.core.types import utcnow
@@ -38,9 +40,9 @@ def _slug(name: str) -> str:
 
 def seed_demo(session: Session) -> tuple[int, int] | None:
     """Load the demo directory unless organisations already exist; return what was added."""
+    terms = seed_vocabulary(session)  # also brings an older demo database's vocabulary up to date
     if session.exec(select(func.count()).select_from(Organisation)).one():
         return None
-    terms = seed_vocabulary(session)
 
     venue_ids: dict[str, uuid.UUID] = {}
     for key, (name, address, postcode, accessibility) in VENUES.items():
@@ -110,6 +112,7 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
             created = activities.create_activity(session, SYSTEM, activity)
             _vary_capacity(session, created.id, index + number, now)
             activity_count += 1
+        _seed_assurance(session, organisation.id, index, now, terms)
         if index == 0:
             _seed_demo_accounts(session, organisation.id)
     return len(ORGANISATIONS), activity_count
@@ -133,6 +136,53 @@ def _vary_capacity(session: Session, activity_id: uuid.UUID, seed: int, now) -> 
         }
     if changes:
         capacity.update_capacity(session, capacity.get_capacity(session, activity_id), changes, now)
+
+
+DEMO_STEWARD = Principal(kind="system", role=GlobalRole.steward)
+
+
+def _seed_assurance(session: Session, organisation_id, index: int, now, terms) -> None:
+    """A quarter assured (one with insurance expiring soon), a quarter awaiting review, a
+    quarter lapsed, a quarter with nothing on record."""
+    state = index % 4
+    if state == 3:
+        return
+    today = now.date()
+    insurance_ends = today + timedelta(days=20 if index % 8 == 0 else 200)
+    bodies = [
+        AssuranceItemCreate(
+            kind="safeguarding_policy",
+            has_policy=True,
+            last_reviewed_on=today - timedelta(days=60),
+            review_due_on=today + timedelta(days=305),
+            evidence_reference=f"DOC-SG-{index:03d}",
+        ),
+        AssuranceItemCreate(
+            kind="public_liability_insurance",
+            insurer="Community Mutual (fictional)",
+            cover_amount=5_000_000,
+            expires_on=insurance_ends,
+            evidence_reference=f"DOC-PLI-{index:03d}",
+        ),
+        AssuranceItemCreate(kind="ico_registration", registration_number=f"ZA{100000 + index}"),
+        AssuranceItemCreate(
+            kind="training",
+            training_type_id=terms["mental-health-first-aid"].id,
+            staff_trained=1,
+            volunteers_trained=3 + index % 5,
+            completed_on=today - timedelta(days=90),
+            expires_on=today + timedelta(days=3 * 365 - 90),
+        ),
+    ]
+    for body in bodies:
+        item = assurance.create_item(session, SYSTEM, organisation_id, body, now)
+        if state != 1:
+            assurance.verify_item(session, DEMO_STEWARD, item, now)
+        if state == 2 and item.kind == "public_liability_insurance":
+            item.expires_on = item.lapses_on = today - timedelta(days=10)  # it has lapsed
+            session.add(item)
+            session.flush()
+            assurance.refresh_index(session, organisation_id)
 
 
 # One account per role, all with the demo password (SIGNPOST_DEMO_PASSWORD).

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from app.assurance.rules import AssuranceLevel
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.organisations.models import OrganisationBase, OrganisationStatus
@@ -45,6 +46,9 @@ class OrganisationPublic(OrganisationBase):
     verified_at: datetime | None = Field(description="When a steward last verified it")
     responsiveness: Responsiveness = Field(
         description="How the organisation answers referrals (last 90 days)"
+    )
+    assurance_level: AssuranceLevel = Field(
+        description="assured, pending, lapsed or unassured (GET …/{id}/assurance)"
     )
     version: int = Field(description="Changes on every write; the ETag carries it")
 

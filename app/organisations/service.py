@@ -8,6 +8,7 @@ from app.accounts import service as accounts
 from app.accounts.models import GlobalRole
 from app.accounts.principal import Principal
 from app.activities import service as activity_service
+from app.assurance import service as assurance
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
@@ -17,7 +18,6 @@ from app.organisations.models import LegalForm, Organisation, OrganisationStatus
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic
 from app.organisations.visibility import is_visible, visible_to
 from app.referrals import responsiveness as provider_responsiveness
-from app.referrals.responsiveness import Responsiveness
 from app.search import indexing as search_index
 
 # Roles that may register organisations: people who run them (no global role), stewards
@@ -48,23 +48,29 @@ def list_organisations(
         statement = statement.where(Organisation.archived_at.is_(None))
     statement = statement.order_by(*order_by_clauses(Organisation, filters.sort))
     page = paginate(session, statement, params, lambda organisation: organisation)
-    answers = provider_responsiveness.for_organisations(
-        session, [o.id for o in page.contents], utcnow()
-    )
-    return page.model_copy(
-        update={"contents": [to_public(o, answers[o.id]) for o in page.contents]}
-    )
-
-
-def to_public(organisation: Organisation, responsiveness: Responsiveness) -> OrganisationPublic:
-    return OrganisationPublic.model_validate(
-        {**field_values(organisation, OrganisationPublic), "responsiveness": responsiveness}
-    )
+    return page.model_copy(update={"contents": _public_many(session, page.contents)})
 
 
 def public_one(session: Session, organisation: Organisation) -> OrganisationPublic:
-    answers = provider_responsiveness.for_organisations(session, [organisation.id], utcnow())
-    return to_public(organisation, answers[organisation.id])
+    return _public_many(session, [organisation])[0]
+
+
+def _public_many(session: Session, organisations: list[Organisation]) -> list[OrganisationPublic]:
+    """With responsiveness and assurance level, one query each for the whole page."""
+    now = utcnow()
+    ids = [o.id for o in organisations]
+    answers = provider_responsiveness.for_organisations(session, ids, now)
+    levels = assurance.levels_for(session, ids, now.date())
+    return [
+        OrganisationPublic.model_validate(
+            {
+                **field_values(o, OrganisationPublic),
+                "responsiveness": answers[o.id],
+                "assurance_level": levels[o.id].level,
+            }
+        )
+        for o in organisations
+    ]
 
 
 def get_visible_organisation(

@@ -19,6 +19,7 @@ from app.activities.models import (
     DeliveryMode,
     Schedule,
 )
+from app.assurance.service import assured_until_for
 from app.core.types import utcnow
 from app.organisations.models import Organisation, OrganisationStatus
 from app.search.models import ActivityFacet, ActivityPlace, ActivitySearch
@@ -79,18 +80,20 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
     for schedule in session.exec(select(Schedule).where(Schedule.activity_id.in_(ids))):
         if _current(schedule, today):
             days[schedule.activity_id] |= {token[-2:] for token in schedule.byday.split(",")}
-    for activity, organisation in session.exec(
+    pairs = session.exec(
         select(Activity, Organisation)
         .join(Organisation, Organisation.id == Activity.organisation_id)
         .where(Activity.id.in_(ids))
-    ):
+    ).all()
+    assured = assured_until_for(session, {organisation.id for _, organisation in pairs})
+    for activity, organisation in pairs:
         words[activity.id] += [
             activity.name,
             activity.description,
             activity.suits,
             organisation.name,
         ]
-        _store_facet(session, activity, organisation, days[activity.id])
+        _store_facet(session, activity, organisation, days[activity.id], assured[organisation.id])
     for activity_id, term_name in session.exec(
         select(ActivityTerm.activity_id, TaxonomyTerm.name)
         .join(TaxonomyTerm, TaxonomyTerm.id == ActivityTerm.term_id)
@@ -141,7 +144,11 @@ def _current(schedule: Schedule, today: date) -> bool:
 
 
 def _store_facet(
-    session: Session, activity: Activity, organisation: Organisation, days: set[str]
+    session: Session,
+    activity: Activity,
+    organisation: Organisation,
+    days: set[str],
+    assured_until: date | None,
 ) -> None:
     values = {
         "name": activity.name,
@@ -151,7 +158,7 @@ def _store_facet(
             and activity.status == ActivityStatus.active
             and activity.archived_at is None
         ),
-        "verified": organisation.verified_at is not None,
+        "assured_until": assured_until,
         "takes_referrals": AccessMode.referral in activity.access_modes,
         "minimum_age": activity.minimum_age,
         "maximum_age": activity.maximum_age,

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Field, Index, SQLModel
 
@@ -50,7 +50,8 @@ class ActivityFacet(SQLModel, table=True):
     name: str = Field(max_length=255)
     # Published, live organisation and an active, live activity: fit to be referred to.
     listed: bool
-    verified: bool
+    # Assured on any day up to and including this one (app/assurance/rules.py); null: not.
+    assured_until: date | None = None
     takes_referrals: bool
     minimum_age: int | None = None
     maximum_age: int | None = None

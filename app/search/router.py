@@ -79,10 +79,15 @@ def find_referral_options(
         list[Annotated[str, Query(pattern=r"^[a-z]{2,3}$")]], Query(max_length=10)
     ] = [],  # noqa: B006
     accepting_referrals: Annotated[
-        bool, Query(description="Only activities that take referrals")
+        bool,
+        Query(
+            description="Only activities that take referrals and whose capacity is open or "
+            "on a waiting list"
+        ),
     ] = False,
     assured_only: Annotated[
-        bool, Query(description="Only organisations a steward has verified")
+        bool,
+        Query(description="Only organisations whose assurance is verified and current today"),
     ] = False,
     include_online: Annotated[
         bool, Query(description="With a location, also list activities that have no venue")

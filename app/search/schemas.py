@@ -5,7 +5,9 @@ from decimal import Decimal
 from pydantic import Field
 from sqlmodel import SQLModel
 
+from app.activities.freshness import Freshness
 from app.activities.models import AccessMode, ActivityStatus, CostType, DeliveryMode
+from app.assurance.rules import AssuranceLevel
 from app.capacity.models import CapacityStatus
 from app.capacity.schemas import CapacitySummary
 from app.core.pagination import Page
@@ -67,9 +69,11 @@ class ReferralOption(SQLModel):
     responsiveness: Responsiveness = Field(
         description="How the organisation answers referrals (last 90 days)"
     )
-    assurance_status: str = Field(
-        description="`verified` when a steward has verified the organisation, else `unverified`"
+    assurance_status: AssuranceLevel = Field(
+        description="The organisation's assurance level: assured, pending, lapsed or "
+        "unassured (see GET /v1/organisations/{id}/assurance)"
     )
+    freshness: Freshness
     score: float = Field(description="Ranking score, 0 to 1 (see the operation's description)")
     matched: Matched
 

@@ -11,7 +11,9 @@ Ranking (the default ``sort=relevance``), each part between 0 and 1:
 - accepting: 1 when the activity takes referrals and its capacity is open, 0.5 when it
   takes them onto a waiting list, else 0 (paused, closed, full and refusing, or no
   referrals at all).
-- freshness: 1 if confirmed within 90 days, 0.6 within 180, 0.3 within 365, else 0.
+- freshness: 1 if confirmed within 90 days, 0.6 within 180, 0.3 within 365, else 0; each
+  result says how fresh it is (`freshness.status`), and listings unconfirmed for longer than
+  SIGNPOST_HIDE_AFTER_DAYS (548) are left out altogether.
 Ties go by name, then id, so pages are stable.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select, text
 from sqlmodel import Session
 
+from app.activities.freshness import freshness
 from app.activities.models import (
     Activity,
     ActivityTerm,
@@ -31,9 +34,11 @@ from app.activities.models import (
     DeliveryMode,
     Schedule,
 )
+from app.assurance import service as assurance_service
 from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import ACCEPTING, effective_sql
 from app.capacity.service import summarise as summarise_capacity
+from app.core.config import get_settings
 from app.core.errors import InvalidField
 from app.core.pagination import PageParams, make_page
 from app.core.types import utcnow
@@ -324,7 +329,10 @@ def _query(request, location, terms, words, dialect, now):
     if request.accepting_referrals:
         where += [facet.takes_referrals.is_(True), capacity_status.in_(ACCEPTING_VALUES)]
     if request.assured_only:
-        where.append(facet.verified.is_(True))
+        where.append(facet.assured_until >= now.date())
+    # Listings not confirmed for too long drop out of referral search (their organisation
+    # still sees them in /v1/activities and in its review queue).
+    where.append(facet.last_confirmed_at >= now - timedelta(days=get_settings().hide_after_days))
 
     score = _score(request, terms, distance, now, capacity_status)
     statement = select(
@@ -481,9 +489,9 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
             select(ActivityCapacity.__table__).where(ActivityCapacity.activity_id.in_(ids))
         )
     }
-    answers = provider_responsiveness.for_organisations(
-        session, {detail["organisation_id"] for detail in details.values()}, now
-    )
+    organisation_ids = {detail["organisation_id"] for detail in details.values()}
+    answers = provider_responsiveness.for_organisations(session, organisation_ids, now)
+    assurance = assurance_service.levels_for(session, organisation_ids, now.date())
     filters = _applied_filters(request)
     options = []
     for activity_id, distance, score in rows:
@@ -513,7 +521,8 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
                 capacity_status=capacities[activity_id].status,
                 capacity=capacities[activity_id],
                 responsiveness=answers[detail["organisation_id"]],
-                assurance_status="verified" if detail["organisation_verified_at"] else "unverified",
+                assurance_status=assurance[detail["organisation_id"]].level,
+                freshness=freshness(detail["last_confirmed_at"], now),
                 score=round(float(score), 4),
                 matched=_matched(tags.get(activity_id, set()), terms, words, filters),
             )

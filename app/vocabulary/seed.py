@@ -59,9 +59,23 @@ NEEDS: dict[str, tuple[str, list[str], list[str]]] = {
                         ["music-and-singing", "heritage-and-museums", "carers-groups"]),
 }
 
+# code: (name, synonyms)
+TRAINING_TYPES: dict[str, tuple[str, list[str]]] = {
+    "mental-health-first-aid": ("Mental Health First Aid", ["mhfa"]),
+    "safeguarding-adults-level-1": ("Safeguarding adults level 1", []),
+    "safeguarding-adults-level-2": ("Safeguarding adults level 2", []),
+    "safeguarding-adults-level-3": ("Safeguarding adults level 3", []),
+    "safeguarding-children": ("Safeguarding children", ["child protection"]),
+    "suicide-awareness": ("Suicide awareness", ["suicide prevention"]),
+    "trauma-informed-practice": ("Trauma-informed practice", ["trauma informed"]),
+    "data-protection": ("Data protection and GDPR", ["gdpr", "uk gdpr"]),
+    "first-aid": ("First aid", ["emergency first aid at work"]),
+}
+
 TAXONOMIES = {
     "activity-category": ("Activity categories", "What an activity is, in the community sector's words."),
     "need": ("Needs", "What a person needs help with, in health and care language."),
+    "training-type": ("Training types", "Training that organisations record for assurance."),
 }
 
 
@@ -101,6 +115,8 @@ def seed_vocabulary(session: Session) -> dict[str, TaxonomyTerm]:
         for category in helped_by:
             if (need.id, terms[category].id) not in links:
                 session.add(NeedCategory(need_id=need.id, category_id=terms[category].id))
+    for code, (name, synonyms) in TRAINING_TYPES.items():
+        ensure("training-type", code, name, synonyms)
     session.flush()
     snapshot.clear()
     return terms
