@@ -18,6 +18,7 @@ from app.health.router import router as health_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
 from app.search.router import router as search_router
+from app.support.router import router as support_router
 from app.venues.router import router as venues_router
 from app.vocabulary.router import router as vocabulary_router
 
@@ -101,6 +102,7 @@ def create_app() -> FastAPI:
         assurance_router,
         search_router,
         referrals_router,
+        support_router,
         vocabulary_router,
         accounts_router,
         audit_router,

@@ -11,6 +11,7 @@ from app.geo.models import Postcode
 from app.organisations.models import Organisation
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import SearchLog
+from app.support.models import SupportMessage, SupportNeed, SupportOffer
 from app.venues.models import Venue
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
 
@@ -33,6 +34,9 @@ __all__ = [
     "Schedule",
     "SearchLog",
     "SignInThrottle",
+    "SupportMessage",
+    "SupportNeed",
+    "SupportOffer",
     "Taxonomy",
     "TaxonomyTerm",
     "TermSynonym",

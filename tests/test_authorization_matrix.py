@@ -47,6 +47,8 @@ MEMBER_MANAGERS = frozenset({"admin", "own_admin"})
 AUDIT_READERS = frozenset({"steward", "admin", "own_admin", "other_admin"})
 SEARCHERS = frozenset({"link_worker", "steward", "admin"})
 ASSURANCE_SUBMITTERS = frozenset({"admin", "own_editor", "own_admin"})
+RESPONDERS = frozenset({"steward", "commissioner", "commissioner_key", "admin"})
+NEED_READERS = RESPONDERS | {"own_editor", "own_admin"}
 REFERRAL_READERS = frozenset({"link_worker", "admin", "own_editor", "own_admin"})
 
 # (method, path): (who may, status on success, request builder)
@@ -243,6 +245,53 @@ RULES = {
         200,
         _write("/v1/activities/{own_activity}/confirm"),
     ),
+    ("POST", "/v1/organisations/{organisation_id}/support-needs"): (
+        ASSURANCE_SUBMITTERS,
+        201,
+        _write(
+            "/v1/organisations/{own_org}/support-needs",
+            lambda w: {"category_id": w["support_category"], "urgency": "low", "description": "d"},
+        ),
+    ),
+    ("GET", "/v1/support-needs"): (
+        SIGNED_IN - {"link_worker"},
+        200,
+        _get("/v1/support-needs"),
+    ),
+    ("GET", "/v1/support-needs/{need_id}"): (
+        NEED_READERS,
+        200,
+        _get("/v1/support-needs/{need}"),
+    ),
+    ("POST", "/v1/support-needs/{need_id}/transitions"): (
+        RESPONDERS,
+        200,
+        _write("/v1/support-needs/{need}/transitions", lambda w: {"status": "acknowledged"}),
+    ),
+    ("POST", "/v1/support-needs/{need_id}/messages"): (
+        NEED_READERS,
+        201,
+        _write("/v1/support-needs/{need}/messages", lambda w: {"body": "Hello"}),
+    ),
+    ("GET", "/v1/support-needs/{need_id}/matches"): (
+        NEED_READERS,
+        200,
+        _get("/v1/support-needs/{shared_need}/matches"),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/support-offers"): (
+        ASSURANCE_SUBMITTERS,
+        201,
+        _write(
+            "/v1/organisations/{own_org}/support-offers",
+            lambda w: {"category_id": w["support_category"], "description": "A hall"},
+        ),
+    ),
+    ("GET", "/v1/support-offers"): (SIGNED_IN, 200, _get("/v1/support-offers")),
+    ("POST", "/v1/support-offers/{offer_id}/withdraw"): (
+        ASSURANCE_SUBMITTERS,
+        200,
+        _write("/v1/support-offers/{offer}/withdraw"),
+    ),
 }
 
 # Refusals other than 403: a referral is 404 to anyone who may not read it, so its
@@ -250,6 +299,12 @@ RULES = {
 NOT_FOUND_TO_OUTSIDERS = {
     ("GET", "/v1/referrals/{referral_id}"): {},
     ("POST", "/v1/referrals/{referral_id}/transitions"): {"link_worker": 403},
+    # A need shared with responders only does not exist for other organisations.
+    ("GET", "/v1/support-needs/{need_id}"): {},
+    ("POST", "/v1/support-needs/{need_id}/transitions"): {"own_editor": 403, "own_admin": 403},
+    ("POST", "/v1/support-needs/{need_id}/messages"): {},
+    # A need shared with peers is seen by other organisations, but its matches are not.
+    ("GET", "/v1/support-needs/{need_id}/matches"): {},
 }
 
 # Open to everyone, anonymous included (published listings, vocabulary, health, sign-in).
@@ -320,6 +375,16 @@ def world(session, client):
         "other_admin": client_for(make_user(session, member_of={other["id"]: "admin"})),
     }
     referral = callers["link_worker"].post("/v1/referrals", json=referral_body).json()
+    support_category = str(seed_vocabulary(session)["volunteers"].id)
+    need_body = {"category_id": support_category, "urgency": "high", "description": "Help"}
+    need = client.post(f"/v1/organisations/{own['id']}/support-needs", json=need_body).json()
+    shared_need = client.post(
+        f"/v1/organisations/{own['id']}/support-needs", json={**need_body, "visibility": "peers"}
+    ).json()
+    offer = client.post(
+        f"/v1/organisations/{own['id']}/support-offers",
+        json={"category_id": support_category, "description": "Our hall"},
+    ).json()
     item = client.post(
         f"/v1/organisations/{own['id']}/assurance-items",
         json={
@@ -347,6 +412,7 @@ def world(session, client):
         "etags": etags,
         "spare_email": spare.email,
         "referral_body": referral_body,
+        "support_category": support_category,
         "ids": {
             "own_org": own["id"],
             "own_venue": venue["id"],
@@ -355,6 +421,9 @@ def world(session, client):
             "spare_key": str(spare_key_id),
             "referral": referral["id"],
             "item": item["id"],
+            "need": need["id"],
+            "shared_need": shared_need["id"],
+            "offer": offer["id"],
         },
     }
 

@@ -38,7 +38,12 @@ def test_terms_are_hierarchical(client, vocabulary):
 
 def test_taxonomies_are_listed_and_seeding_twice_adds_nothing(client, session, vocabulary):
     page = client.get("/v1/taxonomies").json()
-    assert {t["code"] for t in page["contents"]} == {"activity-category", "need", "training-type"}
+    assert {t["code"] for t in page["contents"]} == {
+        "activity-category",
+        "need",
+        "training-type",
+        "support-category",
+    }
     before = client.get("/v1/taxonomy-terms", params={"per_page": 100}).json()["total_items"]
     seed_vocabulary(session)
     session.commit()

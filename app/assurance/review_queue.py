@@ -14,6 +14,7 @@ from app.activities.models import Activity
 from app.assurance import rules
 from app.assurance.service import items_of
 from app.core.config import get_settings
+from app.support import service as support
 
 
 class QueueEntryType(StrEnum):
@@ -23,6 +24,7 @@ class QueueEntryType(StrEnum):
     assurance_rejected = "assurance_rejected"
     assurance_missing = "assurance_missing"
     assurance_expiring = "assurance_expiring"
+    support_suggested = "support_suggested"
 
 
 # Most urgent first.
@@ -31,7 +33,7 @@ ORDER = list(QueueEntryType)
 
 class QueueEntry(SQLModel):
     type: QueueEntryType
-    subject_type: str = Field(description="activity, assurance_item or assurance")
+    subject_type: str = Field(description="activity, assurance_item, assurance or support_category")
     subject_id: uuid.UUID | None = Field(description="The activity or item; null for missing")
     title: str
     due_on: date | None = Field(description="When it lapsed or lapses, or was due for review")
@@ -109,6 +111,19 @@ def review_queue(session: Session, organisation_id: uuid.UUID, now: datetime) ->
                 title=str(kind).replace("_", " "),
                 due_on=None,
                 action="Add it: it is needed to be assured",
+            )
+        )
+    for suggestion in support.suggestions(session, organisation_id, now):
+        entries.append(
+            QueueEntry(
+                type=QueueEntryType.support_suggested,
+                subject_type="support_category",
+                subject_id=suggestion.category.id,
+                title=suggestion.category.name,
+                due_on=None,
+                action=f"{suggestion.reason.capitalize()}. If you would like help, flag a "
+                "support need in this category (POST /v1/organisations/{id}/support-needs); "
+                "nothing is flagged for you",
             )
         )
     entries.sort(key=lambda e: (ORDER.index(e.type), e.due_on or date.max, e.title))

@@ -325,9 +325,17 @@ def _query(request, location, terms, words, dialect, now):
             sql.json_has_any(Activity.languages, request.languages, dialect)
         )
         where.append(facet.activity_id.in_(speaking))
+    # Capacity is read per candidate through its primary key (a correlated subquery), not
+    # joined: a join made PostgreSQL hash the whole capacity table for every search.
     capacity_status = effective_sql(ActivityCapacity, now)
     if request.accepting_referrals:
-        where += [facet.takes_referrals.is_(True), capacity_status.in_(ACCEPTING_VALUES)]
+        where += [
+            facet.takes_referrals.is_(True),
+            exists().where(
+                ActivityCapacity.activity_id == facet.activity_id,
+                capacity_status.in_(ACCEPTING_VALUES),
+            ),
+        ]
     if request.assured_only:
         where.append(facet.assured_until >= now.date())
     # Listings not confirmed for too long drop out of referral search (their organisation
@@ -342,9 +350,6 @@ def _query(request, location, terms, words, dialect, now):
         score.label("score"),
         func.count().over().label("total"),
     ).select_from(facet)
-    statement = statement.outerjoin(
-        ActivityCapacity, ActivityCapacity.activity_id == facet.activity_id
-    )
     for subquery in joins:
         statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
     return statement.where(*where), distance, score
@@ -379,11 +384,19 @@ def _score(request, terms, distance, now, capacity_status):
         )
     else:
         proximity = literal(0.5)
+    by_capacity = (
+        select(
+            case(
+                (capacity_status == CapacityStatus.open.value, 1.0),
+                (capacity_status == CapacityStatus.waitlist.value, 0.5),
+                else_=0.0,
+            )
+        )
+        .where(ActivityCapacity.activity_id == facet.activity_id)
+        .scalar_subquery()
+    )
     accepting = case(
-        (facet.takes_referrals.is_not(True), 0.0),
-        (capacity_status == CapacityStatus.open.value, 1.0),
-        (capacity_status == CapacityStatus.waitlist.value, 0.5),
-        else_=0.0,
+        (facet.takes_referrals.is_not(True), 0.0), else_=func.coalesce(by_capacity, 1.0)
     )
     freshness = case(
         (facet.last_confirmed_at >= now - timedelta(days=90), 1.0),

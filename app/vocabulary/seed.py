@@ -72,10 +72,32 @@ TRAINING_TYPES: dict[str, tuple[str, list[str]]] = {
     "first-aid": ("First aid", ["emergency first aid at work"]),
 }
 
+# What organisations ask for help with (and offer each other): code: (name, synonyms)
+SUPPORT_CATEGORIES: dict[str, tuple[str, list[str]]] = {
+    "core-funding": ("Core funding", ["funding", "running costs", "grants"]),
+    "mental-health-training": ("Mental health training", ["mhfa", "mental health first aid"]),
+    "safeguarding-training": ("Safeguarding training", ["safeguarding"]),
+    "statutory-duties": ("Statutory duties and GDPR", ["gdpr", "data protection", "compliance"]),
+    "supervision-and-wellbeing": ("Supervision and staff wellbeing", ["supervision", "wellbeing"]),
+    "over-capacity": ("Burn-out and over capacity", ["burn-out", "burnout", "too many referrals"]),
+    "navigating-commissioning": ("Navigating commissioning", ["commissioning", "tenders"]),
+    "health-partnerships": ("Partnership with health services", ["nhs partnership", "gp"]),
+    "mentoring": ("Mentoring", ["mentor"]),
+    "peer-network": ("Peer network", ["network", "peers"]),
+    "evaluating-impact": ("Evaluating impact", ["evaluation", "impact", "outcomes"]),
+    "venue": ("Venue", ["room", "hall", "space"]),
+    "volunteers": ("Volunteers", ["volunteer recruitment"]),
+    "transport": ("Transport", ["minibus", "travel"]),
+}
+
 TAXONOMIES = {
     "activity-category": ("Activity categories", "What an activity is, in the community sector's words."),
     "need": ("Needs", "What a person needs help with, in health and care language."),
     "training-type": ("Training types", "Training that organisations record for assurance."),
+    "support-category": (
+        "Support categories",
+        "What organisations need help with, and offer to each other.",
+    ),
 }
 
 
@@ -117,6 +139,8 @@ def seed_vocabulary(session: Session) -> dict[str, TaxonomyTerm]:
                 session.add(NeedCategory(need_id=need.id, category_id=terms[category].id))
     for code, (name, synonyms) in TRAINING_TYPES.items():
         ensure("training-type", code, name, synonyms)
+    for code, (name, synonyms) in SUPPORT_CATEGORIES.items():
+        ensure("support-category", code, name, synonyms)
     session.flush()
     snapshot.clear()
     return terms
