@@ -100,6 +100,8 @@ def test_the_lifecycle_with_timestamps_and_a_handler(world, session):
         (["acknowledged", "in_progress"], "acknowledged", "steward", 409),
         (["closed"], "in_progress", "steward", 409),
         ([], "reopened", "steward", 422),
+        ([], "in_progress", "steward", 409),  # acknowledged first
+        ([], "resolved", "steward", 409),
         ([], "acknowledged", "b_editor", 404),  # a private need does not exist for B
         ([], "acknowledged", "link_worker", 404),
     ],

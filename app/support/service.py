@@ -49,7 +49,7 @@ from app.vocabulary.models import Taxonomy, TaxonomyTerm
 RESPONDERS = (GlobalRole.steward, GlobalRole.commissioner, GlobalRole.admin)
 S = NeedStatus
 TRANSITIONS = {
-    S.open: {S.acknowledged, S.in_progress, S.resolved, S.closed},
+    S.open: {S.acknowledged, S.closed},
     S.acknowledged: {S.in_progress, S.resolved, S.closed},
     S.in_progress: {S.resolved, S.closed},
 }
