@@ -17,6 +17,7 @@ from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
+from app.reports.router import router as reports_router
 from app.search.router import router as search_router
 from app.support.router import router as support_router
 from app.venues.router import router as venues_router
@@ -103,6 +104,7 @@ def create_app() -> FastAPI:
         search_router,
         referrals_router,
         support_router,
+        reports_router,
         vocabulary_router,
         accounts_router,
         audit_router,

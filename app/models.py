@@ -8,7 +8,7 @@ from app.audit.models import AuditEntry
 from app.capacity.models import ActivityCapacity, CapacityChange
 from app.core.db import metadata
 from app.geo.models import Postcode
-from app.organisations.models import Organisation
+from app.organisations.models import Organisation, OrganisationArea
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import SearchLog
 from app.support.models import SupportMessage, SupportNeed, SupportOffer
@@ -27,6 +27,7 @@ __all__ = [
     "Membership",
     "NeedCategory",
     "Organisation",
+    "OrganisationArea",
     "Postcode",
     "Referral",
     "ReferralEvent",

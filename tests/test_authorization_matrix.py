@@ -49,6 +49,7 @@ SEARCHERS = frozenset({"link_worker", "steward", "admin"})
 ASSURANCE_SUBMITTERS = frozenset({"admin", "own_editor", "own_admin"})
 RESPONDERS = frozenset({"steward", "commissioner", "commissioner_key", "admin"})
 NEED_READERS = RESPONDERS | {"own_editor", "own_admin"}
+REPORT_READERS = RESPONDERS
 REFERRAL_READERS = frozenset({"link_worker", "admin", "own_editor", "own_admin"})
 
 # (method, path): (who may, status on success, request builder)
@@ -292,6 +293,17 @@ RULES = {
         200,
         _write("/v1/support-offers/{offer}/withdraw"),
     ),
+    **{
+        ("GET", f"/v1/reports/{name}"): (REPORT_READERS, 200, _get(f"/v1/reports/{name}"))
+        for name in (
+            "referrals",
+            "capacity",
+            "capacity-history",
+            "unmet-demand",
+            "assurance",
+            "support-needs",
+        )
+    },
 }
 
 # Refusals other than 403: a referral is 404 to anyone who may not read it, so its

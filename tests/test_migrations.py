@@ -64,3 +64,20 @@ def test_capacity_is_backfilled_for_activities_that_existed_before_it(client):
         None,
         ["did_not_attend", "completed", "withdrawn"],
     )
+
+
+def test_areas_are_backfilled_for_organisations_that_existed_before_reports(client, session):
+    from sqlalchemy import text
+
+    from tests.factories import create_organisation
+
+    organisation = create_organisation(client, areas_served=["Bristol", "bs5 ", "BS5"])
+    url = get_settings().database_url
+    engine = get_engine()
+    downgrade(url, "0006_support")
+    engine.dispose()
+    upgrade(url)
+    engine.dispose()
+    rows = session.execute(text("SELECT organisation_id, area FROM organisation_area")).all()
+    assert sorted(area for _, area in rows) == ["BRISTOL", "BS5"]
+    assert {str(o).replace("-", "") for o, _ in rows} == {organisation["id"].replace("-", "")}

@@ -96,3 +96,15 @@ class Organisation(OrganisationBase, table=True):
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     verified_by_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     version: int = Field(default=1, sa_column=_version)
+
+
+class OrganisationArea(SQLModel, table=True):
+    """``areas_served`` as rows, so reports can filter and group by area on any database.
+    Kept in step by the organisation service; areas are stored in upper case."""
+
+    __tablename__ = "organisation_area"
+
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", primary_key=True, ondelete="CASCADE"
+    )
+    area: str = Field(max_length=100, primary_key=True, index=True)

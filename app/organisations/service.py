@@ -2,6 +2,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from app.accounts import service as accounts
@@ -14,7 +15,12 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
-from app.organisations.models import LegalForm, Organisation, OrganisationStatus
+from app.organisations.models import (
+    LegalForm,
+    Organisation,
+    OrganisationArea,
+    OrganisationStatus,
+)
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic
 from app.organisations.visibility import is_visible, visible_to
 from app.referrals import responsiveness as provider_responsiveness
@@ -93,8 +99,19 @@ def create_organisation(
     organisation = Organisation.model_validate(data)
     session.add(organisation)
     session.flush()
+    set_areas(session, organisation)
     accounts.add_creator_as_admin(session, principal, organisation.id)
     return organisation
+
+
+def set_areas(session: Session, organisation: Organisation) -> None:
+    """Mirror ``areas_served`` into organisation_area (upper case, for reports)."""
+    session.execute(
+        delete(OrganisationArea).where(OrganisationArea.organisation_id == organisation.id)
+    )
+    for area in sorted({area.strip().upper() for area in organisation.areas_served}):
+        session.add(OrganisationArea(organisation_id=organisation.id, area=area))
+    session.flush()
 
 
 def update_organisation(
@@ -108,6 +125,8 @@ def update_organisation(
     organisation.updated_at = utcnow()
     session.add(organisation)
     session.flush()
+    if "areas_served" in changes:
+        set_areas(session, organisation)
     if changes.keys() & {"name", "status"}:  # what the search index reads
         search_index.refresh_organisation(session, organisation.id)
     return organisation

@@ -1,0 +1,241 @@
+"""What every report shares: its parameters, small-number suppression, and the two ways
+out (JSON and streamed CSV)."""
+
+import contextlib
+import csv
+import io
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from sqlalchemy import ColumnElement, func, select
+from sqlmodel import Session, SQLModel
+
+from app.core.errors import InvalidField
+from app.core.types import utcnow
+from app.organisations.models import OrganisationArea
+from app.vocabulary.models import Taxonomy, TaxonomyTerm
+
+MAX_PERIOD_DAYS = 731  # two years
+SUPPRESSED = "<5"
+WITHHELD = "suppressed"
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
+
+    @property
+    def ends_before(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def period_params(
+    from_: Annotated[
+        date | None, Query(alias="from", description="First day (default: 90 days ago)")
+    ] = None,
+    to: Annotated[date | None, Query(description="Last day, inclusive (default: today)")] = None,
+) -> Period:
+    end = to or utcnow().date()
+    start = from_ or end - timedelta(days=89)
+    if end < start:
+        raise InvalidField("query.to", "must not be before from", "before_start")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise InvalidField(
+            "query.from", f"the period is at most {MAX_PERIOD_DAYS} days", "period_too_long"
+        )
+    return period_start_end(start, end)
+
+
+def period_start_end(start: date, end: date) -> Period:
+    return Period(start, end)
+
+
+def area_param(
+    area: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="An area organisations serve (e.g. Bristol, BS5); for searches an "
+            "outcode (BS5) or postcode area (BS)",
+        ),
+    ] = None,
+) -> str | None:
+    return area.strip().upper() if area and area.strip() else None
+
+
+def format_param(
+    request: Request,
+    format_: Annotated[
+        ReportFormat | None,
+        Query(alias="format", description="json (default) or csv; or send Accept: text/csv"),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ReportFormat:
+    if format_ is not None:
+        return format_
+    if accept and "text/csv" in accept:
+        return ReportFormat.csv
+    return ReportFormat.json
+
+
+def check_group_by(values: list[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    for value in values:
+        if value not in allowed:
+            raise InvalidField(
+                "query.group_by",
+                f"cannot group by {value!r}; choose from {', '.join(allowed)}",
+                "unknown_grouping",
+            )
+    return tuple(dict.fromkeys(values))
+
+
+def term_ids(
+    session: Session, values: list[str], schemes: Sequence[str], field: str = "query.category"
+) -> tuple[uuid.UUID, ...]:
+    """Ids or codes of terms in ``schemes``; anything else is a 422 naming ``field``."""
+    found = []
+    for value in values:
+        condition = TaxonomyTerm.code == value
+        with contextlib.suppress(ValueError):
+            condition = TaxonomyTerm.id == uuid.UUID(value)
+        term = session.execute(
+            select(TaxonomyTerm.id)
+            .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
+            .where(condition, Taxonomy.code.in_(schemes))
+        ).scalar()
+        if term is None:
+            raise InvalidField(field, f"unknown {' or '.join(schemes)} term {value!r}", "unknown")
+        found.append(term)
+    return tuple(found)
+
+
+def organisations_in(area: str) -> ColumnElement:
+    """Ids of organisations serving ``area``."""
+    return select(OrganisationArea.organisation_id).where(OrganisationArea.area == area)
+
+
+def area_column():
+    return OrganisationArea.area
+
+
+# --- suppression --------------------------------------------------------------------------
+
+
+def suppress(rows: list[dict[str, Any]], counts: Sequence[str]) -> tuple[list[dict], dict]:
+    """Counts of 1 to 4 become "<5". Totals are summed from the true counts, then: a total
+    of 1 to 4 is "<5", and a total whose column has exactly one suppressed cell is withheld
+    ("suppressed"), so no cell can be worked out by subtraction."""
+    totals: dict[str, Any] = {}
+    hidden = dict.fromkeys(counts, 0)
+    for row in rows:
+        for name in counts:
+            if 0 < (row.get(name) or 0) < 5:
+                hidden[name] += 1
+    for name in counts:
+        total = sum(row.get(name) or 0 for row in rows)
+        if 0 < total < 5:
+            totals[name] = SUPPRESSED
+        elif hidden[name] == 1:
+            totals[name] = WITHHELD
+        else:
+            totals[name] = total
+    shown = [
+        {k: (SUPPRESSED if k in counts and 0 < (v or 0) < 5 else v) for k, v in row.items()}
+        for row in rows
+    ]
+    return shown, totals
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+class ReportBody(SQLModel):
+    report: str
+    period: dict[str, date]
+    filters: dict[str, Any]
+    group_by: list[str]
+    generated_at: datetime
+    columns: list[str] = Field(description="Row fields, in CSV column order")
+    rows: list[dict[str, Any]] = Field(
+        description='Counts are integers, or "<5" for 1 to 4; other figures are numbers'
+    )
+    totals: dict[str, Any] = Field(
+        description='Totals of the count columns; "suppressed" where one could reveal a small count'
+    )
+    notes: list[str] = Field(default_factory=list)
+
+
+def respond(
+    fmt: ReportFormat,
+    name: str,
+    period: Period,
+    filters: dict[str, Any],
+    group_by: Sequence[str],
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    counts: Sequence[str],
+    notes: list[str] | None = None,
+):
+    shown, totals = suppress(rows, counts)
+    if fmt is ReportFormat.csv:
+        filename = f"{name}-{period.start}-{period.end}.csv"
+        return StreamingResponse(
+            _csv(columns, shown),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return ReportBody(
+        report=name,
+        period={"from": period.start, "to": period.end},
+        filters={k: v for k, v in filters.items() if v not in (None, (), [])},
+        group_by=list(group_by),
+        generated_at=utcnow(),
+        columns=columns,
+        rows=shown,
+        totals=totals,
+        notes=notes or [],
+    )
+
+
+def _csv(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        yield buffer.getvalue()
+
+
+def hours_between(start, end, dialect: str):
+    """Hours from ``start`` to ``end`` as a SQL expression."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start) / 3600.0
+    return (func.julianday(end) - func.julianday(start)) * 24.0
+
+
+def nearest_rank(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of a sorted list."""
+    if not values:
+        return None
+    rank = max(1, -(-len(values) * int(fraction * 100) // 100))
+    return round(values[rank - 1], 1)

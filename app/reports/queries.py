@@ -1,0 +1,538 @@
+"""The five reports, each aggregated in SQL: grouped counts, plus nearest-rank percentiles
+(PostgreSQL's percentile_disc; on SQLite, which has none, the same definition over the
+grouped values).
+
+Grouping by area, need or category counts a row once in each area, need or category it
+belongs to, so those totals can exceed the number of referrals, activities or needs; each
+report says so in its notes.
+"""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, case, cast, distinct, func, select, true
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from app.activities.models import Activity, ActivityStatus, ActivityTerm
+from app.assurance import rules as assurance_rules
+from app.assurance.models import AssuranceItem, ReviewStatus
+from app.capacity.models import (
+    ActivityCapacity,
+    CapacityChange,
+    CapacityChangeCause,
+    CapacityStatus,
+    PauseReason,
+)
+from app.capacity.rules import effective_sql
+from app.organisations.models import Organisation, OrganisationArea, OrganisationStatus
+from app.referrals.models import DeclineReason, Referral, ReferralNeed, ReferralStatus
+from app.reports.common import Period, hours_between, nearest_rank, organisations_in
+from app.search.models import SearchLog
+from app.support.models import NeedStatus, SupportNeed, Urgency
+from app.vocabulary.models import TaxonomyTerm
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    area: str | None = None
+    terms: tuple[uuid.UUID, ...] = ()
+    group_by: tuple[str, ...] = ()
+    interval: str = "week"
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _bucket(column, interval: str, dialect: str):
+    """The start of the day, week (Monday) or month ``column`` falls in, as a date."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc(interval, column), Date)
+    if interval == "day":
+        return func.date(column)
+    if interval == "week":
+        return func.date(column, "weekday 0", "-6 days")
+    return func.date(column, "start of month")
+
+
+def _percentiles(session, statement, keys: list, value, fractions: dict[str, float]):
+    """Nearest-rank percentiles of ``value`` per group of ``keys`` over ``statement``'s rows:
+    {group key tuple: {name: hours}}."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        columns = [
+            func.percentile_disc(fraction).within_group(value).label(name)
+            for name, fraction in fractions.items()
+        ]
+        rows = session.execute(statement.with_only_columns(*keys, *columns).group_by(*keys))
+        return {
+            tuple(row[: len(keys)]): {
+                name: None if row[len(keys) + i] is None else round(float(row[len(keys) + i]), 1)
+                for i, name in enumerate(fractions)
+            }
+            for row in rows
+        }
+    grouped: dict[tuple, list[float]] = defaultdict(list)
+    for row in session.execute(statement.with_only_columns(*keys, value)):
+        grouped[tuple(row[: len(keys)])].append(float(row[len(keys)]))
+    return {
+        key: {name: nearest_rank(sorted(values), f) for name, f in fractions.items()}
+        for key, values in grouped.items()
+    }
+
+
+def _rows(session, statement, dims: list[tuple[str, Any]], metrics: list[tuple[str, Any]]):
+    names = [name for name, _ in dims]
+    keys = [column.label(name) for name, column in dims]
+    result = session.execute(
+        statement.with_only_columns(*keys, *(column.label(name) for name, column in metrics))
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    return [dict(row._mapping) for row in result], names
+
+
+# --- referrals ----------------------------------------------------------------------------
+
+REFERRAL_DIMENSIONS = ("organisation", "activity", "area", "need", "funding")
+
+
+def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict], list[str]]:
+    dialect = session.get_bind().dialect.name
+    base = (
+        select(Referral.id)
+        .select_from(Referral)
+        .where(
+            Referral.created_at >= filters.period.starts_at,
+            Referral.created_at < filters.period.ends_before,
+        )
+    )
+    if filters.area:
+        base = base.where(Referral.organisation_id.in_(organisations_in(filters.area)))
+    if filters.terms:
+        base = base.where(
+            Referral.id.in_(
+                select(ReferralNeed.referral_id).where(ReferralNeed.term_id.in_(filters.terms))
+            )
+        )
+    dims: list[tuple[str, Any]] = []
+    need_term = aliased(TaxonomyTerm)
+    for dimension in filters.group_by:
+        if dimension == "organisation":
+            base = base.join(Organisation, Organisation.id == Referral.organisation_id)
+            dims += [("organisation_id", Organisation.id), ("organisation", Organisation.name)]
+        elif dimension == "activity":
+            base = base.join(Activity, Activity.id == Referral.activity_id)
+            dims += [("activity_id", Activity.id), ("activity", Activity.name)]
+        elif dimension == "funding":
+            funding = aliased(Activity)
+            base = base.join(funding, funding.id == Referral.activity_id)
+            dims.append(("funding", func.coalesce(funding.funding_source, "unknown")))
+        elif dimension == "area":
+            base = base.join(
+                OrganisationArea, OrganisationArea.organisation_id == Referral.organisation_id
+            )
+            if filters.area:
+                base = base.where(OrganisationArea.area == filters.area)
+            dims.append(("area", OrganisationArea.area))
+        elif dimension == "need":
+            base = base.join(ReferralNeed, ReferralNeed.referral_id == Referral.id).join(
+                need_term, need_term.id == ReferralNeed.term_id
+            )
+            if filters.terms:
+                base = base.where(ReferralNeed.term_id.in_(filters.terms))
+            dims.append(("need", need_term.code))
+    metrics: list[tuple[str, Any]] = [("referrals", func.count())]
+    metrics += [
+        (status.value, _count_if(Referral.status == status.value)) for status in ReferralStatus
+    ]
+    metrics += [
+        (f"declined_{reason.value}", _count_if(Referral.decline_reason == reason.value))
+        for reason in DeclineReason
+    ]
+    metrics.append(("ever_accepted", _count_if(Referral.accepted_at.is_not(None))))
+    rows, names = _rows(session, base, dims, metrics)
+    hours = hours_between(Referral.created_at, Referral.first_response_at, dialect)
+    answered = base.where(Referral.first_response_at.is_not(None))
+    spread = _percentiles(
+        session,
+        answered,
+        [column for _, column in dims],
+        hours,
+        {"median_hours_to_first_response": 0.5, "p90_hours_to_first_response": 0.9},
+    )
+    for row in rows:
+        key = tuple(row[name] for name in names)
+        figures = spread.get(key, {})
+        # A percentile of fewer than 5 answers could describe one person's referral.
+        enough = (row["referrals"] - row["sent"]) >= 5
+        for name in ("median_hours_to_first_response", "p90_hours_to_first_response"):
+            row[name] = figures.get(name) if enough else None
+    counts = [name for name, _ in metrics]
+    columns = names + counts + ["median_hours_to_first_response", "p90_hours_to_first_response"]
+    return columns, rows, counts
+
+
+# --- support needs ------------------------------------------------------------------------
+
+SUPPORT_DIMENSIONS = ("category", "urgency", "area", "status")
+
+
+def support_needs(session: Session, filters: Filters):
+    dialect = session.get_bind().dialect.name
+    category = aliased(TaxonomyTerm)
+    base = (
+        select(SupportNeed.id)
+        .select_from(SupportNeed)
+        .where(
+            SupportNeed.created_at >= filters.period.starts_at,
+            SupportNeed.created_at < filters.period.ends_before,
+        )
+    )
+    if filters.area:
+        base = base.where(SupportNeed.organisation_id.in_(organisations_in(filters.area)))
+    if filters.terms:
+        base = base.where(SupportNeed.category_id.in_(filters.terms))
+    dims: list[tuple[str, Any]] = []
+    for dimension in filters.group_by:
+        if dimension == "category":
+            base = base.join(category, category.id == SupportNeed.category_id)
+            dims.append(("category", category.code))
+        elif dimension == "urgency":
+            dims.append(("urgency", SupportNeed.urgency))
+        elif dimension == "status":
+            dims.append(("status", SupportNeed.status))
+        elif dimension == "area":
+            base = base.join(
+                OrganisationArea, OrganisationArea.organisation_id == SupportNeed.organisation_id
+            )
+            if filters.area:
+                base = base.where(OrganisationArea.area == filters.area)
+            dims.append(("area", OrganisationArea.area))
+    unfinished = SupportNeed.status.in_(
+        [NeedStatus.open.value, NeedStatus.acknowledged.value, NeedStatus.in_progress.value]
+    )
+    metrics = [
+        ("raised", func.count()),
+        ("still_open", _count_if(unfinished)),
+        ("resolved", _count_if(SupportNeed.status == NeedStatus.resolved.value)),
+        ("closed", _count_if(SupportNeed.status == NeedStatus.closed.value)),
+        *((f"urgency_{u.value}", _count_if(SupportNeed.urgency == u.value)) for u in Urgency),
+    ]
+    rows, names = _rows(session, base, dims, metrics)
+    keys = [column for _, column in dims]
+    acknowledge = _percentiles(
+        session,
+        base.where(SupportNeed.acknowledged_at.is_not(None)),
+        keys,
+        hours_between(SupportNeed.created_at, SupportNeed.acknowledged_at, dialect),
+        {"median_hours_to_acknowledge": 0.5},
+    )
+    resolve = _percentiles(
+        session,
+        base.where(SupportNeed.resolved_at.is_not(None)),
+        keys,
+        hours_between(SupportNeed.created_at, SupportNeed.resolved_at, dialect),
+        {"median_hours_to_resolve": 0.5},
+    )
+    for row in rows:
+        key = tuple(row[name] for name in names)
+        row["median_hours_to_acknowledge"] = acknowledge.get(key, {}).get(
+            "median_hours_to_acknowledge"
+        )
+        row["median_hours_to_resolve"] = resolve.get(key, {}).get("median_hours_to_resolve")
+    counts = [name for name, _ in metrics]
+    return names + counts + ["median_hours_to_acknowledge", "median_hours_to_resolve"], rows, counts
+
+
+# --- unmet demand -------------------------------------------------------------------------
+
+DEMAND_DIMENSIONS = ("need", "outcode", "period")
+
+
+def unmet_demand(session: Session, filters: Filters):
+    dialect = session.get_bind().dialect.name
+    base = (
+        select(SearchLog.id)
+        .select_from(SearchLog)
+        .where(
+            SearchLog.searched_at >= filters.period.starts_at,
+            SearchLog.searched_at < filters.period.ends_before,
+        )
+    )
+    if filters.area:
+        if filters.area.isalpha():  # a postcode area such as "BS": its outcodes
+            base = base.where(
+                SearchLog.outcode.like(f"{filters.area}%"),
+                func.substr(SearchLog.outcode, len(filters.area) + 1, 1).between("0", "9"),
+            )
+        else:
+            base = base.where(SearchLog.outcode == filters.area)
+    need = None
+    if "need" in filters.group_by or filters.terms:
+        if dialect == "postgresql":
+            need = func.jsonb_array_elements_text(SearchLog.need_ids).table_valued("value")
+        else:
+            need = func.json_each(SearchLog.need_ids).table_valued("value")
+        base = base.join(need, true())
+        if filters.terms:
+            base = base.where(need.c.value.in_([str(t) for t in filters.terms]))
+    dims: list[tuple[str, Any]] = []
+    for dimension in filters.group_by:
+        if dimension == "need":
+            dims.append(("need", need.c.value))
+        elif dimension == "outcode":
+            dims.append(("outcode", func.coalesce(SearchLog.outcode, "unknown")))
+        elif dimension == "period":
+            dims.append(("period", _bucket(SearchLog.searched_at, filters.interval, dialect)))
+    metrics = [
+        ("searches", func.count()),
+        ("no_results", _count_if(SearchLog.result_count == 0)),
+        ("fewer_than_3", _count_if(SearchLog.result_count < 3)),
+    ]
+    rows, names = _rows(session, base, dims, metrics)
+    if "need" in names:  # the log keeps term ids as text; show their codes
+        codes = {
+            str(term_id): code
+            for term_id, code in session.execute(select(TaxonomyTerm.id, TaxonomyTerm.code))
+        }
+        for row in rows:
+            row["need"] = codes.get(row["need"], row["need"])
+    counts = [name for name, _ in metrics]
+    return names + counts, rows, counts
+
+
+# --- capacity -----------------------------------------------------------------------------
+
+CAPACITY_DIMENSIONS = ("area", "category", "organisation", "funding")
+HISTORY_DIMENSIONS = ("area", "organisation", "period")
+
+
+def _listed_activities():
+    return (
+        select(Activity.id)
+        .select_from(Activity)
+        .join(Organisation, Organisation.id == Activity.organisation_id)
+        .outerjoin(ActivityCapacity, ActivityCapacity.activity_id == Activity.id)
+        .where(
+            Activity.archived_at.is_(None),
+            Organisation.archived_at.is_(None),
+            Organisation.status == OrganisationStatus.published.value,
+        )
+    )
+
+
+def capacity_now(session: Session, filters: Filters, now: datetime):
+    base = _listed_activities()
+    if filters.area:
+        base = base.where(Activity.organisation_id.in_(organisations_in(filters.area)))
+    if filters.terms:
+        base = base.where(
+            Activity.id.in_(
+                select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(filters.terms))
+            )
+        )
+    dims: list[tuple[str, Any]] = []
+    category = aliased(TaxonomyTerm)
+    for dimension in filters.group_by:
+        if dimension == "organisation":
+            dims += [("organisation_id", Organisation.id), ("organisation", Organisation.name)]
+        elif dimension == "funding":
+            dims.append(("funding", func.coalesce(Activity.funding_source, "unknown")))
+        elif dimension == "area":
+            base = base.join(
+                OrganisationArea, OrganisationArea.organisation_id == Activity.organisation_id
+            )
+            if filters.area:
+                base = base.where(OrganisationArea.area == filters.area)
+            dims.append(("area", OrganisationArea.area))
+        elif dimension == "category":
+            tags = aliased(ActivityTerm)
+            base = base.join(tags, tags.activity_id == Activity.id).join(
+                category, category.id == tags.term_id
+            )
+            if filters.terms:
+                base = base.where(tags.term_id.in_(filters.terms))
+            dims.append(("category", category.code))
+    status = effective_sql(ActivityCapacity, now)
+    active = Activity.status == ActivityStatus.active.value
+    metrics = [
+        ("activities", func.count()),
+        ("active", _count_if(active)),
+        ("open", _count_if(active & (status == CapacityStatus.open.value))),
+        ("waitlist", _count_if(active & (status == CapacityStatus.waitlist.value))),
+        ("paused", _count_if(active & (status == CapacityStatus.paused.value))),
+        ("closed", _count_if(active & (status == CapacityStatus.closed.value))),
+        *(
+            (
+                f"paused_{reason.value}",
+                _count_if(
+                    active
+                    & (status == CapacityStatus.paused.value)
+                    & (ActivityCapacity.pause_reason == reason.value)
+                ),
+            )
+            for reason in PauseReason
+        ),
+        ("waiting_list_length", func.coalesce(func.sum(ActivityCapacity.waiting_list_length), 0)),
+    ]
+    figures = [
+        ("places_maximum", func.coalesce(func.sum(ActivityCapacity.maximum), 0)),
+        ("places_available", func.coalesce(func.sum(ActivityCapacity.available), 0)),
+    ]
+    rows, names = _rows(session, base, dims, metrics + figures)
+    counts = [name for name, _ in metrics]
+    return names + counts + [name for name, _ in figures], rows, counts
+
+
+def capacity_history(session: Session, filters: Filters):
+    """Capacity changes per day, week or month from the history: referrals received and
+    waitlisted, places taken and given back, pauses, and the activities involved."""
+    dialect = session.get_bind().dialect.name
+    base = (
+        select(CapacityChange.id)
+        .select_from(CapacityChange)
+        .where(
+            CapacityChange.recorded_at >= filters.period.starts_at,
+            CapacityChange.recorded_at < filters.period.ends_before,
+        )
+    )
+    if filters.area:
+        base = base.where(CapacityChange.organisation_id.in_(organisations_in(filters.area)))
+    if filters.terms:
+        base = base.where(
+            CapacityChange.activity_id.in_(
+                select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(filters.terms))
+            )
+        )
+    dims: list[tuple[str, Any]] = [
+        ("period", _bucket(CapacityChange.recorded_at, filters.interval, dialect))
+    ]
+    for dimension in filters.group_by:
+        if dimension == "organisation":
+            base = base.join(Organisation, Organisation.id == CapacityChange.organisation_id)
+            dims += [("organisation_id", Organisation.id), ("organisation", Organisation.name)]
+        elif dimension == "area":
+            base = base.join(
+                OrganisationArea,
+                OrganisationArea.organisation_id == CapacityChange.organisation_id,
+            )
+            if filters.area:
+                base = base.where(OrganisationArea.area == filters.area)
+            dims.append(("area", OrganisationArea.area))
+    cause = CapacityChange.cause
+    metrics = [
+        ("activities_changed", func.count(distinct(CapacityChange.activity_id))),
+        ("referrals_received", _count_if(cause == CapacityChangeCause.referral_received.value)),
+        ("referrals_waitlisted", _count_if(cause == CapacityChangeCause.waitlisted.value)),
+        ("places_taken", _count_if(cause == CapacityChangeCause.place_taken.value)),
+        ("places_released", _count_if(cause == CapacityChangeCause.place_released.value)),
+        (
+            "activities_paused",
+            func.count(
+                distinct(
+                    case(
+                        (
+                            CapacityChange.status == CapacityStatus.paused.value,
+                            CapacityChange.activity_id,
+                        )
+                    )
+                )
+            ),
+        ),
+    ]
+    rows, names = _rows(session, base, dims, metrics)
+    counts = [name for name, _ in metrics]
+    return names + counts, rows, counts
+
+
+# --- assurance ----------------------------------------------------------------------------
+
+ASSURANCE_DIMENSIONS = ("area",)
+
+
+def assurance(session: Session, filters: Filters, now: datetime):
+    today = now.date()
+    required = [kind.value for kind in assurance_rules.required_kinds()]
+    item = AssuranceItem
+    is_required = item.kind.in_(required)
+    counts_as_present = is_required & ~(
+        item.kind.in_([k.value for k in assurance_rules.POLICY_KINDS])
+        & (item.has_policy.is_(False))
+    )
+    verified = counts_as_present & (item.review_status == ReviewStatus.verified.value)
+    lapse = func.coalesce(item.lapses_on, assurance_rules.NEVER)
+    per_org = (
+        select(
+            item.organisation_id.label("organisation_id"),
+            func.count(distinct(case((verified, item.kind)))).label("verified_kinds"),
+            func.count(distinct(case((counts_as_present, item.kind)))).label("present_kinds"),
+            func.min(case((verified, lapse))).label("earliest"),
+            func.max(case((is_required & (item.lapses_on < today), 1), else_=0)).label(
+                "any_expired"
+            ),
+        )
+        .group_by(item.organisation_id)
+        .subquery("per_org")
+    )
+    assured = (per_org.c.verified_kinds == len(required)) & (per_org.c.earliest >= today)
+    activities = (
+        select(Activity.organisation_id, func.count().label("activities"))
+        .where(Activity.archived_at.is_(None), Activity.status == ActivityStatus.active.value)
+        .group_by(Activity.organisation_id)
+        .subquery("activities")
+    )
+    base = (
+        select(Organisation.id)
+        .select_from(Organisation)
+        .outerjoin(per_org, per_org.c.organisation_id == Organisation.id)
+        .outerjoin(activities, activities.c.organisation_id == Organisation.id)
+        .where(
+            Organisation.archived_at.is_(None),
+            Organisation.status == OrganisationStatus.published.value,
+        )
+    )
+    if filters.area:
+        base = base.where(Organisation.id.in_(organisations_in(filters.area)))
+    dims: list[tuple[str, Any]] = []
+    if "area" in filters.group_by:
+        base = base.join(OrganisationArea, OrganisationArea.organisation_id == Organisation.id)
+        if filters.area:
+            base = base.where(OrganisationArea.area == filters.area)
+        dims.append(("area", OrganisationArea.area))
+    metrics = [
+        ("organisations", func.count()),
+        ("assured", _count_if(assured)),
+        *(
+            (
+                f"expiring_within_{days}_days",
+                _count_if(assured & (per_org.c.earliest <= today + timedelta(days=days))),
+            )
+            for days in (30, 60, 90)
+        ),
+        ("with_expired_items", _count_if(per_org.c.any_expired == 1)),
+        (
+            "missing_items",
+            func.sum(len(required) - func.coalesce(per_org.c.present_kinds, 0)),
+        ),
+        ("activities", func.coalesce(func.sum(activities.c.activities), 0)),
+        (
+            "activities_assured",
+            func.coalesce(func.sum(case((assured, activities.c.activities), else_=0)), 0),
+        ),
+    ]
+    rows, names = _rows(session, base, dims, metrics)
+    for row in rows:
+        for share, part, whole in (
+            ("share_assured", "assured", "organisations"),
+            ("share_activities_assured", "activities_assured", "activities"),
+        ):
+            small = any(0 < (row[n] or 0) < 5 for n in (part, whole))
+            row[share] = None if small or not row[whole] else round(row[part] / row[whole], 3)
+    counts = [name for name, _ in metrics]
+    return names + counts + ["share_assured", "share_activities_assured"], rows, counts
