@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres migrate seed-demo openapi lint format serve bench bench-listings clean
+.PHONY: install run test test-postgres migrate seed-demo openapi lint format serve bench bench-reports bench-listings clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ openapi: $(STAMP)
 ## Referral search at national scale on PostgreSQL; appends to bench/RESULTS.md
 bench: $(STAMP)
 	$(BIN)/python bench/search.py
+
+## Every report over 1M referrals and 2 years of history on PostgreSQL; appends to bench/RESULTS.md
+bench-reports: $(STAMP)
+	$(BIN)/python bench/reports.py
 
 ## Listings latency on the demo data; appends to bench/RESULTS.md
 bench-listings: $(STAMP)

@@ -290,7 +290,7 @@ def generate() -> float:
                 '["did_not_attend", "completed", "withdrawn"]'::jsonb,
                 CASE WHEN h < 4 THEN 'staff_capacity' END,
                 '', 0, updated_at, 1
-            FROM (SELECT id, organisation_id, updated_at, abs(hashtext(id::text)) % 100 AS h
+            FROM (SELECT id, organisation_id, updated_at, abs(hashtext(id::text)::bigint) % 100 AS h
                   FROM activity) AS a
             """
         )
@@ -300,7 +300,7 @@ def generate() -> float:
             ("safeguarding_policy", "has_policy, last_reviewed_on, review_due_on",
              "current_date + 265"),
             ("public_liability_insurance", "insurer, expires_on",
-             "current_date + (abs(hashtext(id::text)) % 460) - 60"),
+             "current_date + (abs(hashtext(id::text)::bigint) % 460) - 60"),
             ("ico_registration", "registration_number", "NULL"),
         ):  # fmt: skip
             values = {

@@ -187,6 +187,8 @@ def test_capacity_report_now(world):
     a = rows[w.organisation["name"]]
     assert (a["activities"], a["paused"], a["paused_holiday"]) == ("<5", "<5", "<5")
     assert (a["places_maximum"], a["places_available"], a["waiting_list_length"]) == (10, 4, 6)
+    by_funding = _report(world["commissioner"], "capacity", group_by="funding")
+    assert {r["funding"] for r in by_funding["rows"]} == {"commissioned", "unfunded", "unknown"}
     history = _report(world["commissioner"], "capacity-history", interval="day")
     [day] = history["rows"]
     assert day["referrals_received"] == 9

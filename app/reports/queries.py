@@ -9,11 +9,12 @@ report says so in its notes.
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, case, cast, distinct, func, select, true
+from sqlalchemy import Date, String, case, cast, distinct, func, select, true, type_coerce
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -49,6 +50,11 @@ def _count_if(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _or_unknown(column):
+    """An optional enum column as text, "unknown" where it is not set."""
+    return func.coalesce(type_coerce(column, String), "unknown")
+
+
 def _bucket(column, interval: str, dialect: str):
     """The start of the day, week (Monday) or month ``column`` falls in, as a date."""
     if dialect == "postgresql":
@@ -60,41 +66,46 @@ def _bucket(column, interval: str, dialect: str):
     return func.date(column, "start of month")
 
 
-def _percentiles(session, statement, keys: list, value, fractions: dict[str, float]):
-    """Nearest-rank percentiles of ``value`` per group of ``keys`` over ``statement``'s rows:
-    {group key tuple: {name: hours}}."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        columns = [
-            func.percentile_disc(fraction).within_group(value).label(name)
-            for name, fraction in fractions.items()
-        ]
-        rows = session.execute(statement.with_only_columns(*keys, *columns).group_by(*keys))
-        return {
-            tuple(row[: len(keys)]): {
-                name: None if row[len(keys) + i] is None else round(float(row[len(keys) + i]), 1)
-                for i, name in enumerate(fractions)
-            }
-            for row in rows
-        }
-    grouped: dict[tuple, list[float]] = defaultdict(list)
-    for row in session.execute(statement.with_only_columns(*keys, value)):
-        grouped[tuple(row[: len(keys)])].append(float(row[len(keys)]))
-    return {
-        key: {name: nearest_rank(sorted(values), f) for name, f in fractions.items()}
-        for key, values in grouped.items()
-    }
+@dataclass(frozen=True)
+class Spread:
+    """A nearest-rank percentile of ``value`` over the group's rows where ``condition``."""
+
+    name: str
+    fraction: float
+    value: Any
+    condition: Any
 
 
-def _rows(session, statement, dims: list[tuple[str, Any]], metrics: list[tuple[str, Any]]):
+def _rows(session, statement, dims, metrics, spreads: Sequence[Spread] = ()):
+    """One grouped query for the counts (and, on PostgreSQL, the percentiles with them);
+    on SQLite the percentiles come from the grouped values afterwards."""
+    postgres = session.get_bind().dialect.name == "postgresql"
     names = [name for name, _ in dims]
     keys = [column.label(name) for name, column in dims]
+    columns = [column.label(name) for name, column in metrics]
+    if postgres:
+        columns += [
+            func.percentile_disc(s.fraction).within_group(s.value).filter(s.condition).label(s.name)
+            for s in spreads
+        ]
     result = session.execute(
-        statement.with_only_columns(*keys, *(column.label(name) for name, column in metrics))
-        .group_by(*keys)
-        .order_by(*keys)
+        statement.with_only_columns(*keys, *columns).group_by(*keys).order_by(*keys)
     )
-    return [dict(row._mapping) for row in result], names
+    rows = [dict(row._mapping) for row in result]
+    if not postgres:
+        for spread in spreads:
+            grouped: dict[tuple, list[float]] = defaultdict(list)
+            values = statement.where(spread.condition).with_only_columns(*keys, spread.value)
+            for row in session.execute(values):
+                grouped[tuple(row[: len(keys)])].append(float(row[len(keys)]))
+            for row in rows:
+                found = sorted(grouped.get(tuple(row[n] for n in names), []))
+                row[spread.name] = nearest_rank(found, spread.fraction)
+    for row in rows:
+        for spread in spreads:
+            if row.get(spread.name) is not None:
+                row[spread.name] = round(float(row[spread.name]), 1)
+    return rows, names
 
 
 # --- referrals ----------------------------------------------------------------------------
@@ -112,7 +123,7 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
             Referral.created_at < filters.period.ends_before,
         )
     )
-    if filters.area:
+    if filters.area and "area" not in filters.group_by:
         base = base.where(Referral.organisation_id.in_(organisations_in(filters.area)))
     if filters.terms:
         base = base.where(
@@ -132,7 +143,7 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
         elif dimension == "funding":
             funding = aliased(Activity)
             base = base.join(funding, funding.id == Referral.activity_id)
-            dims.append(("funding", func.coalesce(funding.funding_source, "unknown")))
+            dims.append(("funding", _or_unknown(funding.funding_source)))
         elif dimension == "area":
             base = base.join(
                 OrganisationArea, OrganisationArea.organisation_id == Referral.organisation_id
@@ -156,23 +167,18 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
         for reason in DeclineReason
     ]
     metrics.append(("ever_accepted", _count_if(Referral.accepted_at.is_not(None))))
-    rows, names = _rows(session, base, dims, metrics)
+    metrics.append(("answered", _count_if(Referral.first_response_at.is_not(None))))
     hours = hours_between(Referral.created_at, Referral.first_response_at, dialect)
-    answered = base.where(Referral.first_response_at.is_not(None))
-    spread = _percentiles(
-        session,
-        answered,
-        [column for _, column in dims],
-        hours,
-        {"median_hours_to_first_response": 0.5, "p90_hours_to_first_response": 0.9},
-    )
+    answered = Referral.first_response_at.is_not(None)
+    spreads = [
+        Spread("median_hours_to_first_response", 0.5, hours, answered),
+        Spread("p90_hours_to_first_response", 0.9, hours, answered),
+    ]
+    rows, names = _rows(session, base, dims, metrics, spreads)
     for row in rows:
-        key = tuple(row[name] for name in names)
-        figures = spread.get(key, {})
-        # A percentile of fewer than 5 answers could describe one person's referral.
-        enough = (row["referrals"] - row["sent"]) >= 5
-        for name in ("median_hours_to_first_response", "p90_hours_to_first_response"):
-            row[name] = figures.get(name) if enough else None
+        if row["answered"] < 5:  # fewer answers could describe one person's referral
+            for spread in spreads:
+                row[spread.name] = None
     counts = [name for name, _ in metrics]
     columns = names + counts + ["median_hours_to_first_response", "p90_hours_to_first_response"]
     return columns, rows, counts
@@ -194,7 +200,7 @@ def support_needs(session: Session, filters: Filters):
             SupportNeed.created_at < filters.period.ends_before,
         )
     )
-    if filters.area:
+    if filters.area and "area" not in filters.group_by:
         base = base.where(SupportNeed.organisation_id.in_(organisations_in(filters.area)))
     if filters.terms:
         base = base.where(SupportNeed.category_id.in_(filters.terms))
@@ -224,28 +230,21 @@ def support_needs(session: Session, filters: Filters):
         ("closed", _count_if(SupportNeed.status == NeedStatus.closed.value)),
         *((f"urgency_{u.value}", _count_if(SupportNeed.urgency == u.value)) for u in Urgency),
     ]
-    rows, names = _rows(session, base, dims, metrics)
-    keys = [column for _, column in dims]
-    acknowledge = _percentiles(
-        session,
-        base.where(SupportNeed.acknowledged_at.is_not(None)),
-        keys,
-        hours_between(SupportNeed.created_at, SupportNeed.acknowledged_at, dialect),
-        {"median_hours_to_acknowledge": 0.5},
-    )
-    resolve = _percentiles(
-        session,
-        base.where(SupportNeed.resolved_at.is_not(None)),
-        keys,
-        hours_between(SupportNeed.created_at, SupportNeed.resolved_at, dialect),
-        {"median_hours_to_resolve": 0.5},
-    )
-    for row in rows:
-        key = tuple(row[name] for name in names)
-        row["median_hours_to_acknowledge"] = acknowledge.get(key, {}).get(
-            "median_hours_to_acknowledge"
-        )
-        row["median_hours_to_resolve"] = resolve.get(key, {}).get("median_hours_to_resolve")
+    spreads = [
+        Spread(
+            "median_hours_to_acknowledge",
+            0.5,
+            hours_between(SupportNeed.created_at, SupportNeed.acknowledged_at, dialect),
+            SupportNeed.acknowledged_at.is_not(None),
+        ),
+        Spread(
+            "median_hours_to_resolve",
+            0.5,
+            hours_between(SupportNeed.created_at, SupportNeed.resolved_at, dialect),
+            SupportNeed.resolved_at.is_not(None),
+        ),
+    ]
+    rows, names = _rows(session, base, dims, metrics, spreads)
     counts = [name for name, _ in metrics]
     return names + counts + ["median_hours_to_acknowledge", "median_hours_to_resolve"], rows, counts
 
@@ -329,7 +328,7 @@ def _listed_activities():
 
 def capacity_now(session: Session, filters: Filters, now: datetime):
     base = _listed_activities()
-    if filters.area:
+    if filters.area and "area" not in filters.group_by:
         base = base.where(Activity.organisation_id.in_(organisations_in(filters.area)))
     if filters.terms:
         base = base.where(
@@ -343,7 +342,7 @@ def capacity_now(session: Session, filters: Filters, now: datetime):
         if dimension == "organisation":
             dims += [("organisation_id", Organisation.id), ("organisation", Organisation.name)]
         elif dimension == "funding":
-            dims.append(("funding", func.coalesce(Activity.funding_source, "unknown")))
+            dims.append(("funding", _or_unknown(Activity.funding_source)))
         elif dimension == "area":
             base = base.join(
                 OrganisationArea, OrganisationArea.organisation_id == Activity.organisation_id
@@ -392,7 +391,7 @@ def capacity_now(session: Session, filters: Filters, now: datetime):
 
 def capacity_history(session: Session, filters: Filters):
     """Capacity changes per day, week or month from the history: referrals received and
-    waitlisted, places taken and given back, pauses, and the activities involved."""
+    waitlisted, places taken and given back, and how many activities were paused."""
     dialect = session.get_bind().dialect.name
     base = (
         select(CapacityChange.id)
@@ -402,7 +401,7 @@ def capacity_history(session: Session, filters: Filters):
             CapacityChange.recorded_at < filters.period.ends_before,
         )
     )
-    if filters.area:
+    if filters.area and "area" not in filters.group_by:
         base = base.where(CapacityChange.organisation_id.in_(organisations_in(filters.area)))
     if filters.terms:
         base = base.where(
@@ -427,22 +426,14 @@ def capacity_history(session: Session, filters: Filters):
             dims.append(("area", OrganisationArea.area))
     cause = CapacityChange.cause
     metrics = [
-        ("activities_changed", func.count(distinct(CapacityChange.activity_id))),
         ("referrals_received", _count_if(cause == CapacityChangeCause.referral_received.value)),
         ("referrals_waitlisted", _count_if(cause == CapacityChangeCause.waitlisted.value)),
         ("places_taken", _count_if(cause == CapacityChangeCause.place_taken.value)),
         ("places_released", _count_if(cause == CapacityChangeCause.place_released.value)),
         (
             "activities_paused",
-            func.count(
-                distinct(
-                    case(
-                        (
-                            CapacityChange.status == CapacityStatus.paused.value,
-                            CapacityChange.activity_id,
-                        )
-                    )
-                )
+            func.count(distinct(CapacityChange.activity_id)).filter(
+                CapacityChange.status == CapacityStatus.paused.value
             ),
         ),
     ]
@@ -497,7 +488,7 @@ def assurance(session: Session, filters: Filters, now: datetime):
             Organisation.status == OrganisationStatus.published.value,
         )
     )
-    if filters.area:
+    if filters.area and "area" not in filters.group_by:
         base = base.where(Organisation.id.in_(organisations_in(filters.area)))
     dims: list[tuple[str, Any]] = []
     if "area" in filters.group_by:

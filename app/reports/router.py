@@ -43,6 +43,8 @@ RESPONSES = {
 }
 SUPPRESSION = 'Counts of 1 to 4 show as "<5"; a total that could reveal one shows as "suppressed".'
 
+NOW = "Figures as of now; the period does not apply to this report."
+
 
 def _group_by(description: str):
     return Query(max_length=4, description=f"Repeatable: {description}")
@@ -98,7 +100,8 @@ def capacity_report(
     columns, rows, counts = queries.capacity_now(session, filters, utcnow())
     return respond(
         fmt, "capacity", period, {"area": area, "category": category}, filters.group_by,
-        columns, rows, counts, [SUPPRESSION, _multi(filters.group_by, {"area", "category"})],
+        columns, rows, counts,
+        [SUPPRESSION, NOW, _multi(filters.group_by, {"area", "category"})],
     )  # fmt: skip
 
 
@@ -115,7 +118,7 @@ def capacity_history_report(
     group_by: Annotated[list[str], _group_by("area, organisation")] = [],  # noqa: B006
 ) -> ReportBody:
     """Capacity over time from its history, per day, week or month: referrals received and
-    waitlisted, places taken and given back, activities paused and activities changed."""
+    waitlisted, places taken and given back, and activities paused."""
     filters = queries.Filters(
         period=period,
         area=area,
@@ -175,7 +178,7 @@ def assurance_report(
     columns, rows, counts = queries.assurance(session, filters, utcnow())
     return respond(
         fmt, "assurance", period, {"area": area}, filters.group_by, columns, rows, counts,
-        [SUPPRESSION, _multi(filters.group_by, {"area"})],
+        [SUPPRESSION, NOW, _multi(filters.group_by, {"area"})],
     )  # fmt: skip
 
 
