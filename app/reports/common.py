@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, SQLModel
@@ -139,28 +139,28 @@ def area_column():
 
 
 def suppress(rows: list[dict[str, Any]], counts: Sequence[str]) -> tuple[list[dict], dict]:
-    """Counts of 1 to 4 become "<5". Totals are summed from the true counts, then: a total
-    of 1 to 4 is "<5", and a total whose column has exactly one suppressed cell is withheld
-    ("suppressed"), so no cell can be worked out by subtraction."""
-    totals: dict[str, Any] = {}
+    """Counts of 1 to 4 become "<5" (in place). Totals are summed from the true counts,
+    then: a total of 1 to 4 is "<5", and a total whose column has exactly one suppressed
+    cell is withheld ("suppressed"), so no cell can be worked out by subtraction."""
+    sums = dict.fromkeys(counts, 0)
     hidden = dict.fromkeys(counts, 0)
     for row in rows:
         for name in counts:
-            if 0 < (row.get(name) or 0) < 5:
-                hidden[name] += 1
+            value = row.get(name)
+            if value:
+                sums[name] += value
+                if value < 5:
+                    hidden[name] += 1
+                    row[name] = SUPPRESSED
+    totals: dict[str, Any] = {}
     for name in counts:
-        total = sum(row.get(name) or 0 for row in rows)
-        if 0 < total < 5:
+        if 0 < sums[name] < 5:
             totals[name] = SUPPRESSED
         elif hidden[name] == 1:
             totals[name] = WITHHELD
         else:
-            totals[name] = total
-    shown = [
-        {k: (SUPPRESSED if k in counts and 0 < (v or 0) < 5 else v) for k, v in row.items()}
-        for row in rows
-    ]
-    return shown, totals
+            totals[name] = sums[name]
+    return rows, totals
 
 
 # --- output -------------------------------------------------------------------------------
@@ -201,7 +201,9 @@ def respond(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-    return ReportBody(
+    # Built without re-validation and serialised by pydantic-core: a national report can
+    # have tens of thousands of rows.
+    body = ReportBody.model_construct(
         report=name,
         period={"from": period.start, "to": period.end},
         filters={k: v for k, v in filters.items() if v not in (None, (), [])},
@@ -212,6 +214,7 @@ def respond(
         totals=totals,
         notes=notes or [],
     )
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:

@@ -88,10 +88,12 @@ def _rows(session, statement, dims, metrics, spreads: Sequence[Spread] = ()):
             func.percentile_disc(s.fraction).within_group(s.value).filter(s.condition).label(s.name)
             for s in spreads
         ]
-    result = session.execute(
+    # Core execution (no ORM loading) and plain dicts: national reports have many rows.
+    result = session.connection().execute(
         statement.with_only_columns(*keys, *columns).group_by(*keys).order_by(*keys)
     )
-    rows = [dict(row._mapping) for row in result]
+    fields = list(result.keys())
+    rows = [dict(zip(fields, row, strict=True)) for row in result]
     if not postgres:
         for spread in spreads:
             grouped: dict[tuple, list[float]] = defaultdict(list)
