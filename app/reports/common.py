@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Float, cast, func, select
 from sqlmodel import Session, SQLModel
 
 from app.core.errors import InvalidField
@@ -231,8 +231,8 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
 
 def hours_between(start, end, dialect: str):
     """Hours from ``start`` to ``end`` as a SQL expression."""
-    if dialect == "postgresql":
-        return func.extract("epoch", end - start) / 3600.0
+    if dialect == "postgresql":  # extract() gives numeric: sort as double precision
+        return cast(func.extract("epoch", end - start), Float) / 3600.0
     return (func.julianday(end) - func.julianday(start)) * 24.0
 
 
