@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Header, Query, Request
+from fastapi import Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 from sqlalchemy import ColumnElement, Float, cast, func, select
@@ -60,10 +60,6 @@ def period_params(
         raise InvalidField(
             "query.from", f"the period is at most {MAX_PERIOD_DAYS} days", "period_too_long"
         )
-    return period_start_end(start, end)
-
-
-def period_start_end(start: date, end: date) -> Period:
     return Period(start, end)
 
 
@@ -81,7 +77,6 @@ def area_param(
 
 
 def format_param(
-    request: Request,
     format_: Annotated[
         ReportFormat | None,
         Query(alias="format", description="json (default) or csv; or send Accept: text/csv"),
@@ -129,10 +124,6 @@ def term_ids(
 def organisations_in(area: str) -> ColumnElement:
     """Ids of organisations serving ``area``."""
     return select(OrganisationArea.organisation_id).where(OrganisationArea.area == area)
-
-
-def area_column():
-    return OrganisationArea.area
 
 
 # --- suppression --------------------------------------------------------------------------
