@@ -173,6 +173,8 @@ def test_unmet_demand_report(world, session):
     assert rows[("social-isolation", "BA1")]["searches"] == "<5"
     bs = _report(world["commissioner"], "unmet-demand", area="BS")
     assert bs["rows"][0]["searches"] == 13
+    lonely_only = _report(world["commissioner"], "unmet-demand", need="social-isolation")
+    assert lonely_only["rows"][0]["searches"] == 11
     weekly = _report(world["commissioner"], "unmet-demand", group_by="period", interval="week")
     assert sum(r["searches"] for r in weekly["rows"] if r["searches"] != "<5") == 16
 

@@ -32,6 +32,7 @@ from app.capacity.rules import effective_sql
 from app.organisations.models import Organisation, OrganisationArea, OrganisationStatus
 from app.referrals.models import DeclineReason, Referral, ReferralNeed, ReferralStatus
 from app.reports.common import Period, hours_between, nearest_rank, organisations_in
+from app.search import sql as search_sql
 from app.search.models import SearchLog
 from app.support.models import NeedStatus, SupportNeed, Urgency
 from app.vocabulary.models import TaxonomyTerm
@@ -277,15 +278,18 @@ def unmet_demand(session: Session, filters: Filters):
             )
         else:
             base = base.where(SearchLog.outcode == filters.area)
+    wanted = [str(t) for t in filters.terms]
     need = None
-    if "need" in filters.group_by or filters.terms:
+    if "need" in filters.group_by:  # one row per (search, need) it asked about
         if dialect == "postgresql":
             need = func.jsonb_array_elements_text(SearchLog.need_ids).table_valued("value")
         else:
             need = func.json_each(SearchLog.need_ids).table_valued("value")
         base = base.join(need, true())
-        if filters.terms:
-            base = base.where(need.c.value.in_([str(t) for t in filters.terms]))
+        if wanted:
+            base = base.where(need.c.value.in_(wanted))
+    elif wanted:  # each search once, if it asked about any of the needs
+        base = base.where(search_sql.json_has_any(SearchLog.need_ids, wanted, dialect))
     dims: list[tuple[str, Any]] = []
     for dimension in filters.group_by:
         if dimension == "need":
