@@ -383,8 +383,17 @@ def test_listings_go_stale_and_drop_out_of_referral_search_but_not_out_of_sight(
     assert confirmed.json()["freshness"]["status"] == "fresh"
     fresh_score = _search(world)[activity["id"]]["score"]
     assert fresh_score > result["score"]  # stale listings rank lower
-    assert _queue(editor, own) == [
-        (t, k) for t, k in _queue(editor, own) if not t.startswith("activity")
-    ]
+    assert not [entry for entry in _queue(editor, own) if entry[0].startswith("activity")]
     assert world["link_worker"].post(f"{path}/confirm").status_code == 403
     assert world["other_editor"].post(f"{path}/confirm").status_code == 403
+
+
+def test_a_hidden_organisations_assurance_does_not_exist_for_outsiders(world, session):
+    draft = create_organisation(world["admin"], status="draft")
+    draft_editor = client_for(make_user(session, member_of={draft["id"]: "editor"}))
+    item = _submit(draft_editor, draft, ASSURED_ITEMS[2]).json()
+    for outsider in (world["link_worker"], world["other_editor"]):
+        assert outsider.get(f"/v1/assurance-items/{item['id']}").status_code == 404
+        assert outsider.get(f"/v1/organisations/{draft['id']}/assurance").status_code == 404
+    assert world["steward"].post(f"/v1/assurance-items/{item['id']}/verify").status_code == 200
+    assert draft_editor.get(f"/v1/assurance-items/{item['id']}").json()["status"] == "verified"

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
@@ -32,7 +31,6 @@ from app.organisations.models import Organisation
 from app.organisations.visibility import is_visible
 from app.search.models import ActivityFacet
 from app.vocabulary import service as vocabulary
-from app.vocabulary.models import Taxonomy, TaxonomyTerm
 
 EVIDENCE = ("evidence_reference", "evidence_note")
 
@@ -94,15 +92,7 @@ def get_item(session: Session, principal: Principal, item_id: uuid.UUID) -> Assu
 def to_public(
     session: Session, principal: Principal, items: list[AssuranceItem], today: date
 ) -> list[AssuranceItemPublic]:
-    term_ids = {i.training_type_id for i in items if i.training_type_id}
-    terms = {
-        t.id: vocabulary.summarise(t)
-        for t in session.execute(
-            select(TaxonomyTerm)
-            .where(TaxonomyTerm.id.in_(term_ids))
-            .options(selectinload(TaxonomyTerm.taxonomy))
-        ).scalars()
-    }
+    terms = vocabulary.summaries(session, {i.training_type_id for i in items})
     public = []
     for item in items:
         shown = may_see_evidence(principal, item.organisation_id)
@@ -251,25 +241,15 @@ def _check(session: Session, kind: AssuranceKind, values: dict[str, Any], today:
             raise InvalidField(
                 "body.staff_trained", "give staff_trained or volunteers_trained", "missing"
             )
-        _check_training_type(session, values["training_type_id"])
+        vocabulary.load_terms(
+            session, [values["training_type_id"]], "body.training_type_id", "training-type"
+        )
     for name in ("last_reviewed_on", "completed_on"):
         if values.get(name) is not None and values[name] > today:
             raise InvalidField(f"body.{name}", "must not be in the future", "in_the_future")
     for later, earlier in (("review_due_on", "last_reviewed_on"), ("expires_on", "completed_on")):
         if values.get(later) and values.get(earlier) and values[later] <= values[earlier]:
             raise InvalidField(f"body.{later}", f"must be after {earlier}", "before_start")
-
-
-def _check_training_type(session: Session, term_id: uuid.UUID) -> None:
-    scheme = (
-        select(TaxonomyTerm.id)
-        .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
-        .where(TaxonomyTerm.id == term_id, Taxonomy.code == "training-type")
-    )
-    if session.execute(scheme).first() is None:
-        raise InvalidField(
-            "body.training_type_id", "not a term of the training-type vocabulary", "unknown_id"
-        )
 
 
 def _lapses_on(kind: AssuranceKind, values: dict[str, Any]) -> date | None:
@@ -306,9 +286,10 @@ def refresh_index(session: Session, organisation_id: uuid.UUID) -> None:
     )
 
 
-def sweep(session: Session, today: date) -> tuple[int, int]:
-    """Record expiries (once per item, in the audit log) and re-derive every organisation's
-    ``assured_until`` in the search index. Returns (expiries recorded, organisations)."""
+def sweep(session: Session, today: date) -> int:
+    """Record each lapse once (in the audit log). Nothing else needs redoing: statuses are
+    derived from dates when read, and the search index keeps a date (``assured_until``)
+    that is compared with today, so a lapse changes no stored row."""
     lapsed = session.execute(
         select(AssuranceItem).where(
             AssuranceItem.lapses_on < today, AssuranceItem.expiry_recorded_on.is_(None)
@@ -320,12 +301,7 @@ def sweep(session: Session, today: date) -> tuple[int, int]:
         session.add(item)
         recorded += 1
     session.flush()
-    organisations = session.execute(select(AssuranceItem.organisation_id).distinct()).scalars()
-    count = 0
-    for organisation_id in organisations.all():
-        refresh_index(session, organisation_id)
-        count += 1
-    return recorded, count
+    return recorded
 
 
 def list_items(

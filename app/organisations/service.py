@@ -21,7 +21,11 @@ from app.organisations.models import (
     OrganisationArea,
     OrganisationStatus,
 )
-from app.organisations.schemas import OrganisationCreate, OrganisationPublic
+from app.organisations.schemas import (
+    OrganisationCreate,
+    OrganisationPublic,
+    OrganisationSummary,
+)
 from app.organisations.visibility import is_visible, visible_to
 from app.referrals import responsiveness as provider_responsiveness
 from app.search import indexing as search_index
@@ -59,6 +63,14 @@ def list_organisations(
 
 def public_one(session: Session, organisation: Organisation) -> OrganisationPublic:
     return _public_many(session, [organisation])[0]
+
+
+def summaries(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, OrganisationSummary]:
+    """Summaries of these organisations by id, in one query."""
+    if not ids:
+        return {}
+    found = session.exec(select(Organisation).where(Organisation.id.in_(ids)))
+    return {o.id: OrganisationSummary.model_validate(o) for o in found}
 
 
 def _public_many(session: Session, organisations: list[Organisation]) -> list[OrganisationPublic]:

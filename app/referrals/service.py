@@ -6,7 +6,6 @@ implies (app/capacity/service.py) runs in the same transaction and, if refused, 
 """
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,8 +23,7 @@ from app.core import crypto
 from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, make_page
-from app.organisations.models import Organisation
-from app.organisations.schemas import OrganisationSummary
+from app.organisations import service as organisation_service
 from app.referrals.models import (
     Referral,
     ReferralEvent,
@@ -44,7 +42,6 @@ from app.referrals.schemas import (
     ReferralTransition,
 )
 from app.vocabulary import service as vocabulary
-from app.vocabulary.models import Taxonomy, TaxonomyTerm
 
 S = ReferralStatus
 TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
@@ -198,21 +195,16 @@ def _summaries(session: Session, referrals: list[Referral]) -> list[ReferralSumm
             )
         ).all()
     )
-    organisations = {
-        o.id: OrganisationSummary.model_validate(o)
-        for o in session.execute(
-            select(Organisation).where(Organisation.id.in_({r.organisation_id for r in referrals}))
-        ).scalars()
-    }
+    organisations = organisation_service.summaries(session, {r.organisation_id for r in referrals})
+    links = session.execute(
+        select(ReferralNeed.referral_id, ReferralNeed.term_id).where(
+            ReferralNeed.referral_id.in_(ids)
+        )
+    ).all()
+    terms = vocabulary.summaries(session, {term_id for _, term_id in links})
     needs: dict[uuid.UUID, list] = {}
-    for referral_id, term in session.execute(
-        select(ReferralNeed.referral_id, TaxonomyTerm)
-        .join(TaxonomyTerm, TaxonomyTerm.id == ReferralNeed.term_id)
-        .where(ReferralNeed.referral_id.in_(ids))
-        .order_by(TaxonomyTerm.name)
-    ).all():
-        needs.setdefault(referral_id, []).append(term)
-    taxonomy_codes = dict(session.execute(select(Taxonomy.id, Taxonomy.code)).all())
+    for referral_id, term_id in links:
+        needs.setdefault(referral_id, []).append(terms[term_id])
     return [
         ReferralSummary(
             id=r.id,
@@ -220,15 +212,7 @@ def _summaries(session: Session, referrals: list[Referral]) -> list[ReferralSumm
             organisation=organisations[r.organisation_id],
             status=r.status,
             decline_reason=r.decline_reason,
-            needs=[
-                {
-                    "id": t.id,
-                    "code": t.code,
-                    "name": t.name,
-                    "taxonomy": taxonomy_codes[t.taxonomy_id],
-                }
-                for t in needs.get(r.id, [])
-            ],
+            needs=sorted(needs.get(r.id, []), key=lambda t: t.name),
             created_at=r.created_at,
             respond_by=r.respond_by,
             status_changed_at=r.status_changed_at,
@@ -264,7 +248,7 @@ def create_referral(
             f"Activity {activity.id} does not take referrals "
             f"(access: {', '.join(activity.access_modes) or 'none'})"
         )
-    needs = _load_needs(session, data.need_ids)
+    needs = vocabulary.load_terms(session, data.need_ids, "body.need_ids", "need")
     intake = capacity.take_referral(session, activity.id, now)
     status = S.sent if intake is CapacityStatus.open else S.waitlisted
     referral = Referral(
@@ -298,17 +282,6 @@ def create_referral(
     )
     session.flush()
     return referral
-
-
-def _load_needs(session: Session, need_ids: Iterable[uuid.UUID]) -> list[TaxonomyTerm]:
-    terms = vocabulary.load_terms(session, need_ids, "body.need_ids")
-    need_scheme = session.execute(select(Taxonomy.id).where(Taxonomy.code == "need")).scalar()
-    wrong = [str(t.id) for t in terms if t.taxonomy_id != need_scheme]
-    if wrong:
-        raise InvalidField(
-            "body.need_ids", f"not terms of the need vocabulary: {', '.join(wrong)}", "not_a_need"
-        )
-    return terms
 
 
 # --- answering ----------------------------------------------------------------------------

@@ -1,10 +1,8 @@
 """What every report shares: its parameters, small-number suppression, and the two ways
 out (JSON and streamed CSV)."""
 
-import contextlib
 import csv
 import io
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,12 +13,11 @@ from fastapi import Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 from sqlalchemy import ColumnElement, Float, cast, func, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from app.core.errors import InvalidField
 from app.core.types import utcnow
 from app.organisations.models import OrganisationArea
-from app.vocabulary.models import Taxonomy, TaxonomyTerm
 
 MAX_PERIOD_DAYS = 731  # two years
 SUPPRESSED = "<5"
@@ -99,26 +96,6 @@ def check_group_by(values: list[str], allowed: Sequence[str]) -> tuple[str, ...]
                 "unknown_grouping",
             )
     return tuple(dict.fromkeys(values))
-
-
-def term_ids(
-    session: Session, values: list[str], schemes: Sequence[str], field: str = "query.category"
-) -> tuple[uuid.UUID, ...]:
-    """Ids or codes of terms in ``schemes``; anything else is a 422 naming ``field``."""
-    found = []
-    for value in values:
-        condition = TaxonomyTerm.code == value
-        with contextlib.suppress(ValueError):
-            condition = TaxonomyTerm.id == uuid.UUID(value)
-        term = session.execute(
-            select(TaxonomyTerm.id)
-            .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
-            .where(condition, Taxonomy.code.in_(schemes))
-        ).scalar()
-        if term is None:
-            raise InvalidField(field, f"unknown {' or '.join(schemes)} term {value!r}", "unknown")
-        found.append(term)
-    return tuple(found)
 
 
 def organisations_in(area: str) -> ColumnElement:

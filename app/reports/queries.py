@@ -51,6 +51,29 @@ def _count_if(condition):
     return func.count().filter(condition)
 
 
+def _within(column, period: Period):
+    return column >= period.starts_at, column < period.ends_before
+
+
+def _area_filter(statement, organisation_column, filters: Filters):
+    """Only organisations serving the area, unless grouping by area does it already (the
+    two together misled PostgreSQL's planner into a 10 s plan)."""
+    if filters.area and "area" not in filters.group_by:
+        statement = statement.where(organisation_column.in_(organisations_in(filters.area)))
+    return statement
+
+
+def _area_group(statement, organisation_column, filters: Filters, dims: list):
+    """Group by the areas each organisation serves (one row per organisation and area)."""
+    statement = statement.join(
+        OrganisationArea, OrganisationArea.organisation_id == organisation_column
+    )
+    if filters.area:
+        statement = statement.where(OrganisationArea.area == filters.area)
+    dims.append(("area", OrganisationArea.area))
+    return statement
+
+
 def _or_unknown(column):
     """An optional enum column as text, "unknown" where it is not set."""
     return func.coalesce(type_coerce(column, String), "unknown")
@@ -122,12 +145,10 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
         select(Referral.id)
         .select_from(Referral)
         .where(
-            Referral.created_at >= filters.period.starts_at,
-            Referral.created_at < filters.period.ends_before,
+            *_within(Referral.created_at, filters.period),
         )
     )
-    if filters.area and "area" not in filters.group_by:
-        base = base.where(Referral.organisation_id.in_(organisations_in(filters.area)))
+    base = _area_filter(base, Referral.organisation_id, filters)
     if filters.terms:
         base = base.where(
             Referral.id.in_(
@@ -147,12 +168,7 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
             base = base.join(funding, funding.id == Referral.activity_id)
             dims.append(("funding", _or_unknown(funding.funding_source)))
         elif dimension == "area":
-            base = base.join(
-                OrganisationArea, OrganisationArea.organisation_id == Referral.organisation_id
-            )
-            if filters.area:
-                base = base.where(OrganisationArea.area == filters.area)
-            dims.append(("area", OrganisationArea.area))
+            base = _area_group(base, Referral.organisation_id, filters, dims)
         elif dimension == "need":
             # Grouped by the term's id (a cheaper sort than its code); codes follow.
             base = base.join(ReferralNeed, ReferralNeed.referral_id == Referral.id)
@@ -202,12 +218,10 @@ def support_needs(session: Session, filters: Filters):
         select(SupportNeed.id)
         .select_from(SupportNeed)
         .where(
-            SupportNeed.created_at >= filters.period.starts_at,
-            SupportNeed.created_at < filters.period.ends_before,
+            *_within(SupportNeed.created_at, filters.period),
         )
     )
-    if filters.area and "area" not in filters.group_by:
-        base = base.where(SupportNeed.organisation_id.in_(organisations_in(filters.area)))
+    base = _area_filter(base, SupportNeed.organisation_id, filters)
     if filters.terms:
         base = base.where(SupportNeed.category_id.in_(filters.terms))
     dims: list[tuple[str, Any]] = []
@@ -220,12 +234,7 @@ def support_needs(session: Session, filters: Filters):
         elif dimension == "status":
             dims.append(("status", SupportNeed.status))
         elif dimension == "area":
-            base = base.join(
-                OrganisationArea, OrganisationArea.organisation_id == SupportNeed.organisation_id
-            )
-            if filters.area:
-                base = base.where(OrganisationArea.area == filters.area)
-            dims.append(("area", OrganisationArea.area))
+            base = _area_group(base, SupportNeed.organisation_id, filters, dims)
     unfinished = SupportNeed.status.in_(
         [NeedStatus.open.value, NeedStatus.acknowledged.value, NeedStatus.in_progress.value]
     )
@@ -266,8 +275,7 @@ def unmet_demand(session: Session, filters: Filters):
         select(SearchLog.id)
         .select_from(SearchLog)
         .where(
-            SearchLog.searched_at >= filters.period.starts_at,
-            SearchLog.searched_at < filters.period.ends_before,
+            *_within(SearchLog.searched_at, filters.period),
         )
     )
     if filters.area:
@@ -337,8 +345,7 @@ def _listed_activities():
 
 def capacity_now(session: Session, filters: Filters, now: datetime):
     base = _listed_activities()
-    if filters.area and "area" not in filters.group_by:
-        base = base.where(Activity.organisation_id.in_(organisations_in(filters.area)))
+    base = _area_filter(base, Activity.organisation_id, filters)
     if filters.terms:
         base = base.where(
             Activity.id.in_(
@@ -353,12 +360,7 @@ def capacity_now(session: Session, filters: Filters, now: datetime):
         elif dimension == "funding":
             dims.append(("funding", _or_unknown(Activity.funding_source)))
         elif dimension == "area":
-            base = base.join(
-                OrganisationArea, OrganisationArea.organisation_id == Activity.organisation_id
-            )
-            if filters.area:
-                base = base.where(OrganisationArea.area == filters.area)
-            dims.append(("area", OrganisationArea.area))
+            base = _area_group(base, Activity.organisation_id, filters, dims)
         elif dimension == "category":
             tags = aliased(ActivityTerm)
             base = base.join(tags, tags.activity_id == Activity.id).join(
@@ -406,12 +408,10 @@ def capacity_history(session: Session, filters: Filters):
         select(CapacityChange.id)
         .select_from(CapacityChange)
         .where(
-            CapacityChange.recorded_at >= filters.period.starts_at,
-            CapacityChange.recorded_at < filters.period.ends_before,
+            *_within(CapacityChange.recorded_at, filters.period),
         )
     )
-    if filters.area and "area" not in filters.group_by:
-        base = base.where(CapacityChange.organisation_id.in_(organisations_in(filters.area)))
+    base = _area_filter(base, CapacityChange.organisation_id, filters)
     if filters.terms:
         base = base.where(
             CapacityChange.activity_id.in_(
@@ -426,13 +426,7 @@ def capacity_history(session: Session, filters: Filters):
             base = base.join(Organisation, Organisation.id == CapacityChange.organisation_id)
             dims += [("organisation_id", Organisation.id), ("organisation", Organisation.name)]
         elif dimension == "area":
-            base = base.join(
-                OrganisationArea,
-                OrganisationArea.organisation_id == CapacityChange.organisation_id,
-            )
-            if filters.area:
-                base = base.where(OrganisationArea.area == filters.area)
-            dims.append(("area", OrganisationArea.area))
+            base = _area_group(base, CapacityChange.organisation_id, filters, dims)
     cause = CapacityChange.cause
     metrics = [
         ("referrals_received", _count_if(cause == CapacityChangeCause.referral_received.value)),
@@ -497,14 +491,10 @@ def assurance(session: Session, filters: Filters, now: datetime):
             Organisation.status == OrganisationStatus.published.value,
         )
     )
-    if filters.area and "area" not in filters.group_by:
-        base = base.where(Organisation.id.in_(organisations_in(filters.area)))
+    base = _area_filter(base, Organisation.id, filters)
     dims: list[tuple[str, Any]] = []
     if "area" in filters.group_by:
-        base = base.join(OrganisationArea, OrganisationArea.organisation_id == Organisation.id)
-        if filters.area:
-            base = base.where(OrganisationArea.area == filters.area)
-        dims.append(("area", OrganisationArea.area))
+        base = _area_group(base, Organisation.id, filters, dims)
     metrics = [
         ("organisations", func.count()),
         ("assured", _count_if(assured)),

@@ -19,8 +19,8 @@ from app.reports.common import (
     format_param,
     period_params,
     respond,
-    term_ids,
 )
+from app.vocabulary import service as vocabulary
 
 router = APIRouter(
     prefix="/v1/reports",
@@ -34,6 +34,7 @@ PeriodDep = Annotated[Period, Depends(period_params)]
 AreaDep = Annotated[str | None, Depends(area_param)]
 FormatDep = Annotated[ReportFormat, Depends(format_param)]
 Interval = Literal["day", "week", "month"]
+ACTIVITY_TERMS = ["activity-category", "need"]
 RESPONSES = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -67,7 +68,7 @@ def referrals_report(
     filters = queries.Filters(
         period=period,
         area=area,
-        terms=term_ids(session, need, ["need"], "query.need"),
+        terms=vocabulary.resolve(session, need, ["need"], "query.need"),
         group_by=check_group_by(group_by, queries.REFERRAL_DIMENSIONS),
     )
     columns, rows, counts = queries.referrals(session, filters)
@@ -94,7 +95,9 @@ def capacity_report(
     filters = queries.Filters(
         period=period,
         area=area,
-        terms=term_ids(session, category, ["activity-category", "need"]),
+        terms=vocabulary.resolve(
+            session, category, ["activity-category", "need"], "query.category"
+        ),
         group_by=check_group_by(group_by, queries.CAPACITY_DIMENSIONS),
     )
     columns, rows, counts = queries.capacity_now(session, filters, utcnow())
@@ -122,7 +125,9 @@ def capacity_history_report(
     filters = queries.Filters(
         period=period,
         area=area,
-        terms=term_ids(session, category, ["activity-category", "need"]),
+        terms=vocabulary.resolve(
+            session, category, ["activity-category", "need"], "query.category"
+        ),
         group_by=check_group_by(group_by, ("area", "organisation")),
         interval=interval,
     )
@@ -149,7 +154,7 @@ def unmet_demand_report(
     filters = queries.Filters(
         period=period,
         area=area,
-        terms=term_ids(session, need, ["need"], "query.need"),
+        terms=vocabulary.resolve(session, need, ["need"], "query.need"),
         group_by=check_group_by(group_by, queries.DEMAND_DIMENSIONS),
         interval=interval,
     )
@@ -198,7 +203,7 @@ def support_needs_report(
     filters = queries.Filters(
         period=period,
         area=area,
-        terms=term_ids(session, category, ["support-category"]),
+        terms=vocabulary.resolve(session, category, ["support-category"], "query.category"),
         group_by=check_group_by(group_by, queries.SUPPORT_DIMENSIONS),
     )
     columns, rows, counts = queries.support_needs(session, filters)

@@ -22,8 +22,10 @@ from app.support.schemas import (
     SupportOfferPage,
     SupportOfferPublic,
 )
+from app.vocabulary import service as vocabulary
 
 router = APIRouter(tags=["support"])
+SCHEME = ["support-category"]
 
 
 def visible_need(
@@ -88,7 +90,7 @@ def list_support_needs(
     `peers=true` other organisations' needs shared with peers."""
     filters = service.NeedFilters(
         peers=peers,
-        categories=service.category_ids(session, category),
+        categories=vocabulary.resolve(session, category, SCHEME, "query.category"),
         urgencies=tuple(urgency),
         statuses=tuple(status_),
         area=area,
@@ -169,7 +171,9 @@ def list_support_offers(
     include_withdrawn: bool = False,
 ) -> SupportOfferPage:
     """Peer offers, newest first (anyone signed in)."""
-    category_id = service.category_ids(session, [category])[0] if category else None
+    category_id = (
+        vocabulary.resolve(session, [category], SCHEME, "query.category")[0] if category else None
+    )
     return service.list_offers(session, category_id, organisation, include_withdrawn, page)
 
 

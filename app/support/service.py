@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, func, or_, select, true
-from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
@@ -19,11 +18,11 @@ from app.activities.models import Activity, ActivityVenue
 from app.assurance import rules as assurance_rules
 from app.assurance.service import items_of
 from app.capacity.models import ActivityCapacity, CapacityStatus, PauseReason
-from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, make_page
 from app.geo.service import distance_km
+from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
-from app.organisations.schemas import OrganisationSummary
 from app.search import sql
 from app.support.models import (
     NeedStatus,
@@ -149,8 +148,8 @@ def to_public(
 ) -> list[SupportNeedPublic]:
     if not needs:
         return []
-    organisations = _organisations(session, {n.organisation_id for n in needs})
-    categories = _terms(session, {n.category_id for n in needs})
+    organisations = organisation_service.summaries(session, {n.organisation_id for n in needs})
+    categories = vocabulary.summaries(session, {n.category_id for n in needs})
     threads: dict[uuid.UUID, list[MessagePublic]] = {n.id: [] for n in needs}
     shown = [n.id for n in needs if sees_thread(principal, n)]
     if shown:
@@ -191,7 +190,7 @@ def create_need(
     now: datetime,
 ) -> SupportNeed:
     _require_member(principal, organisation_id, "flag its support needs")
-    _check_category(session, data.category_id)
+    vocabulary.load_terms(session, [data.category_id], "body.category_id", "support-category")
     need = SupportNeed(
         organisation_id=organisation_id,
         raised_by_id=principal.id,
@@ -259,7 +258,7 @@ def create_offer(
     now: datetime,
 ) -> SupportOffer:
     _require_member(principal, organisation_id, "offer help on its behalf")
-    _check_category(session, data.category_id)
+    vocabulary.load_terms(session, [data.category_id], "body.category_id", "support-category")
     offer = SupportOffer(organisation_id=organisation_id, created_at=now, **data.model_dump())
     session.add(offer)
     session.flush()
@@ -310,8 +309,8 @@ def list_offers(
 
 
 def offers_public(session: Session, offers: list[SupportOffer]) -> list[SupportOfferPublic]:
-    organisations = _organisations(session, {o.organisation_id for o in offers})
-    categories = _terms(session, {o.category_id for o in offers})
+    organisations = organisation_service.summaries(session, {o.organisation_id for o in offers})
+    categories = vocabulary.summaries(session, {o.category_id for o in offers})
     return [
         SupportOfferPublic(
             id=o.id,
@@ -360,7 +359,7 @@ def matches(session: Session, principal: Principal, need: SupportNeed) -> Suppor
             )
         )
     found.sort(key=lambda m: (m.distance_km is None, m.distance_km or 0, m.offer.organisation.name))
-    category = _terms(session, {need.category_id})[need.category_id]
+    category = vocabulary.summaries(session, {need.category_id})[need.category_id]
     return SupportMatches(need_id=need.id, category=category, matches=found)
 
 
@@ -390,56 +389,6 @@ def _places(session: Session, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUI
 def _require_member(principal: Principal, organisation_id: uuid.UUID, what: str) -> None:
     if not (principal.is_admin or organisation_id in principal.member_of):
         raise Forbidden(f"Only the organisation's members (or an admin) {what}")
-
-
-def _check_category(session: Session, term_id: uuid.UUID) -> None:
-    found = session.execute(
-        select(TaxonomyTerm.id)
-        .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
-        .where(TaxonomyTerm.id == term_id, Taxonomy.code == "support-category")
-    ).first()
-    if found is None:
-        raise InvalidField(
-            "body.category_id", "not a term of the support-category vocabulary", "unknown_id"
-        )
-
-
-def _organisations(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, OrganisationSummary]:
-    return {
-        o.id: OrganisationSummary.model_validate(o)
-        for o in session.execute(select(Organisation).where(Organisation.id.in_(ids))).scalars()
-    }
-
-
-def _terms(session: Session, ids: set[uuid.UUID]):
-    return {
-        t.id: vocabulary.summarise(t)
-        for t in session.execute(
-            select(TaxonomyTerm)
-            .where(TaxonomyTerm.id.in_(ids))
-            .options(selectinload(TaxonomyTerm.taxonomy))
-        ).scalars()
-    }
-
-
-def category_ids(session: Session, values: list[str]) -> tuple[uuid.UUID, ...]:
-    """Category filter values as ids: ids or codes of the support-category vocabulary."""
-    found = []
-    for value in values:
-        try:
-            found.append(uuid.UUID(value))
-            continue
-        except ValueError:
-            pass
-        term = session.execute(
-            select(TaxonomyTerm.id)
-            .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
-            .where(TaxonomyTerm.code == value, Taxonomy.code == "support-category")
-        ).scalar()
-        if term is None:
-            raise InvalidField("query.category", f"unknown support category {value!r}", "unknown")
-        found.append(term)
-    return tuple(found)
 
 
 # --- signals: invitations to flag a need, never a need flagged on anyone's behalf ---------

@@ -117,18 +117,68 @@ def _to_public(session: Session, terms: list[TaxonomyTerm]) -> list[TermPublic]:
     ]
 
 
-def load_terms(session: Session, term_ids: Iterable[uuid.UUID], field: str) -> list[TaxonomyTerm]:
-    """Fetch terms by id for linking; an unknown id is a 422 naming ``field``."""
+def load_terms(
+    session: Session, term_ids: Iterable[uuid.UUID], field: str, scheme: str | None = None
+) -> list[TaxonomyTerm]:
+    """Fetch terms by id for linking; an unknown id, or one outside ``scheme`` when given,
+    is a 422 naming ``field``."""
     wanted = list(dict.fromkeys(term_ids))
     if not wanted:
         return []
     found = {
         term.id: term
-        for term in session.exec(select(TaxonomyTerm).where(TaxonomyTerm.id.in_(wanted)))
+        for term in session.exec(
+            select(TaxonomyTerm)
+            .where(TaxonomyTerm.id.in_(wanted))
+            .options(selectinload(TaxonomyTerm.taxonomy))
+        )
     }
     missing = [str(term_id) for term_id in wanted if term_id not in found]
     if missing:
         raise InvalidField(
             field, f"unknown taxonomy term id(s): {', '.join(missing)}", "unknown_id"
         )
+    outside = [str(t) for t in wanted if scheme and found[t].taxonomy.code != scheme]
+    if outside:
+        raise InvalidField(
+            field, f"not terms of the {scheme} vocabulary: {', '.join(outside)}", "wrong_scheme"
+        )
     return [found[term_id] for term_id in wanted]
+
+
+def summaries(session: Session, term_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, TermSummary]:
+    """Summaries of these terms by id, in one query."""
+    wanted = set(term_ids)
+    if not wanted:
+        return {}
+    return {
+        term.id: summarise(term)
+        for term in session.exec(
+            select(TaxonomyTerm)
+            .where(TaxonomyTerm.id.in_(wanted))
+            .options(selectinload(TaxonomyTerm.taxonomy))
+        )
+    }
+
+
+def resolve(
+    session: Session, values: Iterable[str], schemes: Iterable[str], field: str
+) -> tuple[uuid.UUID, ...]:
+    """Query values naming terms of ``schemes`` by id or code, as ids; anything else is a
+    422 naming ``field``."""
+    schemes = list(schemes)
+    found = []
+    for value in values:
+        try:
+            condition = TaxonomyTerm.id == uuid.UUID(value)
+        except ValueError:
+            condition = TaxonomyTerm.code == value
+        term_id = session.exec(
+            select(TaxonomyTerm.id)
+            .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
+            .where(condition, Taxonomy.code.in_(schemes))
+        ).first()
+        if term_id is None:
+            raise InvalidField(field, f"unknown {' or '.join(schemes)} term {value!r}", "unknown")
+        found.append(term_id)
+    return tuple(found)
