@@ -39,7 +39,7 @@ def serve(
         reload=reload,
         access_log=False,  # our request log omits query strings, which can hold postcodes
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # the app trusts only SIGNPOST_TRUSTED_PROXIES (app/main.py)
     )
 
 

@@ -1,8 +1,10 @@
 """The Signpost application: routers, middleware and error handlers."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import app.models
 from app import __version__
@@ -11,10 +13,14 @@ from app.activities.router import router as activities_router
 from app.assurance.router import router as assurance_router
 from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
+from app.core import openapi
 from app.core.config import get_settings
-from app.core.errors import PROBLEM_JSON, install_error_handlers
+from app.core.errors import install_error_handlers
+from app.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.inputs import refuse_bad_query_text
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
+from app.idempotency.service import IdempotencyMiddleware, Replay, replay_response
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
 from app.reports.router import router as reports_router
@@ -56,63 +62,57 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _problem_json_only(app: FastAPI) -> None:
-    """Document error responses as problem+json only (FastAPI files ``model=`` under JSON)."""
-    build = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build()
-            for methods in schema["paths"].values():
-                for operation in methods.values():
-                    for status, response in operation["responses"].items():
-                        content = response.get("content", {})
-                        if status[0] in "45" and PROBLEM_JSON in content:
-                            content[PROBLEM_JSON] = content.pop("application/json", {})
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
-
-
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings)
-    app = FastAPI(
+    # Swagger UI and ReDoc from files installed with the package: /docs works offline.
+    app = FastAPIOffline(
         title="Signpost",
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=_operation_id,
+        dependencies=[Depends(refuse_bad_query_text)],
     )
     install_error_handlers(app)
+    app.add_exception_handler(Replay, replay_response)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed", "Retry-After"],
         )
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:
+        # X-Forwarded-For is believed only from these addresses; otherwise any client could
+        # choose the address the sign-in lockout counts against.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(RequestLogMiddleware)
-    for router in (
-        organisations_router,
-        venues_router,
-        activities_router,
-        capacity_router,
-        assurance_router,
-        search_router,
-        referrals_router,
-        support_router,
-        reports_router,
-        vocabulary_router,
-        accounts_router,
-        audit_router,
-        health_router,
-    ):
+    app.add_middleware(SecurityHeadersMiddleware)
+    for router in ROUTERS:
         app.include_router(router)
-    _problem_json_only(app)
+    openapi.install(app, ROUTERS)
     return app
+
+
+ROUTERS = (
+    organisations_router,
+    venues_router,
+    activities_router,
+    capacity_router,
+    assurance_router,
+    search_router,
+    referrals_router,
+    support_router,
+    reports_router,
+    vocabulary_router,
+    accounts_router,
+    audit_router,
+    health_router,
+)
 
 
 app = create_app()

@@ -8,6 +8,7 @@ from app.audit.models import AuditEntry
 from app.capacity.models import ActivityCapacity, CapacityChange
 from app.core.db import metadata
 from app.geo.models import Postcode
+from app.idempotency.models import IdempotencyRecord
 from app.organisations.models import Organisation, OrganisationArea
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import SearchLog
@@ -24,6 +25,7 @@ __all__ = [
     "AssuranceItem",
     "AuditEntry",
     "CapacityChange",
+    "IdempotencyRecord",
     "Membership",
     "NeedCategory",
     "Organisation",

@@ -51,7 +51,7 @@ def make_user(
 
 
 def token_for(user: User) -> str:
-    return create_access_token(user.id)[0]
+    return create_access_token(user.id, user.token_version)[0]
 
 
 def client_for(user: User | None) -> TestClient:

@@ -108,7 +108,13 @@ def user(session):
 
 def _claims(user, **overrides):
     now = datetime.now(UTC)
-    claims = {"sub": str(user.id), "iat": now, "exp": now + timedelta(minutes=5), "iss": "signpost"}
+    claims = {
+        "sub": str(user.id),
+        "ver": user.token_version,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "iss": "signpost",
+    }
     return {**claims, **overrides}
 
 

@@ -117,3 +117,46 @@ def test_filters_narrow_the_log(client):
     assert count(action="archive") == 1
     assert count(object_type="organisation", since=start) == 3
     assert count(object_type="organisation", until=start) == 0
+
+
+def test_referrals_and_support_threads_are_audited_without_personal_data(client, session):
+    from tests.referral_world import build_world
+
+    world = build_world(session, client)
+    referral = world.refer()
+    accepted = world.move(referral["id"], "accepted", note="Called Sam on 07700 900123")
+    assert accepted.status_code == 200
+    need = world.provider.post(
+        f"/v1/organisations/{world.organisation['id']}/support-needs",
+        json={
+            "category_id": world.needs["volunteers"],
+            "urgency": "high",
+            "description": "Short of volunteers",
+        },
+    ).json()
+    message = world.provider.post(
+        f"/v1/support-needs/{need['id']}/messages", json={"body": "Anyone free on Tuesdays?"}
+    )
+    assert message.status_code == 201
+    acknowledged = world.steward.post(
+        f"/v1/support-needs/{need['id']}/transitions", json={"status": "acknowledged"}
+    )
+    assert acknowledged.status_code == 200
+
+    log = client.get("/v1/audit", params={"per_page": 100})
+    entries = log.json()["contents"]
+    about_referral = [e for e in entries if e["object_id"] == referral["id"]]
+    actions = sorted(e["action"] for e in about_referral if e["action"] != "read")
+    assert actions == ["create", "transition"]
+    moved = next(e for e in about_referral if e["action"] == "transition")
+    assert moved["changes"]["status"] == {"before": "sent", "after": "accepted"}
+    assert moved["changes"]["note"] == {"after": "[redacted]"}
+    assert moved["organisation_id"] == world.organisation["id"]
+    assert any(e["object_type"] == "support_message" for e in entries)
+    assert any(
+        e["object_id"] == need["id"]
+        and e["changes"].get("status", {}).get("after") == "acknowledged"
+        for e in entries
+    )
+    for secret in ("07700 900123", "LW-2291", "Sam", "quieter group", "Tuesdays"):
+        assert secret not in log.text

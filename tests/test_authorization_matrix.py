@@ -357,6 +357,12 @@ def test_every_route_has_a_rule():
 
 @pytest.fixture
 def world(session, client):
+    return build_world(session, client)
+
+
+def build_world(session, client):
+    """Two published organisations, one with a venue, an activity, a referral, support
+    needs and an offer and an assurance item, and one client per kind of caller."""
     own = create_organisation(client, status="published")
     other = create_organisation(client, status="published")
     venue = create_venue(client, managed_by_organisation_id=own["id"])
@@ -461,6 +467,10 @@ def test_each_caller_gets_exactly_what_its_role_allows(world, session, route, ca
 
     if caller in allowed:
         assert response.status_code == success, response.text
+        if method != "GET":
+            # The README promises that every write is in the audit log.
+            written = stored_rows(session)["audit_entry"]
+            assert len(written) > len(before["audit_entry"]), f"{route} left no audit entry"
         return
     if caller == "anonymous":
         expected = 401

@@ -57,16 +57,23 @@ def test_second_writer_with_a_stale_etag_gets_412_and_the_first_change_survives(
     assert "Bob's description" not in audit.text
 
 
-def test_if_match_is_required_and_weak_tags_are_understood(client, session):
+def test_if_match_is_required_weak_tags_never_match_and_star_matches_any(client, session):
     activity, (editor, _) = _editors(client, session)
     path = f"/v1/activities/{activity['id']}"
     missing = editor.patch(path, json={"name": "No header"})
     assert missing.status_code == 428
     wrong = editor.patch(path, json={"name": "Wrong"}, headers={"If-Match": '"41"'})
     assert wrong.status_code == 412
+    # RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag of the current version fails.
     weak = editor.patch(path, json={"name": "Weak"}, headers={"If-Match": 'W/"1"'})
-    assert weak.status_code == 200
-    assert client.get(path).json()["name"] == "Weak"
+    assert weak.status_code == 412
+    assert client.get(path).json()["name"] == activity["name"]
+    listed = editor.patch(path, json={"name": "Listed"}, headers={"If-Match": 'W/"1", "1"'})
+    assert listed.status_code == 200
+    star = editor.patch(path, json={"name": "Any version"}, headers={"If-Match": "*"})
+    assert star.status_code == 200, star.text
+    assert star.headers["etag"] == '"3"'
+    assert client.get(path).json()["name"] == "Any version"
 
 
 def test_simultaneous_writers_with_the_same_etag_produce_one_winner(client, session):

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel import Session, select
 
@@ -15,6 +15,7 @@ from app.accounts.security import decode_access_token, secret_matches, split_api
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.types import utcnow
+from app.organisations.models import Organisation
 
 bearer_scheme = OAuth2PasswordBearer(
     tokenUrl="/v1/auth/token", auto_error=False, description="Bearer token from /v1/auth/token"
@@ -29,10 +30,17 @@ KEY_USE_RESOLUTION = timedelta(minutes=5)
 
 def get_principal(
     session: SessionDep,
+    request: Request,
     token: Annotated[str | None, Security(bearer_scheme)],
     api_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> Principal:
-    """Who is calling: anonymous, a signed-in user, or an API key. Bad credentials are 401."""
+    """Who is calling: anonymous, a signed-in user, or an API key. Bad credentials are 401,
+    including an empty or non-bearer `Authorization` or an empty `X-API-Key`: a caller who
+    sent credentials never silently becomes anonymous."""
+    if "authorization" in request.headers and not token:
+        raise Unauthorized("Authorization must be `Bearer <token>` from /v1/auth/token")
+    if "x-api-key" in request.headers and not api_key:
+        raise Unauthorized("The X-API-Key header is empty")
     if token and api_key:
         raise Unauthorized("Send either a bearer token or an API key, not both")
     if api_key:
@@ -46,9 +54,9 @@ def get_principal(
 
 
 def _principal_for_token(session: Session, token: str) -> Principal:
-    user_id = decode_access_token(token)
-    user = session.get(User, user_id) if user_id else None
-    if user is None or not user.is_active:
+    claims = decode_access_token(token)
+    user = session.get(User, claims[0]) if claims else None
+    if user is None or not user.is_active or user.token_version != claims[1]:
         raise Unauthorized("The bearer token is invalid or has expired; sign in again")
     memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
     return Principal(
@@ -75,10 +83,19 @@ def _principal_for_key(session: Session, api_key: str) -> Principal:
         session.add(key)
     memberships = (
         {key.organisation_id: key.organisation_role}
-        if key.organisation_id and key.organisation_role
+        if key.organisation_id and key.organisation_role and _organisation_open(session, key)
         else {}
     )
     return Principal(kind="api_key", id=key.id, role=key.role, memberships=memberships)
+
+
+def _organisation_open(session: Session, key: ApiKey) -> bool:
+    """An organisation's key acts for it only while it is not archived: afterwards the key
+    still authenticates but can change nothing and sees only what the public sees."""
+    archived_at = session.exec(
+        select(Organisation.archived_at).where(Organisation.id == key.organisation_id)
+    ).first()
+    return archived_at is None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -32,6 +32,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: GlobalRole | None = Field(default=None, sa_type=enum_type(GlobalRole))
     is_active: bool = True
+    # Part of every access token; raised when the password changes, ending older tokens.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
 

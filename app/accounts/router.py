@@ -1,8 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Path, Request, Response, status
 
 from app.accounts import service
 from app.accounts.deps import AdminPrincipal, Authenticated
@@ -24,22 +23,34 @@ from app.accounts.schemas import (
 )
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, problem_responses
+from app.core.inputs import Text
 from app.core.pagination import PageDep
+from app.idempotency.service import Idempotent
 from app.organisations.deps import VisibleOrganisation
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
-@router.post("/auth/token", responses=problem_responses(401, 422, 429))
+@router.post(
+    "/auth/token", responses=problem_responses(401, 422, 429), openapi_extra={"security": []}
+)
 def sign_in(
     session: SessionDep,
     request: Request,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    username: Annotated[Text, Form(min_length=1, max_length=254, description="Your email")],
+    password: Annotated[
+        Text, Form(min_length=1, max_length=1024, json_schema_extra={"format": "password"})
+    ],
+    grant_type: Annotated[
+        str | None, Form(pattern="^password$", description="OAuth 2 clients send `password`")
+    ] = None,
 ) -> Token:
-    """Sign in with email (as `username`) and password; returns a short-lived bearer token.
-    Repeated failures for one account or address are locked out for a while (429)."""
+    """Sign in with email (as `username`) and password, form-encoded as OAuth 2's password
+    grant; returns a short-lived bearer token. Repeated failures for one account or address
+    are locked out for a while (429). The address is the connecting one, or the one a
+    trusted proxy (`SIGNPOST_TRUSTED_PROXIES`) forwarded."""
     address = request.client.host if request.client else "unknown"
-    return service.sign_in(session, form.username, form.password, address)
+    return service.sign_in(session, username, password, address)
 
 
 @router.get("/me", responses=problem_responses(401))
@@ -92,7 +103,10 @@ def list_users(
 
 
 @router.post(
-    "/users", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+    dependencies=[Idempotent],
 )
 def create_user(session: SessionDep, _admin: AdminPrincipal, body: UserCreate) -> UserPublic:
     """Create an account. Admins only."""
@@ -136,6 +150,7 @@ def list_members(
     "/organisations/{organisation_id}/members",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 409, 422),
+    dependencies=[Idempotent],
 )
 def add_member(
     session: SessionDep, organisation_id: ManagedOrganisationId, body: MemberCreate
@@ -171,7 +186,10 @@ def list_api_keys(session: SessionDep, _admin: AdminPrincipal, page: PageDep) ->
 
 
 @router.post(
-    "/api-keys", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 422)
+    "/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 422),
+    dependencies=[Idempotent],
 )
 def create_api_key(session: SessionDep, admin: AdminPrincipal, body: ApiKeyCreate) -> ApiKeyCreated:
     """Create a key for a script or integration. The response holds the key: it is shown

@@ -6,6 +6,7 @@ from pydantic import EmailStr, Field, StringConstraints, model_validator
 from sqlmodel import SQLModel
 
 from app.accounts.models import GlobalRole, OrganisationRole
+from app.core.inputs import Instant
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 
@@ -122,7 +123,7 @@ class ApiKeyCreate(RequestModel):
         default=None, description="For an organisation's own integration, with organisation_role"
     )
     organisation_role: OrganisationRole | None = None
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
 
     @model_validator(mode="after")
     def _scope(self):

@@ -32,27 +32,39 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def create_access_token(user_id: uuid.UUID) -> tuple[str, int]:
+def create_access_token(user_id: uuid.UUID, version: int = 0) -> tuple[str, int]:
+    """A token for ``user_id``; ``version`` is the account's ``token_version`` (a password
+    change raises it, which ends every token issued before)."""
     settings = get_settings()
     lifetime = timedelta(minutes=settings.access_token_minutes)
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + lifetime, "iss": TOKEN_ISSUER}
+    claims = {
+        "sub": str(user_id),
+        "ver": version,
+        "iat": now,
+        "exp": now + lifetime,
+        "iss": TOKEN_ISSUER,
+    }
     token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
     return token, int(lifetime.total_seconds())
 
 
-def decode_access_token(token: str) -> uuid.UUID | None:
-    """The user id in a valid, unexpired token we signed; None for anything else."""
+def decode_access_token(token: str) -> tuple[uuid.UUID, int] | None:
+    """The user id and token version in a valid, unexpired token we signed; None for
+    anything else."""
     try:
         claims = jwt.decode(
             token,
             get_settings().secret_key.get_secret_value(),
             algorithms=[TOKEN_ALGORITHM],  # never "none", never what the token says
             issuer=TOKEN_ISSUER,
-            options={"require": ["sub", "exp", "iat", "iss"]},
+            options={"require": ["sub", "ver", "exp", "iat", "iss"]},
         )
-        return uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, ValueError):
+        version = claims["ver"]
+        if not isinstance(version, int):
+            return None
+        return uuid.UUID(claims["sub"]), version
+    except (jwt.PyJWTError, ValueError, TypeError):
         return None
 
 

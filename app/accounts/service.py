@@ -43,12 +43,13 @@ SIGN_IN_REFUSED = "The email or password is wrong, or the account is not active"
 
 
 def sign_in(session: Session, email: str, password: str, address: str) -> Token:
+    email = normalise_email(email)  # the lockout and the lookup key on the same value
     keys = {
         throttle_key("account", email): get_settings().signin_max_failures_per_account,
         throttle_key("address", address): get_settings().signin_max_failures_per_address,
     }
     _refuse_while_locked(session, keys)
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = session.exec(select(User).where(User.email == email)).first()
     usable = user is not None and user.is_active
     if not verify_password(user.password_hash if usable else None, password):
         _record_failure(keys)
@@ -58,7 +59,7 @@ def sign_in(session: Session, email: str, password: str, address: str) -> Token:
         session.delete(throttle)
     user.last_login_at = utcnow()
     session.add(user)
-    token, lifetime = create_access_token(user.id)
+    token, lifetime = create_access_token(user.id, user.token_version)
     return Token(access_token=token, expires_in=lifetime)
 
 
@@ -90,6 +91,10 @@ def _record_failure(keys: dict[str, int]) -> None:
         session.commit()
 
 
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
 # --- users --------------------------------------------------------------------------------
 
 
@@ -116,7 +121,7 @@ def users_public(session: Session, users: list[User]) -> list[UserPublic]:
 
 
 def create_user(session: Session, data: UserCreate) -> User:
-    email = data.email.lower()
+    email = normalise_email(data.email)
     if session.exec(select(User.id).where(User.email == email)).first():
         raise Conflict("An account with this email already exists")
     user = User(
@@ -154,12 +159,31 @@ def get_user(session: Session, user_id: uuid.UUID) -> User:
 
 
 def update_user(session: Session, user: User, changes: dict) -> User:
+    stays_admin = changes.get("role", user.role) is GlobalRole.admin
+    stays_active = changes.get("is_active", user.is_active)
+    if user.role is GlobalRole.admin and user.is_active and not (stays_admin and stays_active):
+        _refuse_losing_last_admin(session, user)
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
+        user.token_version += 1  # signs the user out everywhere
     user.sqlmodel_update(changes)
     session.add(user)
     session.flush()
     return user
+
+
+def _refuse_losing_last_admin(session: Session, user: User) -> None:
+    # Lock the admins' rows so two admins demoting each other cannot both succeed.
+    admins = session.exec(
+        select(User.id)
+        .where(User.role == GlobalRole.admin, User.is_active.is_(True))
+        .with_for_update()
+    ).all()
+    if set(admins) <= {user.id}:
+        raise Conflict(
+            "This is the last active admin; make someone else an admin first, "
+            "so Signpost is never left without one"
+        )
 
 
 # --- organisation members -----------------------------------------------------------------
@@ -192,7 +216,7 @@ def list_members(session: Session, organisation_id: uuid.UUID, params: PageParam
 def add_member(
     session: Session, organisation_id: uuid.UUID, email: str, role: OrganisationRole
 ) -> MemberPublic:
-    user = session.exec(select(User).where(User.email == email.lower())).first()
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     if user is None or not user.is_active:
         raise InvalidField(
             "body.email", "no active account has this email; ask an admin to create one"

@@ -1,7 +1,7 @@
 """Activities (HSDS service), their schedules, and their links to terms and venues."""
 
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -10,6 +10,7 @@ from pydantic import EmailStr, StringConstraints, model_validator
 from sqlmodel import Field, Index, Relationship, SQLModel
 
 from app.core.concurrency import version_column
+from app.core.inputs import ClockTime, Day
 from app.core.schemas import Phone, WebUrl
 from app.core.types import (
     JSONColumn,
@@ -189,10 +190,10 @@ class ScheduleBase(SQLModel):
             '"1TU" (first Tuesday) or "-1FR" (last Friday)'
         ),
     )
-    opens_at: time
-    closes_at: time
-    valid_from: date | None = None
-    valid_to: date | None = None
+    opens_at: ClockTime = Field(description="UK local time, no offset, e.g. 10:00")
+    closes_at: ClockTime = Field(description="UK local time, no offset")
+    valid_from: Day | None = None
+    valid_to: Day | None = None
     description: str = Field(default="", max_length=500)
     venue_id: uuid.UUID | None = Field(
         default=None,

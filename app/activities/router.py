@@ -1,5 +1,4 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -12,8 +11,10 @@ from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic,
 from app.core.concurrency import set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
+from app.idempotency.service import Idempotent
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 
@@ -36,7 +37,7 @@ def list_activities(
     ] = [],  # noqa: B006 - FastAPI copies the default per request
     venue: Annotated[uuid.UUID | None, Query(description="Held at this venue")] = None,
     modified_after: Annotated[
-        datetime | None, Query(description="Only those changed after this time (ISO 8601)")
+        Instant | None, Query(description="Only those changed after this time (ISO 8601)")
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
@@ -55,7 +56,10 @@ def list_activities(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+    dependencies=[Idempotent],
 )
 def create_activity(
     session: SessionDep, principal: Authenticated, body: ActivityCreate, response: Response

@@ -2,15 +2,17 @@ import re
 import uuid
 from datetime import datetime
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlmodel import SQLModel
 
 from app.activities.freshness import Freshness
 from app.activities.models import ActivityBase, Frequency, ScheduleBase
 from app.assurance.rules import AssuranceLevel
 from app.capacity.schemas import CapacitySummary
+from app.core.inputs import Instant
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
+from app.core.types import utcnow
 from app.organisations.schemas import OrganisationSummary
 from app.referrals.responsiveness import Responsiveness
 from app.venues.schemas import VenueSummary
@@ -88,9 +90,17 @@ class ActivityCreate(ActivityLinks, ActivityBase):
     model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
 
     organisation_id: uuid.UUID
-    last_confirmed_at: datetime | None = Field(
-        default=None, description="When the listing was last confirmed accurate; default now"
+    last_confirmed_at: Instant | None = Field(
+        default=None,
+        description="When the listing was last confirmed accurate; default now; never later",
     )
+
+    @field_validator("last_confirmed_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > utcnow():
+            raise ValueError("cannot be in the future")
+        return value
 
 
 ActivityUpdate = patch_model_of(

@@ -22,6 +22,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep, make_page
 from app.core.types import utcnow
+from app.idempotency.service import Idempotent
 from app.organisations.deps import VisibleOrganisation
 
 router = APIRouter(tags=["assurance"])
@@ -60,6 +61,7 @@ def get_assurance(
     "/v1/organisations/{organisation_id}/assurance-items",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 409, 422),
+    dependencies=[Idempotent],
 )
 def create_assurance_item(
     session: SessionDep,

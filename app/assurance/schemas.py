@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 from app.assurance.models import AssuranceKind, DbsApproach, ReviewStatus
 from app.assurance.rules import AssuranceLevel, ItemStatus
+from app.core.inputs import Day
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
 from app.vocabulary.schemas import TermSummary
@@ -47,8 +48,8 @@ FACT_FIELDS = frozenset().union(*(required | optional for required, optional in 
 
 class AssuranceFacts(RequestModel):
     has_policy: bool | None = Field(default=None, description="Policies: do you have one?")
-    last_reviewed_on: date | None = Field(default=None, description="Policies")
-    review_due_on: date | None = Field(default=None, description="Policies: next review")
+    last_reviewed_on: Day | None = Field(default=None, description="Policies")
+    review_due_on: Day | None = Field(default=None, description="Policies: next review")
     role_title: str | None = Field(
         default=None,
         min_length=1,
@@ -68,8 +69,8 @@ class AssuranceFacts(RequestModel):
     )
     staff_trained: int | None = Field(default=None, ge=0, le=100_000)
     volunteers_trained: int | None = Field(default=None, ge=0, le=100_000)
-    completed_on: date | None = Field(default=None, description="Training")
-    expires_on: date | None = Field(default=None, description="Insurance, ICO, training")
+    completed_on: Day | None = Field(default=None, description="Training")
+    expires_on: Day | None = Field(default=None, description="Insurance, ICO, training")
     evidence_reference: EvidenceReference | None = Field(
         default=None, description="A URL or document id where the evidence is kept"
     )

@@ -119,6 +119,32 @@ def _record(session: OrmSession, _flush: UOWTransaction, _instances: Any) -> Non
     session.add_all(entries)
 
 
+def record_event(
+    session: OrmSession,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID,
+    organisation_id: uuid.UUID | None,
+    changes: dict[str, Any],
+) -> None:
+    """Record a write the flush hook cannot see: one made with a Core statement (a
+    conditional UPDATE) or to a row that is not itself audited (a referral's events, a
+    support need's messages). ``changes`` must hold no personal data: name such fields with
+    the value ``REDACTED``."""
+    actor_type, actor_id = _actor(session)
+    session.add(
+        AuditEntry(
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            organisation_id=organisation_id,
+            changes=jsonable_encoder(changes),
+        )
+    )
+
+
 def record_read(
     session: OrmSession,
     object_type: str,

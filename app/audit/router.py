@@ -1,5 +1,4 @@
 import uuid
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -10,6 +9,7 @@ from app.audit import service
 from app.audit.schemas import AuditPage
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.inputs import Instant
 from app.core.pagination import PageDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -21,6 +21,8 @@ class AuditAction(StrEnum):
     archive = "archive"
     delete = "delete"
     read = "read"  # personal data was read (referral contact details and notes)
+    transition = "transition"  # a referral moved from one status to another
+    purge = "purge"  # personal data deleted at the end of its retention period
 
 
 class AuditObjectType(StrEnum):
@@ -31,6 +33,7 @@ class AuditObjectType(StrEnum):
     referral = "referral"
     assurance_item = "assurance_item"
     support_need = "support_need"
+    support_message = "support_message"
     support_offer = "support_offer"
     user = "user"
     membership = "membership"
@@ -47,8 +50,8 @@ def list_audit_entries(
     actor_id: Annotated[uuid.UUID | None, Query(description="A user's or API key's id")] = None,
     organisation: uuid.UUID | None = None,
     action: AuditAction | None = None,
-    since: Annotated[datetime | None, Query(description="At or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Before (ISO 8601)")] = None,
+    since: Annotated[Instant | None, Query(description="At or after (ISO 8601)")] = None,
+    until: Annotated[Instant | None, Query(description="Before (ISO 8601)")] = None,
 ) -> AuditPage:
     """Who changed what and when, newest first. Stewards and admins see everything;
     organisation admins see their own organisations' entries."""

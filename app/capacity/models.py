@@ -14,6 +14,7 @@ from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from app.core.concurrency import version_column
+from app.core.inputs import Instant
 from app.core.types import JSONColumn, UTCDateTime, enum_type, id_field, utcnow
 
 
@@ -98,7 +99,7 @@ class CapacityFields(SQLModel):
         max_length=len(PlaceRelease),
         description="Referral outcomes that give an accepted referral's place back",
     )
-    paused_until: datetime | None = Field(
+    paused_until: Instant | None = Field(
         default=None,
         sa_type=UTCDateTime,
         description="With status paused: when the pause ends by itself (null: until resumed)",
@@ -176,4 +177,4 @@ class CapacityChange(SQLModel, table=True):
     weekly_referral_cap: int | None = None
     referrals_this_week: int = 0
     pause_reason: PauseReason | None = Field(default=None, sa_type=enum_type(PauseReason))
-    paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_until: Instant | None = Field(default=None, sa_type=UTCDateTime)

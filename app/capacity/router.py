@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -11,6 +10,7 @@ from app.capacity.schemas import CapacityChangePage, CapacityPublic, CapacityUpd
 from app.core.concurrency import IfMatch, check_if_match, set_etag
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, problem_responses
+from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.types import utcnow
 
@@ -52,8 +52,8 @@ def list_capacity_history(
     principal: Authenticated,
     activity: VisibleActivity,
     page: PageDep,
-    since: Annotated[datetime | None, Query(description="Changes at or after this time")] = None,
-    until: Annotated[datetime | None, Query(description="Changes before this time")] = None,
+    since: Annotated[Instant | None, Query(description="Changes at or after this time")] = None,
+    until: Annotated[Instant | None, Query(description="Changes before this time")] = None,
 ) -> CapacityChangePage:
     """Every capacity change, newest first (the organisation's members, stewards,
     commissioners and admins)."""

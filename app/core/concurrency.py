@@ -16,7 +16,10 @@ IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        description='The ETag from your last read, e.g. "3"; required to change a listing',
+        description=(
+            'The ETag from your last read, e.g. "3", or * for whatever is current; '
+            "required to change a listing"
+        ),
         max_length=100,
     ),
 ]
@@ -39,7 +42,11 @@ def check_if_match(if_match: str | None, version: int) -> None:
         raise PreconditionRequired(
             "Send If-Match with the ETag you read, so nobody's change is overwritten"
         )
-    offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    offered = {tag.strip() for tag in if_match.split(",")}
+    # RFC 9110 §13.1.1: "*" matches any current version; If-Match uses the strong
+    # comparison, so a weak tag (W/"3") never matches.
+    if "*" in offered:
+        return
     if etag(version) not in offered:
         raise PreconditionFailed(
             f"The resource has changed since you read it (it is now {etag(version)}); "

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     default_page_size: int = Field(20, ge=1)
     max_page_size: int = Field(100, ge=1, le=1000)
     cors_origins: list[str] = []
+    # Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = []
+    # Larger request bodies are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(1_000_000, ge=1_000)
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False

@@ -4,6 +4,7 @@ Domain code raises :class:`Problem` subclasses; the handlers here turn those, Fa
 validation errors, Starlette's HTTP errors and anything unexpected into one body.
 """
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -21,6 +22,8 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://signpost.example/problems/"
 
 log = structlog.get_logger(__name__)
+# A body with thousands of bad fields gets the first ones and a count, not megabytes.
+MAX_ERRORS = 50
 
 
 class FieldError(BaseModel):
@@ -157,11 +160,14 @@ async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
 
 
 async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    found = exc.errors()
     errors = [
         FieldError(field=_field_name(e), message=_validation_message(e), type=e["type"])
-        for e in exc.errors()
+        for e in found[:MAX_ERRORS]
     ]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    if len(found) > MAX_ERRORS:
+        detail += f"; and {len(found) - MAX_ERRORS} more errors (the first {MAX_ERRORS} shown)"
     return problem_response(
         request,
         422,
@@ -176,11 +182,27 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONRespons
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}"
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(
-        request, exc.status_code, detail=detail, headers=getattr(exc, "headers", None)
-    )
+        allowed = _allowed_methods(request)
+        detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        headers = {**(headers or {}), "Allow": allowed}
+    return problem_response(request, exc.status_code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method any route at this path answers (Starlette names only the first route's)."""
+    table = request.app.state.__dict__.setdefault("_allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), set(operations))
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state._allowed_methods = table
+    methods = {m.upper() for pattern, ops in table if pattern.match(request.url.path) for m in ops}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -206,20 +228,13 @@ async def _on_stale(request: Request, exc: StaleDataError) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", path=request.url.path)
-    return problem_response(
-        request, 500, detail="An unexpected error occurred; it has been logged."
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(StaleDataError, _on_stale)
-    app.add_exception_handler(Exception, _on_unexpected)
+    # Anything else is logged once and answered 500 by app.core.logging.RequestLogMiddleware.
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

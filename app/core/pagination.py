@@ -42,7 +42,12 @@ def page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1")] = 1,
     per_page: Annotated[
         int | None,
-        Query(ge=1, description="Items per page; at most the configured maximum (default 100)"),
+        Query(
+            ge=1,
+            # The schema states this server's maximum (SIGNPOST_MAX_PAGE_SIZE, default 100).
+            le=get_settings().max_page_size,
+            description="Items per page (default SIGNPOST_DEFAULT_PAGE_SIZE, 20)",
+        ),
     ] = None,
 ) -> PageParams:
     settings = get_settings()

@@ -3,18 +3,26 @@
 from copy import copy
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import ConfigDict, StringConstraints, create_model, model_validator
+from pydantic import ConfigDict, StringConstraints, create_model, field_validator, model_validator
 from sqlmodel import SQLModel
+
+from app.core.inputs import WebUrl, check_text
 
 # Phone numbers as people write them: digits, spaces, +, brackets and dashes.
 Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()-]{6,31}$")]
-WebUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[^\s]+$")]
+__all__ = ["PatchModel", "Phone", "RequestModel", "WebUrl", "patch_model_of"]
 
 
 class RequestModel(SQLModel):
-    """A request body: unknown fields are refused, so a typo never passes silently."""
+    """A request body: unknown fields are refused, so a typo never passes silently, and no
+    text anywhere in it holds control characters (app/core/inputs.py)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, value):
+        return check_text(value)
 
 
 class PatchModel(RequestModel):

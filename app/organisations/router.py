@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -8,8 +7,10 @@ from app.accounts.models import GlobalRole
 from app.core.concurrency import set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
+from app.idempotency.service import Idempotent
 from app.organisations import service
 from app.organisations.deps import (
     AdministeredOrganisation,
@@ -42,7 +43,7 @@ def list_organisations(
     status_: Annotated[OrganisationStatus | None, Query(alias="status")] = None,
     legal_form: LegalForm | None = None,
     modified_after: Annotated[
-        datetime | None, Query(description="Only those changed after this time (ISO 8601)")
+        Instant | None, Query(description="Only those changed after this time (ISO 8601)")
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
@@ -60,7 +61,10 @@ def list_organisations(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+    dependencies=[Idempotent],
 )
 def create_organisation(
     session: SessionDep, principal: Authenticated, body: OrganisationCreate, response: Response

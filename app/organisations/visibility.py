@@ -4,7 +4,7 @@ Published, live organisations are public; members also see their own organisatio
 any state; stewards and admins see all.
 """
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, Select, or_, select, true
 
 from app.accounts.principal import Principal
 from app.organisations.models import Organisation, OrganisationStatus
@@ -32,3 +32,24 @@ def is_visible(organisation: Organisation, principal: Principal) -> bool:
             organisation.status == OrganisationStatus.published and organisation.archived_at is None
         )
     )
+
+
+def visible_ids(principal: Principal) -> Select | None:
+    """Ids of the organisations ``principal`` may see, to filter rows that belong to one
+    (support needs, offers, report rows); None when they may see every organisation."""
+    if principal.is_steward_or_admin:
+        return None
+    return select(Organisation.id).where(visible_to(principal))
+
+
+def unpublished_hidden_from(principal: Principal) -> Select | None:
+    """Ids of the draft organisations ``principal`` may not see, or None when there are none
+    to hide (stewards and admins). Reports use this rather than :func:`visible_ids`, so a
+    suspended or archived organisation's history still counts (as it does, without names,
+    in the totals), while a draft that never went public leaves no trace."""
+    if principal.is_steward_or_admin:
+        return None
+    hidden = select(Organisation.id).where(Organisation.status == OrganisationStatus.draft)
+    if principal.member_of:
+        hidden = hidden.where(Organisation.id.not_in(principal.member_of))
+    return hidden

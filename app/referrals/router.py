@@ -1,5 +1,4 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -7,8 +6,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from app.accounts.deps import Authenticated
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.types import utcnow
+from app.idempotency.service import Idempotent
 from app.referrals import service
 from app.referrals.models import Referral, ReferralStatus
 from app.referrals.schemas import ReferralCreate, ReferralPage, ReferralPublic, ReferralTransition
@@ -28,7 +29,10 @@ ReadableReferral = Annotated[Referral, Depends(readable_referral)]
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+    dependencies=[Idempotent],
 )
 def create_referral(
     session: SessionDep, principal: Authenticated, body: ReferralCreate, response: Response
@@ -54,10 +58,10 @@ def list_referrals(
     organisation: Annotated[uuid.UUID | None, Query(description="Received by")] = None,
     activity: Annotated[uuid.UUID | None, Query(description="For this activity")] = None,
     need: Annotated[uuid.UUID | None, Query(description="Addressing this need term")] = None,
-    created_after: Annotated[datetime | None, Query(description="Sent at or after")] = None,
-    created_before: Annotated[datetime | None, Query(description="Sent before")] = None,
+    created_after: Annotated[Instant | None, Query(description="Sent at or after")] = None,
+    created_before: Annotated[Instant | None, Query(description="Sent before")] = None,
     changed_since: Annotated[
-        datetime | None, Query(description="Status changed after this time: poll for news")
+        Instant | None, Query(description="Status changed after this time: poll for news")
     ] = None,
     awaiting_response: Annotated[
         bool | None, Query(description="true: only `sent`; false: all but `sent`")

@@ -16,7 +16,7 @@ from app.accounts.models import GlobalRole
 from app.accounts.principal import Principal
 from app.activities import service as activities
 from app.activities.models import AccessMode, Activity, ActivityStatus
-from app.audit.recorder import record_read
+from app.audit.recorder import REDACTED, record_event, record_read
 from app.capacity import service as capacity
 from app.capacity.models import ActivityCapacity, CapacityStatus, PlaceRelease
 from app.core import crypto
@@ -61,7 +61,13 @@ _table = Referral.__table__
 
 
 def _is_referrer(principal: Principal, referral: Referral) -> bool:
-    return principal.kind == "user" and referral.referrer_id == principal.id
+    """The link worker who sent it, while they still are one: losing the role ends their
+    access to its personal data at once, as deactivating their account does."""
+    return (
+        principal.kind == "user"
+        and principal.role is GlobalRole.link_worker
+        and referral.referrer_id == principal.id
+    )
 
 
 def can_read(principal: Principal, referral: Referral) -> bool:
@@ -274,7 +280,7 @@ def create_referral(
     _add_event(
         session,
         principal,
-        referral.id,
+        referral,
         None,
         status,
         now,
@@ -339,7 +345,7 @@ def transition(
     _add_event(
         session,
         principal,
-        referral.id,
+        referral,
         current,
         target,
         now,
@@ -360,14 +366,32 @@ def _illegal(referral_id, current, target, meanwhile: bool = False) -> Conflict:
     )
 
 
-def _add_event(session, principal, referral_id, from_status, to_status, now, reason=None, note=""):
+def _add_event(session, principal, referral, from_status, to_status, now, reason=None, note=""):
+    """The referral's own history, and the audit log's entry for the same change (sending
+    is `create`, every move `transition`; the note is named, never stored)."""
     if principal is None or principal.kind in ("anonymous", "system"):
         actor_type, actor_id = "system", None
     else:
         actor_type, actor_id = principal.kind, principal.id
+    changes = {"status": {"before": from_status, "after": to_status}}
+    if from_status is None:
+        changes["activity_id"] = {"after": referral.activity_id}
+        changes["personal_data"] = {"after": REDACTED}
+    if reason:
+        changes["reason"] = {"after": reason}
+    if note:
+        changes["note"] = {"after": REDACTED}
+    record_event(
+        session,
+        "create" if from_status is None else "transition",
+        "referral",
+        referral.id,
+        referral.organisation_id,
+        changes,
+    )
     session.add(
         ReferralEvent(
-            referral_id=referral_id,
+            referral_id=referral.id,
             occurred_at=now,
             from_status=from_status,
             to_status=to_status,
@@ -384,18 +408,14 @@ def _add_event(session, principal, referral_id, from_status, to_status, now, rea
 
 def expire_unanswered(session: Session, now: datetime) -> int:
     """Sent referrals past their respond-by time become ``expired``."""
-    expired = (
-        session.execute(
-            update(_table)
-            .where(_table.c.status == S.sent.value, _table.c.respond_by <= now)
-            .values(status=S.expired, status_changed_at=now, closed_at=now)
-            .returning(_table.c.id)
-        )
-        .scalars()
-        .all()
-    )
-    for referral_id in expired:
-        _add_event(session, None, referral_id, S.sent, S.expired, now, reason="no_response")
+    expired = session.execute(
+        update(_table)
+        .where(_table.c.status == S.sent.value, _table.c.respond_by <= now)
+        .values(status=S.expired, status_changed_at=now, closed_at=now)
+        .returning(_table.c.id, _table.c.activity_id, _table.c.organisation_id)
+    ).all()
+    for referral in expired:
+        _add_event(session, None, referral, S.sent, S.expired, now, reason="no_response")
     return len(expired)
 
 
@@ -418,6 +438,17 @@ def purge_personal_data(session: Session, now: datetime, retention_days: int) ->
         session.execute(
             update(_table).where(_table.c.id.in_(batch)).values(personal_data=None, purged_at=now)
         )
+        for referral_id, organisation_id in session.execute(
+            select(Referral.id, Referral.organisation_id).where(Referral.id.in_(batch))
+        ).all():
+            record_event(
+                session,
+                "purge",
+                "referral",
+                referral_id,
+                organisation_id,
+                {"personal_data": {"before": REDACTED, "after": None}},
+            )
         session.execute(
             update(ReferralEvent.__table__)
             .where(ReferralEvent.__table__.c.referral_id.in_(batch))

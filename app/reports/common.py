@@ -1,9 +1,7 @@
 """What every report shares: its parameters, small-number suppression, and the two ways
 out (JSON and streamed CSV)."""
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -15,7 +13,9 @@ from pydantic import Field
 from sqlalchemy import ColumnElement, Float, cast, func, select
 from sqlmodel import SQLModel
 
+from app.core.csv_writer import csv_rows
 from app.core.errors import InvalidField
+from app.core.inputs import Day
 from app.core.types import utcnow
 from app.organisations.models import OrganisationArea
 
@@ -45,9 +45,9 @@ class Period:
 
 def period_params(
     from_: Annotated[
-        date | None, Query(alias="from", description="First day (default: 90 days ago)")
+        Day | None, Query(alias="from", description="First day (default: 90 days ago)")
     ] = None,
-    to: Annotated[date | None, Query(description="Last day, inclusive (default: today)")] = None,
+    to: Annotated[Day | None, Query(description="Last day, inclusive (default: today)")] = None,
 ) -> Period:
     end = to or utcnow().date()
     start = from_ or end - timedelta(days=89)
@@ -165,7 +165,7 @@ def respond(
     if fmt is ReportFormat.csv:
         filename = f"{name}-{period.start}-{period.end}.csv"
         return StreamingResponse(
-            _csv(columns, shown),
+            csv_rows(columns, shown),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
@@ -183,18 +183,6 @@ def respond(
         notes=notes or [],
     )
     return Response(body.model_dump_json(), media_type="application/json")
-
-
-def _csv(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    yield buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-        yield buffer.getvalue()
 
 
 def hours_between(start, end, dialect: str):

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends, Query
 
 from app.accounts.deps import require_roles
 from app.accounts.models import GlobalRole
+from app.accounts.principal import Principal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.types import utcnow
+from app.organisations import visibility
 from app.reports import queries
 from app.reports.common import (
     Period,
@@ -22,13 +24,11 @@ from app.reports.common import (
 )
 from app.vocabulary import service as vocabulary
 
-router = APIRouter(
-    prefix="/v1/reports",
-    tags=["reports"],
-    dependencies=[
-        Depends(require_roles(GlobalRole.commissioner, GlobalRole.steward, GlobalRole.admin))
-    ],
-)
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+ReaderDep = Annotated[
+    Principal,
+    Depends(require_roles(GlobalRole.commissioner, GlobalRole.steward, GlobalRole.admin)),
+]
 
 PeriodDep = Annotated[Period, Depends(period_params)]
 AreaDep = Annotated[str | None, Depends(area_param)]
@@ -54,6 +54,7 @@ def _group_by(description: str):
 @router.get("/referrals", responses=RESPONSES)
 def referrals_report(
     session: SessionDep,
+    reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
     fmt: FormatDep,
@@ -66,6 +67,7 @@ def referrals_report(
     once 5 or more were answered). Group by organisation and `funding` for the load each
     organisation carries by how the activity is paid for (commissioned, grant, unfunded)."""
     filters = queries.Filters(
+        hidden=visibility.unpublished_hidden_from(reader),
         period=period,
         area=area,
         terms=vocabulary.resolve(session, need, ["need"], "query.need"),
@@ -81,6 +83,7 @@ def referrals_report(
 @router.get("/capacity", responses=RESPONSES)
 def capacity_report(
     session: SessionDep,
+    reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
     fmt: FormatDep,
@@ -93,6 +96,7 @@ def capacity_report(
     paused (by reason) or closed; places in all and free; people on waiting lists. For
     capacity over time, see /v1/reports/capacity-history."""
     filters = queries.Filters(
+        hidden=visibility.unpublished_hidden_from(reader),
         period=period,
         area=area,
         terms=vocabulary.resolve(
@@ -111,6 +115,7 @@ def capacity_report(
 @router.get("/capacity-history", responses=RESPONSES)
 def capacity_history_report(
     session: SessionDep,
+    reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
     fmt: FormatDep,
@@ -123,6 +128,7 @@ def capacity_history_report(
     """Capacity over time from its history, per day, week or month: referrals received and
     waitlisted, places taken and given back, and activities paused."""
     filters = queries.Filters(
+        hidden=visibility.unpublished_hidden_from(reader),
         period=period,
         area=area,
         terms=vocabulary.resolve(
@@ -142,6 +148,7 @@ def capacity_history_report(
 @router.get("/unmet-demand", responses=RESPONSES)
 def unmet_demand_report(
     session: SessionDep,
+    reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
     fmt: FormatDep,
@@ -152,6 +159,7 @@ def unmet_demand_report(
     """Referral searches that found nothing or fewer than 3 options, by need, outcode and
     period (`interval`), from the search log (which holds no personal data)."""
     filters = queries.Filters(
+        hidden=visibility.unpublished_hidden_from(reader),
         period=period,
         area=area,
         terms=vocabulary.resolve(session, need, ["need"], "query.need"),
@@ -169,6 +177,7 @@ def unmet_demand_report(
 @router.get("/assurance", responses=RESPONSES)
 def assurance_report(
     session: SessionDep,
+    reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
     fmt: FormatDep,
@@ -178,7 +187,10 @@ def assurance_report(
     30/60/90 days, have expired items, and how many required items are missing; the share
     of organisations and of their active activities assured."""
     filters = queries.Filters(
-        period=period, area=area, group_by=check_group_by(group_by, queries.ASSURANCE_DIMENSIONS)
+        hidden=visibility.unpublished_hidden_from(reader),
+        period=period,
+        area=area,
+        group_by=check_group_by(group_by, queries.ASSURANCE_DIMENSIONS),
     )
     columns, rows, counts = queries.assurance(session, filters, utcnow())
     return respond(
@@ -190,6 +202,7 @@ def assurance_report(
 @router.get("/support-needs", responses=RESPONSES)
 def support_needs_report(
     session: SessionDep,
+    reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
     fmt: FormatDep,
@@ -201,6 +214,7 @@ def support_needs_report(
     """Support needs raised in the period: still open, resolved and closed, by urgency, and
     the median hours to acknowledge and to resolve."""
     filters = queries.Filters(
+        hidden=visibility.unpublished_hidden_from(reader),
         period=period,
         area=area,
         terms=vocabulary.resolve(session, category, ["support-category"], "query.category"),

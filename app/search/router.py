@@ -1,4 +1,3 @@
-from datetime import time
 from enum import StrEnum
 from typing import Annotated
 
@@ -9,6 +8,7 @@ from app.accounts.models import GlobalRole
 from app.activities.models import DeliveryMode
 from app.core.db import SessionDep
 from app.core.errors import InvalidField, problem_responses
+from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
 from app.search import service
 from app.search.schemas import ReferralOptionPage
@@ -67,9 +67,9 @@ def find_referral_options(
     age: Annotated[int | None, Query(ge=0, le=120)] = None,
     day: Annotated[list[Weekday], Query(max_length=7, description="Meets on any of these")] = [],  # noqa: B006
     available_from: Annotated[
-        time | None, Query(description="Sessions starting at or after")
+        ClockTime | None, Query(description="Sessions starting at or after")
     ] = None,
-    available_to: Annotated[time | None, Query(description="Sessions ending by")] = None,
+    available_to: Annotated[ClockTime | None, Query(description="Sessions ending by")] = None,
     delivery: Annotated[list[DeliveryMode], Query(max_length=4)] = [],  # noqa: B006
     cost: service.CostFilter | None = None,
     accessibility: Annotated[

@@ -8,6 +8,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.types import utcnow
+from app.idempotency.service import Idempotent
 from app.organisations.deps import VisibleOrganisation
 from app.support import service
 from app.support.models import NeedStatus, SupportNeed, Urgency
@@ -47,6 +48,7 @@ def _one(session, principal, need: SupportNeed) -> SupportNeedPublic:
     "/v1/organisations/{organisation_id}/support-needs",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 422),
+    dependencies=[Idempotent],
 )
 def create_support_need(
     session: SessionDep,
@@ -126,6 +128,7 @@ def transition_support_need(
     "/v1/support-needs/{need_id}/messages",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 409, 422),
+    dependencies=[Idempotent],
 )
 def add_support_message(
     session: SessionDep, principal: Authenticated, need: VisibleNeed, body: MessageCreate
@@ -149,6 +152,7 @@ def match_support_need(
     "/v1/organisations/{organisation_id}/support-offers",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 422),
+    dependencies=[Idempotent],
 )
 def create_support_offer(
     session: SessionDep,
@@ -174,7 +178,9 @@ def list_support_offers(
     category_id = (
         vocabulary.resolve(session, [category], SCHEME, "query.category")[0] if category else None
     )
-    return service.list_offers(session, category_id, organisation, include_withdrawn, page)
+    return service.list_offers(
+        session, principal, category_id, organisation, include_withdrawn, page
+    )
 
 
 @router.post(
@@ -187,6 +193,6 @@ def withdraw_support_offer(
 ) -> SupportOfferPublic:
     """Withdraw an offer (the organisation's members)."""
     offer = service.withdraw_offer(
-        session, principal, service.get_offer(session, offer_id), utcnow()
+        session, principal, service.get_offer(session, principal, offer_id), utcnow()
     )
     return service.offers_public(session, [offer])[0]

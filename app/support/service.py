@@ -17,11 +17,13 @@ from app.accounts.principal import Principal
 from app.activities.models import Activity, ActivityVenue
 from app.assurance import rules as assurance_rules
 from app.assurance.service import items_of
+from app.audit.recorder import record_event
 from app.capacity.models import ActivityCapacity, CapacityStatus, PauseReason
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, make_page
 from app.geo.service import distance_km
 from app.organisations import service as organisation_service
+from app.organisations import visibility
 from app.organisations.models import Organisation
 from app.search import sql
 from app.support.models import (
@@ -86,6 +88,12 @@ class NeedFilters:
 
 
 def _scope(principal: Principal, peers: bool) -> ColumnElement[bool]:
+    return _role_scope(principal, peers) & _of_visible_organisations(
+        SupportNeed.organisation_id, principal
+    )
+
+
+def _role_scope(principal: Principal, peers: bool) -> ColumnElement[bool]:
     if peers:
         if not principal.member_of and not is_responder(principal):
             raise Forbidden("Peer needs are for organisations (and their responders)")
@@ -96,6 +104,18 @@ def _scope(principal: Principal, peers: bool) -> ColumnElement[bool]:
     if not principal.member_of:
         raise Forbidden("Support needs are for organisations, stewards and commissioners")
     return SupportNeed.organisation_id.in_(principal.member_of)
+
+
+def _of_visible_organisations(column, principal: Principal) -> ColumnElement[bool]:
+    """Rows of organisations the caller may see: a draft's needs and offers do not exist
+    for anyone outside it (its members, stewards and admins)."""
+    visible = visibility.visible_ids(principal)
+    return true() if visible is None else column.in_(visible)
+
+
+def _organisation_visible(session: Session, principal: Principal, organisation_id) -> bool:
+    organisation = session.get(Organisation, organisation_id)
+    return organisation is not None and visibility.is_visible(organisation, principal)
 
 
 def list_needs(
@@ -138,7 +158,11 @@ def list_needs(
 
 def get_visible(session: Session, principal: Principal, need_id: uuid.UUID) -> SupportNeed:
     need = session.get(SupportNeed, need_id)
-    if need is None or not _may_see(principal, need):
+    if (
+        need is None
+        or not _may_see(principal, need)
+        or not _organisation_visible(session, principal, need.organisation_id)
+    ):
         raise NotFound(f"No support need with id {need_id}")
     return need
 
@@ -244,6 +268,14 @@ def add_message(
     need.updated_at = now
     session.add(need)
     session.flush()
+    record_event(
+        session,
+        "create",
+        "support_message",
+        message.id,
+        need.organisation_id,
+        {"need_id": {"after": need.id}, "author_side": {"after": message.author_side}},
+    )
     return message
 
 
@@ -276,21 +308,24 @@ def withdraw_offer(
     return offer
 
 
-def get_offer(session: Session, offer_id: uuid.UUID) -> SupportOffer:
+def get_offer(session: Session, principal: Principal, offer_id: uuid.UUID) -> SupportOffer:
     offer = session.get(SupportOffer, offer_id)
-    if offer is None:
+    if offer is None or not _organisation_visible(session, principal, offer.organisation_id):
         raise NotFound(f"No support offer with id {offer_id}")
     return offer
 
 
 def list_offers(
     session: Session,
+    principal: Principal,
     category_id: uuid.UUID | None,
     organisation_id: uuid.UUID | None,
     include_withdrawn: bool,
     params: PageParams,
 ) -> Page[SupportOfferPublic]:
-    statement = select(SupportOffer)
+    statement = select(SupportOffer).where(
+        _of_visible_organisations(SupportOffer.organisation_id, principal)
+    )
     if category_id:
         statement = statement.where(SupportOffer.category_id == category_id)
     if organisation_id:
@@ -340,6 +375,7 @@ def matches(session: Session, principal: Principal, need: SupportNeed) -> Suppor
                 SupportOffer.category_id == need.category_id,
                 SupportOffer.withdrawn_at.is_(None),
                 SupportOffer.organisation_id != need.organisation_id,
+                _of_visible_organisations(SupportOffer.organisation_id, principal),
             )
         ).scalars()
     )

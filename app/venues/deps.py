@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from app.accounts.deps import Authenticated
+from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.core.concurrency import IfMatch, check_if_match
 from app.core.db import SessionDep
 from app.venues import service
@@ -11,9 +11,11 @@ from app.venues.models import Venue
 
 
 def venue_from_path(
-    session: SessionDep, venue_id: Annotated[uuid.UUID, Path(description="The venue's id")]
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    venue_id: Annotated[uuid.UUID, Path(description="The venue's id")],
 ) -> Venue:
-    return service.get_venue(session, venue_id)
+    return service.get_venue(session, principal, venue_id)
 
 
 VenueDep = Annotated[Venue, Depends(venue_from_path)]

@@ -1,14 +1,15 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.accounts.deps import Authenticated
+from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.core.concurrency import set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
+from app.idempotency.service import Idempotent
 from app.venues import service
 from app.venues.deps import EditableVenue, VenueDep, VenueForUpdate
 from app.venues.models import Venue
@@ -25,25 +26,30 @@ def _with_etag(response: Response, venue: Venue) -> Venue:
 @router.get("", responses=problem_responses(401, 422))
 def list_venues(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     outcode: Annotated[
         str | None, Query(max_length=4, description='Postcode district, e.g. "BS5"')
     ] = None,
     modified_after: Annotated[
-        datetime | None, Query(description="Only those changed after this time (ISO 8601)")
+        Instant | None, Query(description="Only those changed after this time (ISO 8601)")
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
 ) -> VenuePage:
-    """List venues (public places, so visible to everyone)."""
+    """List venues: public places, visible to everyone, except those managed by an
+    organisation you cannot see (a draft's venues are part of its unpublished listing)."""
     filters = service.VenueFilters(
         outcode=outcode, modified_after=modified_after, include_archived=include_archived, sort=sort
     )
-    return service.list_venues(session, filters, page)
+    return service.list_venues(session, principal, filters, page)
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 409, 422),
+    dependencies=[Idempotent],
 )
 def create_venue(
     session: SessionDep, principal: Authenticated, body: VenueCreate, response: Response

@@ -2,6 +2,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session, select
 
 from app.accounts.principal import Principal
@@ -11,6 +12,8 @@ from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import validate_merged
 from app.geo.postcodes import outcode_of
+from app.organisations import visibility
+from app.organisations.models import Organisation
 from app.search import indexing as search_index
 from app.venues.models import Venue
 from app.venues.schemas import VenueCreate, VenuePublic
@@ -24,8 +27,10 @@ class VenueFilters:
     sort: ListingSort = ListingSort.name
 
 
-def list_venues(session: Session, filters: VenueFilters, params: PageParams) -> Page[VenuePublic]:
-    statement = select(Venue)
+def list_venues(
+    session: Session, principal: Principal, filters: VenueFilters, params: PageParams
+) -> Page[VenuePublic]:
+    statement = select(Venue).where(_visible_to(principal))
     if filters.outcode:
         statement = statement.where(Venue.outcode == filters.outcode.upper().strip())
     if filters.modified_after:
@@ -36,11 +41,28 @@ def list_venues(session: Session, filters: VenueFilters, params: PageParams) -> 
     return paginate(session, statement, params, VenuePublic.model_validate)
 
 
-def get_venue(session: Session, venue_id: uuid.UUID) -> Venue:
+def _visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Venues are public places, except those an organisation the caller cannot see (a
+    draft, say) manages: those are part of its unpublished listing."""
+    organisations = visibility.visible_ids(principal)
+    if organisations is None:
+        return true()
+    managed_by = Venue.managed_by_organisation_id
+    return or_(managed_by.is_(None), managed_by.in_(organisations))
+
+
+def get_venue(session: Session, principal: Principal, venue_id: uuid.UUID) -> Venue:
     venue = session.get(Venue, venue_id)
-    if venue is None:
+    if venue is None or not _is_visible(session, principal, venue):
         raise NotFound(f"No venue with id {venue_id}")
     return venue
+
+
+def _is_visible(session: Session, principal: Principal, venue: Venue) -> bool:
+    if venue.managed_by_organisation_id is None or principal.is_steward_or_admin:
+        return True
+    organisation = session.get(Organisation, venue.managed_by_organisation_id)
+    return organisation is not None and visibility.is_visible(organisation, principal)
 
 
 def require_venue_editor(principal: Principal, venue: Venue) -> None:

@@ -1,0 +1,92 @@
+"""Headers every answer carries, and the largest body the API reads."""
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_ALWAYS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+_NO_STORE = (b"cache-control", b"no-store")
+_CREDENTIALS = (b"authorization", b"x-api-key", b"cookie")
+_PROBLEM_413 = (
+    b'{"type":"https://signpost.example/problems/content-too-large",'
+    b'"title":"Content Too Large","status":413,"detail":"%s"}'
+)
+
+
+class SecurityHeadersMiddleware:
+    """``nosniff``, ``no-referrer`` and ``DENY`` framing on every answer; ``no-store`` on
+    every answer to a caller who sent credentials (anything they see may be personal or
+    unpublished) unless the route chose its own caching."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        authenticated = any(name in _CREDENTIALS for name, _ in scope["headers"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in _ALWAYS if h[0] not in present)
+                if authenticated and b"cache-control" not in present:
+                    headers.append(_NO_STORE)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """413 for a body over ``max_bytes``, by ``Content-Length`` or while it streams in, so
+    nobody can make the API parse megabytes of JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # An HTTPException, so FastAPI's body parsing lets it through to our
+                    # problem+json handler instead of calling it a parse error.
+                    raise HTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _detail(self) -> str:
+        return f"The request body is larger than this API accepts ({self.max_bytes} bytes)"
+
+    async def _refuse(self, send: Send) -> None:
+        body = _PROBLEM_413 % self._detail().encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
