@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres migrate seed-demo openapi lint format serve bench bench-reports bench-listings clean
+.PHONY: install run test test-postgres fuzz migrate seed-demo openapi lint format serve bench bench-reports bench-listings clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 test-postgres: $(STAMP)
 	.ci/with-postgres $(PG_URL) $(MAKE) test
+
+## Deeper fuzzing of every operation (schemathesis); the suite runs it at 5 examples
+FUZZ_EXAMPLES ?= 50
+fuzz: $(STAMP)
+	SIGNPOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:logging tests/test_fuzz.py
 
 migrate: $(STAMP)
 	$(BIN)/signpost migrate

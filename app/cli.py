@@ -200,16 +200,19 @@ def purge(
     ] = None,
 ) -> None:
     """Delete referral contact details and notes a retention period after the referral
-    closed, keeping the anonymous facts (activity, dates, states, needs) for reports."""
+    closed, keeping the anonymous facts (activity, dates, states, needs) for reports; and
+    delete the answers kept for Idempotency-Key retries once their 24 hours are up."""
     from app.core.types import utcnow
+    from app.idempotency.service import purge_expired
     from app.referrals.service import purge_personal_data
 
     with Session(get_engine()) as session:
         purged = purge_personal_data(
             session, utcnow(), days or get_settings().referral_retention_days
         )
+        retries = purge_expired(session)
         session.commit()
-    typer.echo(f"purged personal data from {purged} referrals")
+    typer.echo(f"purged personal data from {purged} referrals and {retries} kept answers")
 
 
 @cli.command("new-data-key")

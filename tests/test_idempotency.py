@@ -123,6 +123,21 @@ def test_keys_are_kept_24_hours_then_purged(world, session, clock):
     assert _referrals(session) == 2
 
 
+def test_the_purge_command_deletes_expired_answers(world, session, clock):
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    key = {"Idempotency-Key": "kept-a-day"}
+    world.link_worker.post("/v1/referrals", json=world.referral_body(), headers=key)
+    clock.travel(timedelta(hours=25))
+    result = CliRunner().invoke(cli, ["purge"])
+    assert result.exit_code == 0, result.output
+    assert "and 1 kept answers" in result.output
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+
+
 @pytest.mark.parametrize("value", ["", "x" * 256, "has space", "tab\there"])
 def test_malformed_keys_are_422(world, value):
     response = world.link_worker.post(

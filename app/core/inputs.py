@@ -105,7 +105,20 @@ Instant = Annotated[
     datetime, BeforeValidator(_iso_only("datetime")), AfterValidator(_sane_datetime)
 ]
 Day = Annotated[date, BeforeValidator(_iso_only("date")), AfterValidator(_sane_date)]
-ClockTime = Annotated[time, BeforeValidator(_iso_only("time")), AfterValidator(_local_time)]
+# JSON Schema's "time" format demands an offset, which a UK wall-clock time has none of.
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_iso_only("time")),
+    AfterValidator(_local_time),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+            "description": "UK local wall-clock time, no offset",
+            "examples": ["10:00", "18:30:00"],
+        }
+    ),
+]
 TEMPORAL_TYPES = (datetime, date, time)
 
 
