@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
 BASE = f"http://127.0.0.1:{PORT}"
+RESULTS = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "RESULTS.md"))
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -88,7 +89,7 @@ def write_results(results: dict[str, list[float]], database: str) -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as handle:
+    with RESULTS.open("a", encoding="utf-8") as handle:
         handle.write(text)
 
 

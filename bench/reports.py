@@ -8,7 +8,7 @@ searches in the search log and 20,000 support needs. Then it serves the API and 
 report through HTTP for one area and for all of England, and appends to bench/RESULTS.md.
 
 Environment: as bench/search.py (BENCH_DATABASE_URL, BENCH_PORT, BENCH_WORKERS);
-BENCH_REPORT_RUNS (5 per report).
+BENCH_REPORT_RUNS (5 per report); BENCH_SCALE and BENCH_RESULTS as there.
 """
 
 import os
@@ -35,10 +35,12 @@ from app.core.db import get_engine
 from app.vocabulary.seed import seed_vocabulary
 
 RUNS = int(os.environ.get("BENCH_REPORT_RUNS", "5"))
-REFERRALS, SEARCHES, NEEDS = 1_000_000, 2_000_000, 20_000
+REFERRALS, SEARCHES, NEEDS = (
+    max(100, int(n * directory.SCALE)) for n in (1_000_000, 2_000_000, 20_000)
+)
 AREA = "LA017"
 DEMAND_AREA = "BS"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = directory.RESULTS
 
 GENERATE = [
     # Areas: every organisation serves one of 300 local authorities.
@@ -138,7 +140,7 @@ GENERATE = [
           FROM generate_series(1, {NEEDS}))
     INSERT INTO support_need (id, organisation_id, category_id, urgency, description,
         visibility, status, created_at, acknowledged_at, resolved_at, updated_at, version)
-    SELECT gen_random_uuid(), orgs.ids[1 + floor(random() * 50000)::int],
+    SELECT gen_random_uuid(), orgs.ids[1 + floor(random() * array_length(orgs.ids, 1))::int],
         c.ids[1 + floor(random() * array_length(c.ids, 1))::int],
         (ARRAY['low', 'medium', 'high', 'critical'])[1 + floor(random() * 4)::int],
         'Generated', 'responders',
