@@ -192,13 +192,13 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONRespons
 
 def _allowed_methods(request: Request) -> str:
     """Every method any route at this path answers (Starlette names only the first route's)."""
-    table = request.app.state.__dict__.setdefault("_allowed_methods", None)
-    if table is None:
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:  # built once per app, from the route table the OpenAPI describes
         table = [
             (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), set(operations))
             for path, operations in request.app.openapi()["paths"].items()
         ]
-        request.app.state._allowed_methods = table
+        request.app.state.allowed_methods = table
     methods = {m.upper() for pattern, ops in table if pattern.match(request.url.path) for m in ops}
     if "GET" in methods:
         methods.add("HEAD")

@@ -119,7 +119,6 @@ ClockTime = Annotated[
         }
     ),
 ]
-TEMPORAL_TYPES = (datetime, date, time)
 
 
 def text_problem(value: str) -> str | None:

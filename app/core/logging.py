@@ -35,7 +35,7 @@ _SCRUB = [
     (re.compile(r"\[parameters: .*?\]", re.S), "[parameters hidden]"),
 ]
 MAX_TRACEBACK_CHARS = 20_000
-# Values we write ourselves and know to be safe (the exception is scrubbed as it is made).
+# Values we write ourselves and know to be safe (tracebacks carry no messages).
 _OURS = frozenset({"timestamp", "level", "logger", "request_id", "method", "path", "exception"})
 
 
