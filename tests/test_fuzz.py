@@ -1,6 +1,7 @@
 """Property-based fuzzing of every operation in the OpenAPI document with schemathesis:
 generated requests (valid and invalid), sent anonymously and as each kind of caller,
-must never get a 5xx, and every answer must match the documented schema and media type.
+must never get a 5xx, and every answer must have a documented status code, match its
+documented schema and come in a documented media type.
 
 Examples per operation: SIGNPOST_FUZZ_EXAMPLES (default 5; `make fuzz` runs 50; README has
 counts and times).
@@ -16,6 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from app.accounts.models import GlobalRole
@@ -30,7 +32,12 @@ from tests.factories import (
 )
 
 EXAMPLES = int(os.environ.get("SIGNPOST_FUZZ_EXAMPLES", "5"))
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    status_code_conformance,
+]
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

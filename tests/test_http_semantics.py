@@ -121,7 +121,7 @@ def test_public_operations_say_no_authentication_is_needed():
 
 def test_every_operation_documents_its_errors_as_problem_json():
     for key, operation in OPERATIONS.items():
-        for status in ("413", "500"):
+        for status in ("413", "500", *(["400"] if "requestBody" in operation else [])):
             assert status in operation["responses"], key
         for status, response in operation["responses"].items():
             if key == ("GET", "/readyz") and status == "503":

@@ -5,7 +5,7 @@ errors are problem+json only; `If-Match` is required where updates need it (the 
 answers 428 rather than 422 when it is missing, so the code declares it optional); `ETag`
 is a documented response header; routes anonymous callers may use say so with an empty
 security requirement; and every operation documents the errors any request can meet
-(413 for an oversized body, 500).
+(400 for an unreadable body, 413 for an oversized one, 500).
 """
 
 from collections.abc import Iterable
@@ -77,7 +77,10 @@ def _shape(schema: dict[str, Any], public: set[str]) -> dict[str, Any]:
             _document_etag(path, method, operation, versioned_paths)
             if operation["operationId"] in public and "security" in operation:
                 operation["security"] = [{}, *operation["security"]]
-            for status, description in _COMMON_ERRORS.items():
+            errors = dict(_COMMON_ERRORS)
+            if "requestBody" in operation:
+                errors["400"] = "Bad Request: the body could not be read (not UTF-8, say)"
+            for status, description in sorted(errors.items()):
                 operation["responses"].setdefault(
                     status,
                     {
