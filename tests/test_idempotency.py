@@ -153,3 +153,4 @@ def test_every_creating_post_documents_the_header():
         if post and "201" in post["responses"]:
             names = {p["name"] for p in post.get("parameters", [])}
             assert "Idempotency-Key" in names, path
+            assert "Idempotent-Replayed" in post["responses"]["201"]["headers"], path

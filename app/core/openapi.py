@@ -22,6 +22,11 @@ ETAG_HEADER = {
     "description": 'The version to send back as `If-Match` to change it, e.g. "3"',
     "schema": {"type": "string", "examples": ['"3"']},
 }
+REPLAYED_HEADER = {
+    "description": "`true` when this is the stored answer to an earlier request with the "
+    "same Idempotency-Key; nothing new was created",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 _COMMON_ERRORS = {
     "413": "Content Too Large: the body is over the limit (SIGNPOST_MAX_BODY_BYTES)",
     "500": "Internal Server Error: logged with the request id; nothing was changed",
@@ -75,6 +80,11 @@ def _shape(schema: dict[str, Any], public: set[str]) -> dict[str, Any]:
                     parameter["required"] = True
                     parameter["description"] += " (428 when missing)"
             _document_etag(path, method, operation, versioned_paths)
+            if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
+                for status in ("200", "201"):
+                    if status in operation["responses"]:
+                        headers = operation["responses"][status].setdefault("headers", {})
+                        headers["Idempotent-Replayed"] = REPLAYED_HEADER
             if operation["operationId"] in public and "security" in operation:
                 operation["security"] = [{}, *operation["security"]]
             errors = dict(_COMMON_ERRORS)
