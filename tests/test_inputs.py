@@ -13,7 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from app.core.schemas import RequestModel
 from app.main import ROUTERS
-from tests.factories import create_activity, create_organisation, create_venue, organisation_body
+from tests.factories import (
+    activity_body,
+    create_activity,
+    create_organisation,
+    create_venue,
+    organisation_body,
+)
 
 PROBLEM = "application/problem+json"
 ANY_VERSION = {"If-Match": "*"}
@@ -267,15 +273,9 @@ def test_times_with_an_offset_are_refused_in_search_and_schedules(as_role, clien
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.available_from"
     organisation = create_organisation(client)
+    schedule = {"freq": "WEEKLY", "byday": "TU", "opens_at": value, "closes_at": "23:00"}
     response = client.post(
-        "/v1/activities",
-        json={
-            "organisation_id": organisation["id"],
-            "name": "Walk",
-            "schedules": [
-                {"freq": "WEEKLY", "byday": "TU", "opens_at": value, "closes_at": "23:00"}
-            ],
-        },
+        "/v1/activities", json=activity_body(organisation["id"], schedules=[schedule])
     )
     assert response.status_code == 422
     assert "offset" in response.json()["errors"][0]["message"]
@@ -329,15 +329,27 @@ def test_a_body_over_the_limit_is_413(client):
     assert response.headers["content-type"] == PROBLEM
 
 
+def test_a_streamed_body_over_the_limit_is_413_too(client, session):
+    """No Content-Length to trust: the limit is counted as the body arrives."""
+    before = client.get("/v1/organisations").json()["total_items"]
+
+    def chunks():
+        yield b'{"name": "'
+        for _ in range(120):
+            yield b"x" * 10_000
+        yield b'", "legal_form": "charity"}'
+
+    response = client.post(
+        "/v1/organisations", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+    assert client.get("/v1/organisations").json()["total_items"] == before
+
+
 def test_last_confirmed_at_cannot_be_in_the_future(client):
     organisation = create_organisation(client)
-    response = client.post(
-        "/v1/activities",
-        json={
-            "organisation_id": organisation["id"],
-            "name": "Walk",
-            "last_confirmed_at": "2199-01-01T00:00:00Z",
-        },
-    )
+    future = activity_body(organisation["id"], last_confirmed_at="2199-01-01T00:00:00Z")
+    response = client.post("/v1/activities", json=future)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.last_confirmed_at"

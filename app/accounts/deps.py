@@ -69,7 +69,17 @@ def _principal_for_token(session: Session, token: str) -> Principal:
 
 def _principal_for_key(session: Session, api_key: str) -> Principal:
     parts = split_api_key(api_key)
-    key = session.exec(select(ApiKey).where(ApiKey.prefix == parts[0])).first() if parts else None
+    # The key and its organisation's archived_at in one round trip: this runs per request.
+    found = (
+        session.exec(
+            select(ApiKey, Organisation.archived_at)
+            .outerjoin(Organisation, Organisation.id == ApiKey.organisation_id)
+            .where(ApiKey.prefix == parts[0])
+        ).first()
+        if parts
+        else None
+    )
+    key, organisation_archived_at = found or (None, None)
     now = utcnow()
     if (
         key is None
@@ -81,21 +91,14 @@ def _principal_for_key(session: Session, api_key: str) -> Principal:
     if key.last_used_at is None or now - key.last_used_at > KEY_USE_RESOLUTION:
         key.last_used_at = now
         session.add(key)
+    # An organisation's key acts for it only while it is not archived: afterwards the key
+    # still authenticates but can change nothing and sees only what the public sees.
     memberships = (
         {key.organisation_id: key.organisation_role}
-        if key.organisation_id and key.organisation_role and _organisation_open(session, key)
+        if key.organisation_id and key.organisation_role and organisation_archived_at is None
         else {}
     )
     return Principal(kind="api_key", id=key.id, role=key.role, memberships=memberships)
-
-
-def _organisation_open(session: Session, key: ApiKey) -> bool:
-    """An organisation's key acts for it only while it is not archived: afterwards the key
-    still authenticates but can change nothing and sees only what the public sees."""
-    archived_at = session.exec(
-        select(Organisation.archived_at).where(Organisation.id == key.organisation_id)
-    ).first()
-    return archived_at is None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -153,15 +153,4 @@ def record_read(
     fields: list[str],
 ) -> None:
     """Record that the caller read personal data (the names of the fields, not values)."""
-    actor_type, actor_id = _actor(session)
-    session.add(
-        AuditEntry(
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action="read",
-            object_type=object_type,
-            object_id=object_id,
-            organisation_id=organisation_id,
-            changes={"read": fields},
-        )
-    )
+    record_event(session, "read", object_type, object_id, organisation_id, {"read": fields})

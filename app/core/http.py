@@ -78,15 +78,21 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         body = _PROBLEM_413 % self._detail().encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, 413, body, (b"connection", b"close"))
+
+
+async def send_problem(send: Send, status: int, body: bytes, *headers: tuple[bytes, bytes]):
+    """Answer with a ready-made problem+json body, below the framework (middleware that
+    must answer before or after FastAPI's own handlers)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -20,6 +20,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
+from app.core.http import send_problem
 
 _SCRUB = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+"), r"\1 [redacted]"),
@@ -174,18 +175,9 @@ class RequestLogMiddleware:
             status = 500
             self.log.error("unhandled_error", path=scope["path"], exc_info=True)
             if not response_started:
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(_INTERNAL_ERROR)).encode()),
-                            (b"cache-control", b"no-store"),
-                        ],
-                    }
+                await send_problem(
+                    send_with_id, 500, _INTERNAL_ERROR, (b"cache-control", b"no-store")
                 )
-                await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             self.log.info(
                 "request",

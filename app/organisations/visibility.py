@@ -5,6 +5,7 @@ any state; stewards and admins see all.
 """
 
 from sqlalchemy import ColumnElement, Select, or_, select, true
+from sqlalchemy.orm import Session
 
 from app.accounts.principal import Principal
 from app.organisations.models import Organisation, OrganisationStatus
@@ -34,17 +35,25 @@ def is_visible(organisation: Organisation, principal: Principal) -> bool:
     )
 
 
-def visible_ids(principal: Principal) -> Select | None:
-    """Ids of the organisations ``principal`` may see, to filter rows that belong to one
-    (support needs, offers, report rows); None when they may see every organisation."""
+def belongs_to_visible(column: ColumnElement, principal: Principal) -> ColumnElement[bool]:
+    """Rows whose organisation (``column``) the caller may see: what belongs to a draft
+    (its needs, offers, venues) does not exist for anyone outside it."""
     if principal.is_steward_or_admin:
-        return None
-    return select(Organisation.id).where(visible_to(principal))
+        return true()
+    return column.in_(select(Organisation.id).where(visible_to(principal)))
+
+
+def is_visible_id(session: Session, principal: Principal, organisation_id) -> bool:
+    """:func:`is_visible` for a row that holds only the organisation's id."""
+    if principal.is_steward_or_admin or organisation_id in principal.member_of:
+        return True
+    organisation = session.get(Organisation, organisation_id)
+    return organisation is not None and is_visible(organisation, principal)
 
 
 def unpublished_hidden_from(principal: Principal) -> Select | None:
     """Ids of the draft organisations ``principal`` may not see, or None when there are none
-    to hide (stewards and admins). Reports use this rather than :func:`visible_ids`, so a
+    to hide (stewards and admins). Reports use this rather than :func:`belongs_to_visible`, so a
     suspended or archived organisation's history still counts (as it does, without names,
     in the totals), while a draft that never went public leaves no trace."""
     if principal.is_steward_or_admin:

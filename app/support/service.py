@@ -88,7 +88,7 @@ class NeedFilters:
 
 
 def _scope(principal: Principal, peers: bool) -> ColumnElement[bool]:
-    return _role_scope(principal, peers) & _of_visible_organisations(
+    return _role_scope(principal, peers) & visibility.belongs_to_visible(
         SupportNeed.organisation_id, principal
     )
 
@@ -104,18 +104,6 @@ def _role_scope(principal: Principal, peers: bool) -> ColumnElement[bool]:
     if not principal.member_of:
         raise Forbidden("Support needs are for organisations, stewards and commissioners")
     return SupportNeed.organisation_id.in_(principal.member_of)
-
-
-def _of_visible_organisations(column, principal: Principal) -> ColumnElement[bool]:
-    """Rows of organisations the caller may see: a draft's needs and offers do not exist
-    for anyone outside it (its members, stewards and admins)."""
-    visible = visibility.visible_ids(principal)
-    return true() if visible is None else column.in_(visible)
-
-
-def _organisation_visible(session: Session, principal: Principal, organisation_id) -> bool:
-    organisation = session.get(Organisation, organisation_id)
-    return organisation is not None and visibility.is_visible(organisation, principal)
 
 
 def list_needs(
@@ -161,7 +149,7 @@ def get_visible(session: Session, principal: Principal, need_id: uuid.UUID) -> S
     if (
         need is None
         or not _may_see(principal, need)
-        or not _organisation_visible(session, principal, need.organisation_id)
+        or not visibility.is_visible_id(session, principal, need.organisation_id)
     ):
         raise NotFound(f"No support need with id {need_id}")
     return need
@@ -310,7 +298,7 @@ def withdraw_offer(
 
 def get_offer(session: Session, principal: Principal, offer_id: uuid.UUID) -> SupportOffer:
     offer = session.get(SupportOffer, offer_id)
-    if offer is None or not _organisation_visible(session, principal, offer.organisation_id):
+    if offer is None or not visibility.is_visible_id(session, principal, offer.organisation_id):
         raise NotFound(f"No support offer with id {offer_id}")
     return offer
 
@@ -324,7 +312,7 @@ def list_offers(
     params: PageParams,
 ) -> Page[SupportOfferPublic]:
     statement = select(SupportOffer).where(
-        _of_visible_organisations(SupportOffer.organisation_id, principal)
+        visibility.belongs_to_visible(SupportOffer.organisation_id, principal)
     )
     if category_id:
         statement = statement.where(SupportOffer.category_id == category_id)
@@ -375,7 +363,7 @@ def matches(session: Session, principal: Principal, need: SupportNeed) -> Suppor
                 SupportOffer.category_id == need.category_id,
                 SupportOffer.withdrawn_at.is_(None),
                 SupportOffer.organisation_id != need.organisation_id,
-                _of_visible_organisations(SupportOffer.organisation_id, principal),
+                visibility.belongs_to_visible(SupportOffer.organisation_id, principal),
             )
         ).scalars()
     )

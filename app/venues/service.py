@@ -2,7 +2,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, select
 
 from app.accounts.principal import Principal
@@ -13,7 +13,6 @@ from app.core.types import utcnow
 from app.core.validation import validate_merged
 from app.geo.postcodes import outcode_of
 from app.organisations import visibility
-from app.organisations.models import Organisation
 from app.search import indexing as search_index
 from app.venues.models import Venue
 from app.venues.schemas import VenueCreate, VenuePublic
@@ -44,25 +43,18 @@ def list_venues(
 def _visible_to(principal: Principal) -> ColumnElement[bool]:
     """Venues are public places, except those an organisation the caller cannot see (a
     draft, say) manages: those are part of its unpublished listing."""
-    organisations = visibility.visible_ids(principal)
-    if organisations is None:
-        return true()
     managed_by = Venue.managed_by_organisation_id
-    return or_(managed_by.is_(None), managed_by.in_(organisations))
+    return or_(managed_by.is_(None), visibility.belongs_to_visible(managed_by, principal))
 
 
 def get_venue(session: Session, principal: Principal, venue_id: uuid.UUID) -> Venue:
     venue = session.get(Venue, venue_id)
-    if venue is None or not _is_visible(session, principal, venue):
+    managed_by = venue.managed_by_organisation_id if venue else None
+    if venue is None or (
+        managed_by is not None and not visibility.is_visible_id(session, principal, managed_by)
+    ):
         raise NotFound(f"No venue with id {venue_id}")
     return venue
-
-
-def _is_visible(session: Session, principal: Principal, venue: Venue) -> bool:
-    if venue.managed_by_organisation_id is None or principal.is_steward_or_admin:
-        return True
-    organisation = session.get(Organisation, venue.managed_by_organisation_id)
-    return organisation is not None and visibility.is_visible(organisation, principal)
 
 
 def require_venue_editor(principal: Principal, venue: Venue) -> None:
