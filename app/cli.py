@@ -1,6 +1,7 @@
 """The ``signpost`` command: serve, migrate, seed and export the contract."""
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -139,17 +140,26 @@ def import_postcodes_command(
     ],
 ) -> None:
     """Load full postcodes for the referral search; replaces any loaded before. Terminated
-    postcodes and those without coordinates are skipped."""
+    postcodes and those without coordinates are skipped. Venues placed at their district's
+    centre move to their own postcode's coordinates."""
     from app.geo.service import import_postcodes
+    from app.venues.service import outcode_placed_with_postcode, place_at_postcode
 
     with Session(get_engine()) as session:
         try:
-            count = import_postcodes(session, path)
+            with typer.progressbar(
+                length=path.stat().st_size, label="reading postcodes", file=sys.stderr
+            ) as bar:
+                count = import_postcodes(session, path, progress=bar.update)
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        upgrades = outcode_placed_with_postcode(session)
+        with typer.progressbar(upgrades, label="placing venues", file=sys.stderr) as bar:
+            for venue, postcode in bar:
+                place_at_postcode(session, venue, postcode)
         session.commit()
-    typer.echo(f"imported {count} postcodes")
+    typer.echo(f"imported {count} postcodes; {len(upgrades)} venues placed at their postcode")
 
 
 @cli.command("reindex-search")

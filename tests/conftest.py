@@ -20,6 +20,7 @@ from app.core.db import get_engine
 from app.core.migrations import upgrade
 from app.main import app
 from app.models import metadata
+from app.search import lexicon
 from app.vocabulary import snapshot as vocabulary_snapshot
 from tests.factories import client_for, make_user
 
@@ -35,6 +36,7 @@ def migrated_database():
 def empty_tables():
     yield
     vocabulary_snapshot.clear()
+    lexicon.clear()
     with get_engine().begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(delete(table))

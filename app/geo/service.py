@@ -2,7 +2,7 @@
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,12 @@ class Location:
     outcode: str | None
     precision: str  # "postcode", "outcode" or "coordinates"
     note: str | None = None
+
+
+# Coordinates someone types are checked against their postcode's outcode: a swapped
+# latitude and longitude, a lost minus sign or a 0,0 lands hundreds of kilometres away,
+# while the largest outcodes (Highland and island districts) reach about 60 km from centre.
+MANUAL_WITHIN_KM = 60.0
 
 
 def resolve_postcode(session: Session, value: str, field: str = "query.postcode") -> Location:
@@ -53,6 +59,22 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
         "outcode",
         note=f"{postcode} is not in the postcode table; distances are from the {outcode} centre",
     )
+
+
+def check_near_postcode(
+    session: Session, latitude: float, longitude: float, postcode: str, field: str
+) -> None:
+    """Coordinates sent with a venue must lie in the UK, near its postcode; else a 422."""
+    centre = resolve_postcode(session, postcode, field.rsplit(".", 1)[0] + ".postcode")
+    away = distance_km(latitude, longitude, centre.latitude, centre.longitude)
+    if away > MANUAL_WITHIN_KM:
+        raise InvalidField(
+            field,
+            f"({latitude}, {longitude}) is {away:.0f} km from {postcode}: coordinates must lie "
+            f"in the UK within {MANUAL_WITHIN_KM:.0f} km of the venue's postcode (check for "
+            "swapped latitude and longitude or a lost minus sign)",
+            "outside_uk",
+        )
 
 
 def nearest_outcode(latitude: float, longitude: float) -> str | None:
@@ -92,9 +114,19 @@ POSTCODE_COLUMNS = ("pcds", "pcd")
 NO_LOCATION_LATITUDE = 99.999999  # how ONSPD marks postcodes without a grid reference
 
 
-def read_postcode_file(path: Path) -> Iterator[Postcode]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+def read_postcode_file(
+    path: Path, progress: Callable[[int], None] | None = None
+) -> Iterator[Postcode]:
+    """The file's live postcodes; ``progress`` is told how many bytes each line took."""
+
+    def lines(handle) -> Iterator[str]:
+        for raw in handle:
+            if progress:
+                progress(len(raw))
+            yield raw.decode("utf-8-sig")
+
+    with path.open("rb") as handle:
+        reader = csv.DictReader(lines(handle))
         header = {name.lower(): name for name in reader.fieldnames or []}
         code_column = next((header[c] for c in POSTCODE_COLUMNS if c in header), None)
         if code_column is None or "lat" not in header or "long" not in header:
@@ -118,12 +150,17 @@ def read_postcode_file(path: Path) -> Iterator[Postcode]:
             )
 
 
-def import_postcodes(session: Session, path: Path, batch: int = 5000) -> int:
+def import_postcodes(
+    session: Session,
+    path: Path,
+    batch: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Replace the postcode table with the file's live postcodes; returns how many."""
     session.exec(delete(Postcode))
     count = 0
     pending: list[dict] = []
-    for postcode in read_postcode_file(path):
+    for postcode in read_postcode_file(path, progress):
         pending.append(postcode.model_dump())
         if len(pending) >= batch:
             session.execute(insert(Postcode), pending)

@@ -22,7 +22,8 @@ from app.activities.models import (
 from app.assurance.service import assured_until_for
 from app.core.types import utcnow
 from app.organisations.models import Organisation, OrganisationStatus
-from app.search.models import ActivityFacet, ActivityPlace, ActivitySearch
+from app.search.models import ActivityFacet, ActivityPlace, ActivitySearch, SearchWord
+from app.search.words import add_to_lexicon, lexicon_words
 from app.venues.models import Venue
 from app.vocabulary.models import TaxonomyTerm, TermSynonym
 
@@ -64,12 +65,22 @@ def refresh_venue(session: Session, venue_id: uuid.UUID) -> int:
     return refresh(session, list(ids))
 
 
+def refresh_terms(session: Session, term_ids: Iterable[uuid.UUID]) -> int:
+    """A term was renamed or its synonyms changed: its activities' documents hold them."""
+    ids = session.exec(
+        select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(list(term_ids)))
+    )
+    return refresh(session, list(dict.fromkeys(ids)))
+
+
 def refresh_organisation(session: Session, organisation_id: uuid.UUID) -> int:
     ids = session.exec(select(Activity.id).where(Activity.organisation_id == organisation_id))
     return refresh(session, list(ids))
 
 
 def refresh_all(session: Session) -> int:
+    """Rebuild every activity's rows, and the lexicon from scratch."""
+    session.exec(delete(SearchWord))
     return refresh(session, list(session.exec(select(Activity.id))))
 
 
@@ -107,14 +118,17 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
     ):
         words[activity_id].append(synonym)
     _store_places(session, ids)
+    lexicon: set[str] = set()
     for activity_id, parts in words.items():
         document = " ".join(part for part in parts if part)[:20000]
+        lexicon |= lexicon_words(document)
         row = session.get(ActivitySearch, activity_id)
         if row is None:
             session.add(ActivitySearch(activity_id=activity_id, document=document))
         elif row.document != document:
             row.document = document
             session.add(row)
+    add_to_lexicon(session, lexicon)
 
 
 def _store_places(session: Session, ids: list[uuid.UUID]) -> None:
@@ -176,6 +190,13 @@ def _store_facet(
 
 
 def refresh_missing(session: Session) -> int:
-    """Index activities that have no search rows yet (e.g. rows older than migration 0003)."""
+    """Index activities that have no search rows yet (e.g. rows older than migration 0003),
+    and fill the lexicon if it is empty (databases older than migration 0009)."""
+    if session.exec(select(SearchWord.word).limit(1)).first() is None:
+        documents = session.exec(select(ActivitySearch.document)).yield_per(BATCH)
+        lexicon: set[str] = set()
+        for document in documents:
+            lexicon |= lexicon_words(document)
+        add_to_lexicon(session, lexicon)
     missing = select(Activity.id).where(Activity.id.not_in(select(ActivityFacet.activity_id)))
     return refresh(session, list(session.exec(missing)))

@@ -22,8 +22,10 @@ class ActivitySearch(SQLModel, table=True):
 
 class SearchLog(SQLModel, table=True):
     """One referral-options search, for unmet-demand reports. Nothing here identifies a
-    person: the area is an outcode, free text is kept only as the vocabulary terms it
-    matched, and age is kept as a band."""
+    person: the area is an outcode, age is kept as a band, and free text only as the
+    vocabulary terms it matched or, when it matched none, as scrubbed words
+    (``app.search.phrases``: no digits, nothing shaped like a postcode, email, phone or
+    NHS number, at most a few short words)."""
 
     __tablename__ = "search_log"
 
@@ -33,7 +35,22 @@ class SearchLog(SQLModel, table=True):
     need_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
     category_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
     filters: dict = Field(default_factory=dict, sa_type=JSONColumn)
+    unmatched: list[str] = Field(
+        default_factory=list,
+        sa_type=JSONColumn,
+        description="Scrubbed need words and q that matched no vocabulary term",
+    )
     result_count: int
+
+
+class SearchWord(SQLModel, table=True):
+    """Every word in any activity's search document: the lexicon that a misspelt word in
+    ``q`` is corrected against (the same on both databases). Words are added as activities
+    are indexed; ``signpost reindex-search`` rebuilds it."""
+
+    __tablename__ = "search_word"
+
+    word: str = Field(primary_key=True, max_length=32)
 
 
 class ActivityFacet(SQLModel, table=True):

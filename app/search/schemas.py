@@ -87,6 +87,46 @@ class SearchLocation(SQLModel):
     note: str | None = None
 
 
+class Correction(SQLModel):
+    """A word taken to be a typo and read as the nearest known word."""
+
+    model_config = {"populate_by_name": True}
+
+    typed: str = Field(alias="from", description="The word as typed", examples=["lonley"])
+    read_as: str = Field(alias="to", description="The word searched for", examples=["lonely"])
+    parameter: str = Field(description="`need`, `category` or `q`")
+
+
+class UnderstoodWords(SQLModel):
+    """Words of a parameter that named a vocabulary term."""
+
+    words: str = Field(examples=["panic attacks"])
+    parameter: str = Field(description="`need`, `category` or `q`")
+    taxonomy: str = Field(examples=["need"])
+    code: str = Field(examples=["anxiety"])
+    name: str = Field(examples=["Anxiety and panic"])
+
+
+class Suggestion(SQLModel):
+    """A term that looks like words which matched nothing: offer it to the searcher."""
+
+    instead_of: str = Field(description="What was searched for", examples=["lonelyness"])
+    taxonomy: str
+    code: str = Field(description="Use as `need=` or `category=`", examples=["social-isolation"])
+    name: str
+
+
 class ReferralOptionPage(Page[ReferralOption]):
     location: SearchLocation | None = None
     hints: list[str] = Field(default_factory=list, description="Why results may be few or none")
+    corrections: list[Correction] = Field(
+        default_factory=list, description="Words read as the nearest known word"
+    )
+    understood: list[UnderstoodWords] = Field(
+        default_factory=list,
+        description="Which words named which needs and categories (words in `q` that name a "
+        "need count as that need)",
+    )
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="When words matched nothing: terms that look like them"
+    )

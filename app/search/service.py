@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select, text
+from sqlalchemy import Float, and_, case, cast, exists, func, literal, null, or_, select, text
 from sqlmodel import Session
 
 from app.activities.freshness import freshness
@@ -51,11 +51,12 @@ from app.geo.service import (
 )
 from app.organisations.models import Organisation
 from app.referrals import responsiveness as provider_responsiveness
-from app.search import sql
+from app.search import lexicon, sql
 from app.search.indexing import delivery_mask, weekday_mask
 from app.search.models import ActivityFacet, ActivityPlace, SearchLog
 from app.search.schedule import next_session
 from app.search.schemas import (
+    Correction,
     Matched,
     NextSession,
     OptionActivity,
@@ -63,10 +64,23 @@ from app.search.schemas import (
     ReferralOption,
     ReferralOptionPage,
     SearchLocation,
+    Suggestion,
+    UnderstoodWords,
 )
+from app.search.words import known_words, normalise, scrub
 from app.venues.models import AccessibilityFeature, Venue
 from app.venues.schemas import VenueSummary
-from app.vocabulary.snapshot import snapshot
+from app.vocabulary.matching import (
+    STOPWORDS,
+    Understood,
+    nearest,
+    nearest_possible,
+    spot,
+    suggest,
+    understand,
+    vocabulary_words,
+)
+from app.vocabulary.snapshot import Snapshot, snapshot
 
 WEIGHTS = {"relevance": 0.40, "proximity": 0.30, "accepting": 0.15, "freshness": 0.15}
 FEW_RESULTS = 3
@@ -112,11 +126,10 @@ class SearchRequest:
 
 
 @dataclass
-class _Terms:
+class _TermSet:
     needs: dict[uuid.UUID, str] = field(default_factory=dict)  # need id -> name
-    categories: dict[uuid.UUID, str] = field(default_factory=dict)  # requested, with children
+    categories: dict[uuid.UUID, str] = field(default_factory=dict)  # with their children
     via_needs: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=dict)  # cat -> needs
-    unknown: list[str] = field(default_factory=list)
 
     @property
     def wanted(self) -> set[uuid.UUID]:
@@ -126,6 +139,32 @@ class _Terms:
     def direct(self) -> set[uuid.UUID]:
         return set(self.needs) | set(self.categories)
 
+    def add(self, vocabulary: Snapshot, term_ids: set[uuid.UUID]) -> None:
+        for term_id in term_ids:
+            if vocabulary.scheme_of[term_id] == "need":
+                self.needs[term_id] = vocabulary.names[term_id]
+                for category_id in vocabulary.categories_of_need.get(term_id, ()):
+                    self.via_needs.setdefault(category_id, set()).add(term_id)
+            else:
+                for found in {term_id} | vocabulary.children.get(term_id, set()):
+                    self.categories[found] = vocabulary.names[found]
+
+
+@dataclass
+class _Terms:
+    """The request understood: the needs and categories asked for, those that words in
+    ``q`` named, the text words left, and what was corrected or not understood."""
+
+    asked: _TermSet = field(default_factory=_TermSet)
+    from_q: _TermSet = field(default_factory=_TermSet)
+    q_words: list[str] = field(default_factory=list)  # all of q's words, corrected
+    q_rest: list[str] = field(default_factory=list)  # those not naming a term
+    unknown: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # scrubbed, for the search log
+    corrections: list[Correction] = field(default_factory=list)
+    understood: list[UnderstoodWords] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+
 
 @dataclass
 class Plan:
@@ -133,7 +172,6 @@ class Plan:
 
     location: Location | None
     terms: _Terms
-    words: list[str]
     statement: Any = None
     distance: Any = None
     score: Any = None
@@ -143,11 +181,10 @@ def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
     dialect = session.get_bind().dialect.name
     location = _locate(session, request)
     terms = _resolve_terms(session, request)
-    words = _words(request.q)
     if terms.unknown:
-        return Plan(location, terms, words)
-    statement, distance, score = _query(request, location, terms, words, dialect, now)
-    return Plan(location, terms, words, statement, distance, score)
+        return Plan(location, terms)
+    statement, distance, score = _query(request, location, terms, dialect, now)
+    return Plan(location, terms, statement, distance, score)
 
 
 def count_statement(planned: Plan):
@@ -171,13 +208,13 @@ def search(
 ) -> ReferralOptionPage:
     now = now or utcnow()
     planned = plan(session, request, now)
-    location, terms, words = planned.location, planned.terms, planned.words
+    location, terms = planned.location, planned.terms
 
     if terms.unknown:
-        page = ReferralOptionPage(**dict(make_page([], 0, params)))
+        page = _page_of(terms, [], 0, params)
         page.hints = [
-            f"No need or category matches {word!r}; try other words or browse "
-            "/v1/taxonomy-terms?taxonomy=need"
+            f"No need or category matches {word!r}; see `suggestions`, try other words or "
+            "browse /v1/taxonomy-terms?taxonomy=need"
             for word in terms.unknown
         ]
         page.location = _location_out(location, request)
@@ -185,9 +222,11 @@ def search(
         return page
 
     rows, total = _page_rows(session, request, planned, params, now)
-    contents = _dress(session, request, rows, location, terms, words, now)
+    contents = _dress(session, request, rows, location, terms, now)
+    if total == 0 and request.q and not terms.from_q.wanted:
+        terms.suggestions += _suggestions(snapshot(session), request.q)
 
-    page = ReferralOptionPage(**dict(make_page(contents, total, params)))
+    page = _page_of(terms, contents, total, params)
     page.location = _location_out(location, request)
     if location and location.note:
         page.hints.append(location.note)
@@ -196,6 +235,14 @@ def search(
             "Few options match: try a larger radius_km, include_online=true or fewer filters"
         )
     _log(session, request, location, terms, total)
+    return page
+
+
+def _page_of(terms: _Terms, contents, total: int, params: PageParams) -> ReferralOptionPage:
+    page = ReferralOptionPage(**dict(make_page(contents, total, params)))
+    page.corrections = terms.corrections
+    page.understood = terms.understood
+    page.suggestions = terms.suggestions
     return page
 
 
@@ -221,30 +268,101 @@ def _locate(session: Session, request: SearchRequest) -> Location | None:
     return None
 
 
-def _words(q: str | None) -> list[str]:
-    return [word for word in (q or "").lower().split() if any(ch.isalnum() for ch in word)][:10]
+NEED_SCHEMES = ("need", "activity-category")
+CATEGORY_SCHEMES = ("activity-category", "need")
+MAX_Q_WORDS = 10
 
 
 def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
-    """Needs by id, name or synonym ("lonely" → social isolation); categories by id or code,
-    with their children; and the categories linked to each need."""
+    """Needs and categories by id, code, name or synonym, forgiving typos and everyday
+    phrasing (``app.vocabulary.matching``); a need that only names a category counts as
+    that category, and the other way round. Then the words of ``q``."""
     vocabulary = snapshot(session)
     terms = _Terms()
-    for value in request.needs:
-        found = vocabulary.find("need", value)
-        if not found:
-            terms.unknown.append(value)
-        terms.needs.update({term_id: vocabulary.names[term_id] for term_id in found})
-    for value in request.categories:
-        found = vocabulary.find("activity-category", value)
-        if not found:
-            terms.unknown.append(value)
-        for term_id in found | {c for f in found for c in vocabulary.children.get(f, ())}:
-            terms.categories[term_id] = vocabulary.names[term_id]
-    for need_id in terms.needs:
-        for category_id in vocabulary.categories_of_need.get(need_id, ()):
-            terms.via_needs.setdefault(category_id, set()).add(need_id)
+    for values, schemes in ((request.needs, NEED_SCHEMES), (request.categories, CATEGORY_SCHEMES)):
+        for value in values:
+            found = Understood()
+            for scheme in schemes:  # the parameter's own scheme first
+                found = understand(vocabulary, (scheme,), value)
+                if found.ids:
+                    break
+            if not found.ids:
+                terms.unknown.append(value)
+                terms.suggestions += _suggestions(vocabulary, value)
+                if scrubbed := scrub(value):
+                    terms.unmatched.append(scrubbed)
+                continue
+            terms.asked.add(vocabulary, found.ids)
+            _note(terms, vocabulary, found, "need" if schemes[0] == "need" else "category")
+    if request.q:
+        _read_q(session, vocabulary, request.q, terms)
     return terms
+
+
+def _read_q(session: Session, vocabulary: Snapshot, q: str, terms: _Terms) -> None:
+    """Words in ``q`` that name needs or categories count as them too ("panic attacks" is
+    what need=anxiety finds); words that are neither vocabulary nor in any listing are
+    corrected against both."""
+    words = [w for w in normalise(q).split() if any(ch.isalpha() for ch in w)][:MAX_Q_WORDS]
+    vocabulary_known = vocabulary_words(vocabulary, NEED_SCHEMES)
+    candidates = [w for w in words if w not in vocabulary_known and nearest_possible(w)]
+    listed = known_words(session, candidates)
+    unknown = [w for w in candidates if w not in listed]
+    corrected = list(words)
+    if unknown:
+        choices = lexicon.with_vocabulary(session, vocabulary_known)
+        for index, word in enumerate(words):
+            better = nearest(choices, word) if word in unknown else None
+            if better:
+                corrected[index] = better
+                terms.corrections.append(Correction(typed=word, read_as=better, parameter="q"))
+    found = spot(vocabulary, NEED_SCHEMES, corrected)
+    if not found.ids:
+        found = understand(vocabulary, NEED_SCHEMES, " ".join(corrected))
+        for typed, read_as in found.corrections:
+            terms.corrections.append(Correction(typed=typed, read_as=read_as, parameter="q"))
+    terms.from_q.add(vocabulary, found.ids)
+    _note(terms, vocabulary, found, "q", corrections=False)
+    named = {word for phrase, _ in found.spans for word in phrase.split()}
+    terms.q_words = [w for w in corrected if w not in STOPWORDS]
+    terms.q_rest = [w for w in terms.q_words if w not in named and _stem_free(w, named)]
+    if not found.ids and (scrubbed := scrub(q)):
+        terms.unmatched.append(scrubbed)
+
+
+def _stem_free(word: str, named: set[str]) -> bool:
+    return not any(word.startswith(n) or n.startswith(word) for n in named if len(n) > 3)
+
+
+def _note(terms: _Terms, vocabulary: Snapshot, found: Understood, parameter: str, corrections=True):
+    if corrections:
+        terms.corrections += [
+            Correction(typed=typed, read_as=read_as, parameter=parameter)
+            for typed, read_as in found.corrections
+        ]
+    for words, ids in found.spans:
+        for term_id in sorted(ids, key=lambda t: vocabulary.names[t]):
+            terms.understood.append(
+                UnderstoodWords(
+                    words=words,
+                    parameter=parameter,
+                    taxonomy=vocabulary.scheme_of[term_id],
+                    code=vocabulary.codes[term_id],
+                    name=vocabulary.names[term_id],
+                )
+            )
+
+
+def _suggestions(vocabulary: Snapshot, value: str) -> list[Suggestion]:
+    return [
+        Suggestion(
+            instead_of=value,
+            taxonomy=vocabulary.scheme_of[term_id],
+            code=vocabulary.codes[term_id],
+            name=vocabulary.names[term_id],
+        )
+        for term_id in suggest(vocabulary, NEED_SCHEMES, value)
+    ]
 
 
 # --- the query ----------------------------------------------------------------------------
@@ -253,7 +371,7 @@ def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
 ACCEPTING_VALUES = [status.value for status in ACCEPTING]
 
 
-def _query(request, location, terms, words, dialect, now):
+def _query(request, location, terms, dialect, now):
     """The filtered, scored candidates, read from the narrow ``activity_facet`` table."""
     facet = ActivityFacet
     where = [facet.listed.is_(True)]
@@ -300,11 +418,18 @@ def _query(request, location, terms, words, dialect, now):
         )
         where.append(facet.activity_id.in_(accessible))
 
-    if terms.wanted:
-        tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(terms.wanted))
-        where.append(facet.activity_id.in_(tagged))
-    if words:
-        where.append(sql.text_match(facet.activity_id, words, dialect))
+    if terms.asked.wanted:
+        where.append(facet.activity_id.in_(_tagged(terms.asked.wanted)))
+    if terms.from_q.wanted:
+        # q's words as text, or the terms they named (with any other words as text)
+        named = facet.activity_id.in_(_tagged(terms.from_q.wanted))
+        if terms.q_rest:
+            named = and_(named, sql.text_match(facet.activity_id, terms.q_rest, dialect))
+        if terms.q_words:
+            named = or_(sql.text_match(facet.activity_id, terms.q_words, dialect), named)
+        where.append(named)
+    elif terms.q_words:
+        where.append(sql.text_match(facet.activity_id, terms.q_words, dialect))
     if request.age is not None:
         where += [
             or_(facet.minimum_age.is_(None), facet.minimum_age <= request.age),
@@ -355,6 +480,10 @@ def _query(request, location, terms, words, dialect, now):
     return statement.where(*where), distance, score
 
 
+def _tagged(term_ids: set[uuid.UUID]):
+    return select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(term_ids))
+
+
 def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
     conditions = [
         Schedule.activity_id == ActivityFacet.activity_id,
@@ -371,9 +500,10 @@ def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
 
 def _score(request, terms, distance, now, capacity_status):
     facet = ActivityFacet
-    if terms.wanted:
+    if terms.asked.wanted or terms.from_q.wanted:
+        direct_ids = terms.asked.direct | terms.from_q.direct
         direct = exists().where(
-            ActivityTerm.activity_id == facet.activity_id, ActivityTerm.term_id.in_(terms.direct)
+            ActivityTerm.activity_id == facet.activity_id, ActivityTerm.term_id.in_(direct_ids)
         )
         relevance = case((direct, 1.0), else_=0.8)
     else:
@@ -458,7 +588,7 @@ def _next_sessions(session, request, activity_ids, now, loaded=None):
     }
 
 
-def _dress(session, request, rows, location, terms, words, now) -> list[ReferralOption]:
+def _dress(session, request, rows, location, terms, now) -> list[ReferralOption]:
     """Everything a link worker reads about each result, in four lean queries."""
     ids = [row[0] for row in rows]
     if not ids:
@@ -537,7 +667,7 @@ def _dress(session, request, rows, location, terms, words, now) -> list[Referral
                 assurance_status=assurance[detail["organisation_id"]].level,
                 freshness=freshness(detail["last_confirmed_at"], now),
                 score=round(float(score), 4),
-                matched=_matched(tags.get(activity_id, set()), terms, words, filters),
+                matched=_matched(tags.get(activity_id, set()), terms, filters),
             )
         )
     return options
@@ -555,15 +685,20 @@ def _nearest_venue(venues: list, location: Location | None):
     )
 
 
-def _matched(tags, terms, words, filters) -> Matched:
-    needs = {
-        name
-        for need_id, name in terms.needs.items()
-        if need_id in tags or any(need_id in terms.via_needs.get(tag, ()) for tag in tags)
-    }
-    categories = {terms.categories[tag] for tag in tags if tag in terms.categories}
+def _matched(tags, terms: _Terms, filters) -> Matched:
+    needs, categories = set(), set()
+    for term_set in (terms.asked, terms.from_q):
+        needs |= {
+            name
+            for need_id, name in term_set.needs.items()
+            if need_id in tags or any(need_id in term_set.via_needs.get(tag, ()) for tag in tags)
+        }
+        categories |= {term_set.categories[tag] for tag in tags if tag in term_set.categories}
     return Matched(
-        needs=sorted(needs), categories=sorted(categories), words=list(words), filters=filters
+        needs=sorted(needs),
+        categories=sorted(categories),
+        words=list(terms.q_words),
+        filters=filters,
     )
 
 
@@ -608,20 +743,6 @@ def _age_band(age: int | None) -> str | None:
     return "65+"
 
 
-def _vocabulary_in_text(session: Session, q: str | None) -> list[str]:
-    """Free text is never stored: only the vocabulary terms it mentions."""
-    if not q:
-        return []
-    text = f" {' '.join(q.lower().split())} "
-    found = {
-        term_id
-        for phrase, ids in snapshot(session).phrases.items()
-        if f" {phrase} " in text
-        for term_id in ids
-    }
-    return sorted(str(term_id) for term_id in found)
-
-
 def _log(session, request, location, terms, result_count) -> None:
     filters = {
         "radius_km": request.radius_km if location else None,
@@ -636,14 +757,15 @@ def _log(session, request, location, terms, result_count) -> None:
         "accepting_referrals": request.accepting_referrals,
         "assured_only": request.assured_only,
         "include_online": request.include_online,
-        "q_terms": _vocabulary_in_text(session, request.q),
+        "q_terms": sorted(str(term_id) for term_id in terms.from_q.direct),
         "unknown_terms": len(terms.unknown),
     }
     session.add(
         SearchLog(
             outcode=location.outcode if location else None,
-            need_ids=sorted(str(term_id) for term_id in terms.needs),
-            category_ids=sorted(str(term_id) for term_id in terms.categories),
+            need_ids=sorted(str(term_id) for term_id in terms.asked.needs),
+            category_ids=sorted(str(term_id) for term_id in terms.asked.categories),
+            unmatched=list(dict.fromkeys(terms.unmatched)),
             filters={
                 key: value for key, value in filters.items() if value not in (None, [], False)
             },

@@ -12,6 +12,7 @@ from app.core.types import (
     JSONColumn,
     archived_at_field,
     created_at_field,
+    enum_type,
     id_field,
     updated_at_field,
 )
@@ -31,6 +32,14 @@ class AccessibilityFeature(StrEnum):
     assistance_dogs_welcome = "assistance_dogs_welcome"
 
 
+class LocationPrecision(StrEnum):
+    """Where a venue's coordinates came from."""
+
+    postcode = "postcode"  # the full postcode table (signpost import-postcodes)
+    outcode = "outcode"  # the centre of its postcode district, shipped with the app
+    manual = "manual"  # sent by whoever keeps the venue's record
+
+
 class VenueBase(SQLModel):
     name: str = Field(min_length=1, max_length=255, index=True)
     description: str = Field(default="", max_length=2000)
@@ -39,7 +48,13 @@ class VenueBase(SQLModel):
     city: str = Field(min_length=1, max_length=100)
     county: str | None = Field(default=None, max_length=100)
     postcode: str = Field(max_length=8, description='UK postcode, stored as "SE1 7PB"')
-    latitude: float | None = Field(default=None, ge=-90, le=90)
+    latitude: float | None = Field(
+        default=None,
+        ge=-90,
+        le=90,
+        description="Leave out to place the venue by its postcode; sent coordinates must lie "
+        "within 60 km of the postcode's district and are kept until the postcode changes",
+    )
     longitude: float | None = Field(default=None, ge=-180, le=180)
     accessibility: list[AccessibilityFeature] = Field(
         default_factory=list, sa_type=JSONColumn, max_length=len(AccessibilityFeature)
@@ -76,6 +91,11 @@ class Venue(VenueBase, table=True):
 
     id: uuid.UUID = id_field()
     outcode: str = Field(max_length=4, index=True)
+    location_precision: LocationPrecision = Field(
+        default=LocationPrecision.outcode,
+        sa_type=enum_type(LocationPrecision),
+        sa_column_kwargs={"server_default": "outcode"},
+    )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     archived_at: datetime | None = archived_at_field()

@@ -1,19 +1,17 @@
 import uuid
 from datetime import datetime
 
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
-from app.venues.models import AccessibilityFeature, VenueBase
+from app.venues.models import AccessibilityFeature, LocationPrecision, VenueBase
 
 EXAMPLE = {
     "name": "Easton Community Centre",
     "address_1": "Kilburn Street",
     "city": "Bristol",
     "postcode": "bs5 6at",
-    "latitude": 51.4614,
-    "longitude": -2.5499,
     "accessibility": ["step_free_access", "hearing_loop", "wheelchair_accessible_toilet"],
     "accessibility_notes": "Ramp at the side entrance.",
 }
@@ -30,9 +28,16 @@ VenueUpdate = patch_model_of(
 )
 
 
+PRECISION = (
+    "Where the coordinates came from: `postcode` (the full postcode table), `outcode` (the "
+    "centre of the postcode district) or `manual` (sent with the venue)"
+)
+
+
 class VenuePublic(VenueBase):
     id: uuid.UUID
     outcode: str
+    location_precision: LocationPrecision = Field(description=PRECISION)
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
@@ -47,6 +52,7 @@ class VenueSummary(SQLModel):
     postcode: str
     latitude: float | None
     longitude: float | None
+    location_precision: LocationPrecision = Field(description=PRECISION)
     accessibility: list[AccessibilityFeature]
 
 

@@ -11,10 +11,12 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import validate_merged
+from app.geo.models import Postcode
 from app.geo.postcodes import outcode_of
+from app.geo.service import check_near_postcode, resolve_postcode
 from app.organisations import visibility
 from app.search import indexing as search_index
-from app.venues.models import Venue
+from app.venues.models import LocationPrecision, Venue
 from app.venues.schemas import VenueCreate, VenuePublic
 
 
@@ -76,9 +78,43 @@ def _require_manager(principal: Principal, organisation_id: uuid.UUID | None) ->
 def create_venue(session: Session, principal: Principal, data: VenueCreate) -> Venue:
     _require_manager(principal, data.managed_by_organisation_id)
     venue = Venue.model_validate(data, update={"outcode": outcode_of(data.postcode)})
+    _place(session, venue, manual=data.latitude is not None)
     session.add(venue)
     session.flush()
     return venue
+
+
+def _place(session: Session, venue: Venue, manual: bool) -> None:
+    """Coordinates sent with the venue are kept (once checked against its postcode);
+    otherwise the venue is placed by its postcode, as precisely as the tables allow."""
+    if manual:
+        check_near_postcode(
+            session, venue.latitude, venue.longitude, venue.postcode, "body.latitude"
+        )
+        venue.location_precision = LocationPrecision.manual
+        return
+    found = resolve_postcode(session, venue.postcode, "body.postcode")
+    venue.latitude, venue.longitude = found.latitude, found.longitude
+    venue.location_precision = LocationPrecision(found.precision)
+
+
+def outcode_placed_with_postcode(session: Session) -> list[tuple[Venue, Postcode]]:
+    """Venues placed at their district's centre whose full postcode is now known."""
+    return list(
+        session.exec(
+            select(Venue, Postcode)
+            .join(Postcode, Postcode.postcode == Venue.postcode)
+            .where(Venue.location_precision == LocationPrecision.outcode)
+        )
+    )
+
+
+def place_at_postcode(session: Session, venue: Venue, postcode: Postcode) -> None:
+    venue.latitude, venue.longitude = postcode.latitude, postcode.longitude
+    venue.location_precision = LocationPrecision.postcode
+    session.add(venue)
+    session.flush()
+    search_index.refresh_venue(session, venue.id)
 
 
 def update_venue(session: Session, principal: Principal, venue: Venue, changes: dict) -> Venue:
@@ -87,9 +123,18 @@ def update_venue(session: Session, principal: Principal, venue: Venue, changes: 
     if "managed_by_organisation_id" in changes:
         _require_manager(principal, changes["managed_by_organisation_id"])
     merged = validate_merged(VenueCreate, venue, changes)
+    moved = merged.postcode != venue.postcode
+    # A client sending back the coordinates it read has not placed the venue by hand.
+    sent_coordinates = changes.get("latitude") is not None and (
+        venue.location_precision == LocationPrecision.manual
+        or (changes["latitude"], changes.get("longitude")) != (venue.latitude, venue.longitude)
+    )
     venue.sqlmodel_update(changes)
     venue.postcode = merged.postcode
     venue.outcode = outcode_of(merged.postcode)
+    if sent_coordinates or moved or "latitude" in changes:
+        # New coordinates are kept; a new postcode, or coordinates cleared, re-places it.
+        _place(session, venue, manual=sent_coordinates)
     venue.updated_at = utcnow()
     session.add(venue)
     session.flush()

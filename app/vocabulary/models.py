@@ -5,10 +5,12 @@ language ("choir"); ``NeedCategory`` links a need to the categories that help wi
 """
 
 import uuid
+from datetime import datetime
 
 from sqlmodel import Field, Relationship, SQLModel, UniqueConstraint
 
-from app.core.types import id_field
+from app.core.concurrency import version_column
+from app.core.types import archived_at_field, id_field, updated_at_field
 
 RAISE = {"lazy": "raise"}
 
@@ -26,9 +28,17 @@ class Taxonomy(SQLModel, table=True):
     )
 
 
+_version = version_column()
+
+
 class TaxonomyTerm(SQLModel, table=True):
+    """A term; stewards curate them. Synonym and link changes are audited by the service
+    (``record_event``) and touch ``updated_at`` so the term's ETag moves with them."""
+
     __tablename__ = "taxonomy_term"
     __table_args__ = (UniqueConstraint("taxonomy_id", "code"),)
+    __audit__ = "taxonomy_term"
+    __mapper_args__ = {"version_id_col": _version}
 
     id: uuid.UUID = id_field()
     taxonomy_id: uuid.UUID = Field(foreign_key="taxonomy.id", index=True, ondelete="CASCADE")
@@ -38,6 +48,10 @@ class TaxonomyTerm(SQLModel, table=True):
     parent_id: uuid.UUID | None = Field(
         default=None, foreign_key="taxonomy_term.id", index=True, ondelete="SET NULL"
     )
+    # Retired terms keep the links they have but are offered for no new ones.
+    retired_at: datetime | None = archived_at_field()
+    updated_at: datetime = updated_at_field()
+    version: int = Field(default=1, sa_column=_version)
 
     taxonomy: Taxonomy = Relationship(back_populates="terms", sa_relationship_kwargs=RAISE)
     synonyms: list["TermSynonym"] = Relationship(
@@ -67,3 +81,16 @@ class NeedCategory(SQLModel, table=True):
     category_id: uuid.UUID = Field(
         foreign_key="taxonomy_term.id", primary_key=True, index=True, ondelete="CASCADE"
     )
+
+
+class VocabularyState(SQLModel, table=True):
+    """One row whose ``version`` goes up with every vocabulary change, in the change's own
+    transaction: every process compares it with the version its in-memory copy was built
+    from (``app.vocabulary.snapshot``), so curation shows in all searches within seconds.
+    Updating the row also queues concurrent curators one behind another, which is what
+    makes "this synonym is already used in the scheme" safe to check."""
+
+    __tablename__ = "vocabulary_state"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=1)
