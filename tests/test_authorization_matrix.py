@@ -51,6 +51,7 @@ RESPONDERS = frozenset({"steward", "commissioner", "commissioner_key", "admin"})
 NEED_READERS = RESPONDERS | {"own_editor", "own_admin"}
 REPORT_READERS = RESPONDERS
 REFERRAL_READERS = frozenset({"link_worker", "admin", "own_editor", "own_admin"})
+CURATORS = frozenset({"steward", "admin"})
 
 # (method, path): (who may, status on success, request builder)
 # A builder takes the world and returns (path, json body or None, headers).
@@ -293,6 +294,54 @@ RULES = {
         200,
         _write("/v1/support-offers/{offer}/withdraw"),
     ),
+    ("POST", "/v1/taxonomy-terms"): (
+        CURATORS,
+        201,
+        _write(
+            "/v1/taxonomy-terms",
+            lambda w: {"taxonomy": "need", "code": "hoarding", "name": "Hoarding"},
+        ),
+    ),
+    ("PATCH", "/v1/taxonomy-terms/{term_id}"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{need_term}", lambda w: {"description": "Alone"}, "need_term"),
+    ),
+    ("POST", "/v1/taxonomy-terms/{term_id}/retire"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{need_term}/retire"),
+    ),
+    ("POST", "/v1/taxonomy-terms/{term_id}/reinstate"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{retired_term}/reinstate"),
+    ),
+    ("POST", "/v1/taxonomy-terms/{term_id}/synonyms"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{need_term}/synonyms", lambda w: {"text": "no mates"}),
+    ),
+    ("DELETE", "/v1/taxonomy-terms/{term_id}/synonyms/{text}"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{need_term}/synonyms/lonely"),
+    ),
+    ("PUT", "/v1/taxonomy-terms/{term_id}/helped-by/{category_id}"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{need_term}/helped-by/{unlinked_category}"),
+    ),
+    ("DELETE", "/v1/taxonomy-terms/{term_id}/helped-by/{category_id}"): (
+        CURATORS,
+        200,
+        _write("/v1/taxonomy-terms/{need_term}/helped-by/{linked_category}"),
+    ),
+    ("GET", "/v1/vocabulary/unmatched-phrases"): (
+        CURATORS,
+        200,
+        _get("/v1/vocabulary/unmatched-phrases"),
+    ),
     **{
         ("GET", f"/v1/reports/{name}"): (REPORT_READERS, 200, _get(f"/v1/reports/{name}"))
         for name in (
@@ -369,8 +418,11 @@ def build_world(session, client):
     activity = create_activity(
         client, own["id"], venue_ids=[venue["id"]], access_modes=["referral", "drop_in"]
     )
-    need = seed_vocabulary(session)["social-isolation"]
+    vocabulary = seed_vocabulary(session)
+    need = vocabulary["social-isolation"]
     session.commit()
+    retired = client.post(f"/v1/taxonomy-terms/{vocabulary['bereavement'].id}/retire")
+    assert retired.status_code == 200, retired.text
     referral_body = {
         "activity_id": activity["id"],
         "person_reference": "LW-1",
@@ -423,6 +475,7 @@ def build_world(session, client):
             ("own_activity", f"/v1/activities/{activity['id']}"),
             ("capacity", f"/v1/activities/{activity['id']}/capacity"),
             ("item", f"/v1/assurance-items/{item['id']}"),
+            ("need_term", f"/v1/taxonomy-terms/{vocabulary['social-isolation'].id}"),
         )
     }
     return {
@@ -442,6 +495,10 @@ def build_world(session, client):
             "need": need["id"],
             "shared_need": shared_need["id"],
             "offer": offer["id"],
+            "need_term": str(vocabulary["social-isolation"].id),
+            "retired_term": str(vocabulary["bereavement"].id),
+            "linked_category": str(vocabulary["befriending"].id),
+            "unlinked_category": str(vocabulary["advice"].id),
         },
     }
 

@@ -248,7 +248,9 @@ def _set_links(
 ) -> None:
     """Replace whichever of schedules, terms and venues were given."""
     if term_ids is not None:
-        activity.terms = vocabulary.load_terms(session, term_ids, "body.term_ids")
+        activity.terms = vocabulary.load_terms(
+            session, term_ids, "body.term_ids", keep=[term.id for term in activity.terms]
+        )
     if venue_ids is not None:
         activity.venues = _load_venues(session, venue_ids)
     linked = {venue.id for venue in activity.venues}

@@ -173,7 +173,7 @@ def update_item(
     """Change facts or evidence. A change to a reviewed item sends it back to ``pending``;
     the audit log keeps what was verified before."""
     merged = validate_merged(AssuranceFacts, item, changes).model_dump()
-    _check(session, item.kind, merged, now.date())
+    _check(session, item.kind, merged, now.date(), keep=[item.training_type_id])
     changed = {k: v for k, v in changes.items() if getattr(item, k) != merged[k]}
     if not changed:
         return item
@@ -224,8 +224,15 @@ def _review(session, principal, item, status, reason, now) -> AssuranceItem:
     return item
 
 
-def _check(session: Session, kind: AssuranceKind, values: dict[str, Any], today: date) -> None:
-    """The kind's facts present, others absent, dates in order: else 422 naming the field."""
+def _check(
+    session: Session,
+    kind: AssuranceKind,
+    values: dict[str, Any],
+    today: date,
+    keep: list[uuid.UUID | None] | None = None,
+) -> None:
+    """The kind's facts present, others absent, dates in order: else 422 naming the field.
+    ``keep``: a training type already recorded stays valid once retired."""
     required, optional = FACTS[kind]
     for name in sorted(FACT_FIELDS - required - optional):
         if values.get(name) is not None:
@@ -242,7 +249,11 @@ def _check(session: Session, kind: AssuranceKind, values: dict[str, Any], today:
                 "body.staff_trained", "give staff_trained or volunteers_trained", "missing"
             )
         vocabulary.load_terms(
-            session, [values["training_type_id"]], "body.training_type_id", "training-type"
+            session,
+            [values["training_type_id"]],
+            "body.training_type_id",
+            "training-type",
+            keep=keep or (),
         )
     for name in ("last_reviewed_on", "completed_on"):
         if values.get(name) is not None and values[name] > today:

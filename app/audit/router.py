@@ -38,6 +38,7 @@ class AuditObjectType(StrEnum):
     user = "user"
     membership = "membership"
     api_key = "api_key"
+    taxonomy_term = "taxonomy_term"
 
 
 @router.get("", responses=problem_responses(401, 403, 422))

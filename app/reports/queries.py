@@ -104,7 +104,7 @@ class Spread:
     condition: Any
 
 
-def _rows(session, statement, dims, metrics, spreads: Sequence[Spread] = ()):
+def _rows(session, statement, dims, metrics, spreads: Sequence[Spread] = (), having=None):
     """One grouped query for the counts (and, on PostgreSQL, the percentiles with them);
     on SQLite the percentiles come from the grouped values afterwards."""
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -117,9 +117,10 @@ def _rows(session, statement, dims, metrics, spreads: Sequence[Spread] = ()):
             for s in spreads
         ]
     # Core execution (no ORM loading) and plain dicts: national reports have many rows.
-    result = session.connection().execute(
-        statement.with_only_columns(*keys, *columns).group_by(*keys).order_by(*keys)
-    )
+    grouped = statement.with_only_columns(*keys, *columns).group_by(*keys).order_by(*keys)
+    if having is not None:
+        grouped = grouped.having(having)
+    result = session.connection().execute(grouped)
     fields = list(result.keys())
     rows = [dict(zip(fields, row, strict=True)) for row in result]
     if not postgres:
@@ -270,7 +271,16 @@ def support_needs(session: Session, filters: Filters):
 
 # --- unmet demand -------------------------------------------------------------------------
 
-DEMAND_DIMENSIONS = ("need", "outcode", "period")
+DEMAND_DIMENSIONS = ("need", "phrase", "outcode", "period")
+# A phrase is free text someone typed: it is shown only once this many separate searches
+# used it (in its row), so no one search's words can be picked out.
+PHRASE_MIN_SEARCHES = 5
+
+
+def _json_items(column, dialect: str):
+    if dialect == "postgresql":
+        return func.jsonb_array_elements_text(column).table_valued("value")
+    return func.json_each(column).table_valued("value")
 
 
 def unmet_demand(session: Session, filters: Filters):
@@ -293,19 +303,22 @@ def unmet_demand(session: Session, filters: Filters):
     wanted = [str(t) for t in filters.terms]
     need = None
     if "need" in filters.group_by:  # one row per (search, need) it asked about
-        if dialect == "postgresql":
-            need = func.jsonb_array_elements_text(SearchLog.need_ids).table_valued("value")
-        else:
-            need = func.json_each(SearchLog.need_ids).table_valued("value")
+        need = _json_items(SearchLog.need_ids, dialect)
         base = base.join(need, true())
         if wanted:
             base = base.where(need.c.value.in_(wanted))
     elif wanted:  # each search once, if it asked about any of the needs
         base = base.where(search_sql.json_has_any(SearchLog.need_ids, wanted, dialect))
+    phrase = None
+    if "phrase" in filters.group_by:  # one row per (search, unmatched phrase)
+        phrase = _json_items(SearchLog.unmatched, dialect).alias("phrase")
+        base = base.join(phrase, true())
     dims: list[tuple[str, Any]] = []
     for dimension in filters.group_by:
         if dimension == "need":
             dims.append(("need", need.c.value))
+        elif dimension == "phrase":
+            dims.append(("phrase", phrase.c.value))
         elif dimension == "outcode":
             dims.append(("outcode", func.coalesce(SearchLog.outcode, "unknown")))
         elif dimension == "period":
@@ -315,7 +328,8 @@ def unmet_demand(session: Session, filters: Filters):
         ("no_results", _count_if(SearchLog.result_count == 0)),
         ("fewer_than_3", _count_if(SearchLog.result_count < 3)),
     ]
-    rows, names = _rows(session, base, dims, metrics)
+    having = func.count() >= PHRASE_MIN_SEARCHES if phrase is not None else None
+    rows, names = _rows(session, base, dims, metrics, having=having)
     if "need" in names:  # the log keeps term ids as text; show their codes
         codes = {
             str(term_id): code
@@ -530,3 +544,27 @@ def assurance(session: Session, filters: Filters, now: datetime):
             row[share] = None if small or not row[whole] else round(row[part] / row[whole], 3)
     counts = [name for name, _ in metrics]
     return names + counts + ["share_assured", "share_activities_assured"], rows, counts
+
+
+def unmatched_phrases(session: Session, period, limit: int = 100) -> list[dict]:
+    """The phrases searches used that matched no vocabulary term, most used first, each
+    only once ``PHRASE_MIN_SEARCHES`` separate searches used it."""
+    dialect = session.get_bind().dialect.name
+    phrase = _json_items(SearchLog.unmatched, dialect).alias("phrase")
+    searches = func.count().label("searches")
+    statement = (
+        select(
+            phrase.c.value.label("phrase"),
+            searches,
+            _count_if(SearchLog.result_count == 0).label("no_results"),
+            func.max(SearchLog.searched_at).label("last_searched_at"),
+        )
+        .select_from(SearchLog)
+        .join(phrase, true())
+        .where(*_within(SearchLog.searched_at, period))
+        .group_by(phrase.c.value)
+        .having(func.count() >= PHRASE_MIN_SEARCHES)
+        .order_by(searches.desc(), phrase.c.value)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in session.execute(statement)]

@@ -157,7 +157,10 @@ def unmet_demand_report(
     group_by: Annotated[list[str], _group_by(", ".join(queries.DEMAND_DIMENSIONS))] = [],  # noqa: B006
 ) -> ReportBody:
     """Referral searches that found nothing or fewer than 3 options, by need, outcode and
-    period (`interval`), from the search log (which holds no personal data)."""
+    period (`interval`), from the search log (which holds no personal data).
+    `group_by=phrase` shows the words searches used that matched no vocabulary term
+    (scrubbed of digits and anything postcode-, email- or phone-shaped), each only once at
+    least 5 separate searches used it."""
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
@@ -170,7 +173,7 @@ def unmet_demand_report(
     return respond(
         fmt, "unmet-demand", period, {"area": area, "need": need, "interval": interval},
         filters.group_by, columns, rows, counts,
-        [SUPPRESSION, _multi(filters.group_by, {"need"})],
+        [SUPPRESSION, _multi(filters.group_by, {"need", "phrase"})],
     )  # fmt: skip
 
 

@@ -71,6 +71,7 @@ from app.search.words import known_words, normalise, scrub
 from app.venues.models import AccessibilityFeature, Venue
 from app.venues.schemas import VenueSummary
 from app.vocabulary.matching import (
+    NEED_SCHEMES,
     STOPWORDS,
     Understood,
     nearest,
@@ -268,7 +269,6 @@ def _locate(session: Session, request: SearchRequest) -> Location | None:
     return None
 
 
-NEED_SCHEMES = ("need", "activity-category")
 CATEGORY_SCHEMES = ("activity-category", "need")
 MAX_Q_WORDS = 10
 

@@ -140,6 +140,8 @@ STOPWORDS = frozenset(
         "support",
     ]
 )
+# What a need or a q is read against: needs first, then activity categories.
+NEED_SCHEMES = ("need", "activity-category")
 LONGEST_PHRASE = 6
 MIN_CORRECTABLE = 4
 

@@ -142,5 +142,6 @@ def seed_vocabulary(session: Session) -> dict[str, TaxonomyTerm]:
     for code, (name, synonyms) in SUPPORT_CATEGORIES.items():
         ensure("support-category", code, name, synonyms)
     session.flush()
+    snapshot.bump(session)
     snapshot.clear()
     return terms

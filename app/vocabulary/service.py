@@ -34,6 +34,7 @@ def list_terms(
     taxonomy: str | None = None,
     parent_id: uuid.UUID | None = None,
     q: str | None = None,
+    include_retired: bool = False,
 ) -> Page[TermPublic]:
     statement = (
         select(TaxonomyTerm)
@@ -45,6 +46,8 @@ def list_terms(
         statement = statement.where(Taxonomy.code == taxonomy)
     if parent_id:
         statement = statement.where(TaxonomyTerm.parent_id == parent_id)
+    if not include_retired:
+        statement = statement.where(TaxonomyTerm.retired_at.is_(None))
     if q:
         # Match the term's own name or any synonym: "lonely" finds "Social isolation".
         words = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -112,16 +115,23 @@ def _to_public(session: Session, terms: list[TaxonomyTerm]) -> list[TermPublic]:
             synonyms=[synonym.text for synonym in term.synonyms],
             helped_by=sorted(helped_by[term.id], key=lambda t: t.name),
             helps_with=sorted(helps_with[term.id], key=lambda t: t.name),
+            retired_at=term.retired_at,
+            updated_at=term.updated_at,
+            version=term.version,
         )
         for term in terms
     ]
 
 
 def load_terms(
-    session: Session, term_ids: Iterable[uuid.UUID], field: str, scheme: str | None = None
+    session: Session,
+    term_ids: Iterable[uuid.UUID],
+    field: str,
+    scheme: str | None = None,
+    keep: Iterable[uuid.UUID | None] = (),
 ) -> list[TaxonomyTerm]:
-    """Fetch terms by id for linking; an unknown id, or one outside ``scheme`` when given,
-    is a 422 naming ``field``."""
+    """Fetch terms by id for linking; an unknown id, one outside ``scheme`` when given, or
+    a retired term not already linked (in ``keep``) is a 422 naming ``field``."""
     wanted = list(dict.fromkeys(term_ids))
     if not wanted:
         return []
@@ -142,6 +152,12 @@ def load_terms(
     if outside:
         raise InvalidField(
             field, f"not terms of the {scheme} vocabulary: {', '.join(outside)}", "wrong_scheme"
+        )
+    kept = set(keep)
+    retired = [str(t) for t in wanted if found[t].retired_at is not None and t not in kept]
+    if retired:
+        raise InvalidField(
+            field, f"retired terms take no new links: {', '.join(retired)}", "retired"
         )
     return [found[term_id] for term_id in wanted]
 
