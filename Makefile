@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-listings clean
+.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-listings bench-phrases clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench-reports: $(STAMP)
 ## Listings latency on the demo data; appends to bench/RESULTS.md
 bench-listings: $(STAMP)
 	$(BIN)/python bench/listings.py
+
+## How well searches understand link workers' phrasings and typos; appends to bench/RESULTS.md
+bench-phrases: $(STAMP)
+	$(BIN)/python bench/phrases.py
+	BENCH_PHRASES=bench/phrases-holdout.csv $(BIN)/python bench/phrases.py
 
 ## Every benchmark at a tiny scale on a throwaway PostgreSQL database: proves they still run
 bench-smoke: $(STAMP)

@@ -156,6 +156,36 @@ KINDS = {
         ("Sunday Supper", "A free hot meal on the last Sunday of the month.",
          ["community-meals"], ("MONTHLY", "-1SU", "17:00", "19:00"), {}),
     ],
+    "food": [
+        ("Community Pantry", "Low-cost weekly shop of fresh and store-cupboard food; membership £3.50 a week.",
+         ["food-support"], ("WEEKLY", "TU,FR", "10:00", "13:00"), {"cost_type": "fee", "cost_amount": "3.50", "concessions": "First month free on referral"}),
+        ("Emergency Food Parcels", "Three days of food for people in crisis, with advice on what next.",
+         ["food-support"], ("WEEKLY", "MO,WE,FR", "12:00", "14:00"), {"access_modes": ["referral"]}),
+    ],
+    "work": [
+        ("Job Club", "CV help, job search and interview practice with a coach.",
+         ["employment-support", "learning-and-digital"], ("WEEKLY", "TH", "10:00", "12:00"), {"minimum_age": 16}),
+        ("Back to Work Course", "Six weeks to rebuild confidence and skills after time out of work.",
+         ["employment-support"], ("WEEKLY", "TU", "13:00", "15:30"), {"access_modes": ["referral"], "minimum_age": 18}),
+    ],
+    "recovery": [
+        ("Recovery Café", "Alcohol- and drug-free café run by people in recovery.",
+         ["recovery-groups", "peer-support"], ("WEEKLY", "WE", "17:00", "20:00"), {"minimum_age": 18}),
+        ("SMART Recovery Meeting", "Mutual-aid meeting for people changing their drinking or drug use.",
+         ["recovery-groups"], ("WEEKLY", "MO", "18:30", "20:00"), {"minimum_age": 18}),
+    ],
+    "calm": [
+        ("Mindfulness for Beginners", "Eight gentle sessions of breathing and mindfulness practice.",
+         ["mindfulness-and-relaxation"], ("WEEKLY", "TH", "18:00", "19:30"), {"minimum_age": 18, "cost_type": "donation"}),
+        ("Relax and Breathe", "Drop-in relaxation and breathing session.",
+         ["mindfulness-and-relaxation"], ("WEEKLY", "SA", "11:00", "12:00"), {}),
+    ],
+    "healthy-eating": [
+        ("Cook and Eat Well", "Learn quick, cheap, healthy meals and eat them together.",
+         ["weight-and-healthy-eating", "community-meals"], ("WEEKLY", "TU", "17:30", "19:30"), {}),
+        ("Healthy Weight Group", "Friendly weekly group for eating well and moving more.",
+         ["weight-and-healthy-eating", "walking-and-physical-activity"], ("WEEKLY", "MO", "18:00", "19:00"), {"minimum_age": 18, "access_modes": ["referral", "drop_in"]}),
+    ],
 }
 
 # name, legal form, kind, home venue key, charity number or None, areas
@@ -197,6 +227,11 @@ ORGANISATIONS = [
     ("Stockwood Lunch Club", "community_group", "meals", "stockwood-centre", None, ["BS14"]),
     ("Easton Community Kitchen", "social_enterprise", "meals", "easton-centre", None, ["BS5"]),
     ("Henleaze Friendship Lunches", "charity", "meals", "henleaze-hall", "1190017", ["BS9"]),
+    ("Lawrence Hill Community Pantry", "community_group", "food", "easton-centre", None, ["BS5"]),
+    ("Bristol Works (fictional)", "charity", "work", "st-pauls-centre", "1190018", ["Bristol"]),
+    ("Harbour Recovery Community", "charity", "recovery", "central-library", "1190019", ["Bristol"]),
+    ("Calm Minds Bristol", "cic", "calm", "redland-green", None, ["Bristol"]),
+    ("Knowle West Health Kitchen", "social_enterprise", "healthy-eating", "knowle-west-centre", None, ["BS4"]),
     ("Art in Mind Bristol", "freelance_practitioner", "arts", "clifton-rooms", None, ["Bristol"]),
     ("St Pauls Sound System Choir", "cic", "music", "st-pauls-centre", None, ["BS2"]),
     ("Hartcliffe Heritage Walkers", "community_group", "heritage", "hartcliffe-farm", None, ["BS13"]),

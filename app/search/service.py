@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, exists, func, literal, null, or_, select, text
+from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select, text
 from sqlmodel import Session
 
 from app.activities.freshness import freshness
@@ -76,7 +76,6 @@ from app.vocabulary.matching import (
     Understood,
     nearest,
     nearest_possible,
-    spot,
     suggest,
     understand,
     vocabulary_words,
@@ -141,14 +140,16 @@ class _TermSet:
         return set(self.needs) | set(self.categories)
 
     def add(self, vocabulary: Snapshot, term_ids: set[uuid.UUID]) -> None:
+        """Needs and categories with their narrower terms ("mental health" takes in low
+        mood and anxiety), and for needs the categories linked to them."""
         for term_id in term_ids:
-            if vocabulary.scheme_of[term_id] == "need":
-                self.needs[term_id] = vocabulary.names[term_id]
-                for category_id in vocabulary.categories_of_need.get(term_id, ()):
-                    self.via_needs.setdefault(category_id, set()).add(term_id)
-            else:
-                for found in {term_id} | vocabulary.children.get(term_id, set()):
+            for found in {term_id} | vocabulary.children.get(term_id, set()):
+                if vocabulary.scheme_of[found] != "need":
                     self.categories[found] = vocabulary.names[found]
+                    continue
+                self.needs[found] = vocabulary.names[found]
+                for category_id in vocabulary.categories_of_need.get(found, ()):
+                    self.via_needs.setdefault(category_id, set()).add(found)
 
 
 @dataclass
@@ -159,7 +160,6 @@ class _Terms:
     asked: _TermSet = field(default_factory=_TermSet)
     from_q: _TermSet = field(default_factory=_TermSet)
     q_words: list[str] = field(default_factory=list)  # all of q's words, corrected
-    q_rest: list[str] = field(default_factory=list)  # those not naming a term
     unknown: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)  # scrubbed, for the search log
     corrections: list[Correction] = field(default_factory=list)
@@ -301,37 +301,29 @@ def _resolve_terms(session: Session, request: SearchRequest) -> _Terms:
 
 def _read_q(session: Session, vocabulary: Snapshot, q: str, terms: _Terms) -> None:
     """Words in ``q`` that name needs or categories count as them too ("panic attacks" is
-    what need=anxiety finds); words that are neither vocabulary nor in any listing are
-    corrected against both."""
+    what need=anxiety finds). A word in neither the vocabulary nor any listing is a typo:
+    corrected to name a term where it can, else to the nearest word of any listing."""
     words = [w for w in normalise(q).split() if any(ch.isalpha() for ch in w)][:MAX_Q_WORDS]
     vocabulary_known = vocabulary_words(vocabulary, NEED_SCHEMES)
-    candidates = [w for w in words if w not in vocabulary_known and nearest_possible(w)]
-    listed = known_words(session, candidates)
-    unknown = [w for w in candidates if w not in listed]
-    corrected = list(words)
-    if unknown:
+    maybe = {w for w in words if w not in vocabulary_known and nearest_possible(w)}
+    listed = frozenset(known_words(session, maybe))
+    found = understand(vocabulary, NEED_SCHEMES, " ".join(words), keep=listed)
+    reading = list(found.words)
+    unread = [i for i, w in enumerate(words) if w in maybe - listed and reading[i] == w]
+    if unread:
         choices = lexicon.with_vocabulary(session, vocabulary_known)
-        for index, word in enumerate(words):
-            better = nearest(choices, word) if word in unknown else None
-            if better:
-                corrected[index] = better
-                terms.corrections.append(Correction(typed=word, read_as=better, parameter="q"))
-    found = spot(vocabulary, NEED_SCHEMES, corrected)
-    if not found.ids:
-        found = understand(vocabulary, NEED_SCHEMES, " ".join(corrected))
-        for typed, read_as in found.corrections:
-            terms.corrections.append(Correction(typed=typed, read_as=read_as, parameter="q"))
+        for index in unread:
+            reading[index] = nearest(choices, words[index]) or words[index]
+    terms.corrections += [
+        Correction(typed=typed, read_as=read_as, parameter="q")
+        for typed, read_as in zip(words, reading, strict=True)
+        if typed != read_as
+    ]
     terms.from_q.add(vocabulary, found.ids)
     _note(terms, vocabulary, found, "q", corrections=False)
-    named = {word for phrase, _ in found.spans for word in phrase.split()}
-    terms.q_words = [w for w in corrected if w not in STOPWORDS]
-    terms.q_rest = [w for w in terms.q_words if w not in named and _stem_free(w, named)]
+    terms.q_words = [w for w in reading if w not in STOPWORDS]
     if not found.ids and (scrubbed := scrub(q)):
         terms.unmatched.append(scrubbed)
-
-
-def _stem_free(word: str, named: set[str]) -> bool:
-    return not any(word.startswith(n) or n.startswith(word) for n in named if len(n) > 3)
 
 
 def _note(terms: _Terms, vocabulary: Snapshot, found: Understood, parameter: str, corrections=True):
@@ -421,10 +413,9 @@ def _query(request, location, terms, dialect, now):
     if terms.asked.wanted:
         where.append(facet.activity_id.in_(_tagged(terms.asked.wanted)))
     if terms.from_q.wanted:
-        # q's words as text, or the terms they named (with any other words as text)
+        # q's words as text, or the terms they named; the other words ("since her husband
+        # died") only rank: those that match every word come first
         named = facet.activity_id.in_(_tagged(terms.from_q.wanted))
-        if terms.q_rest:
-            named = and_(named, sql.text_match(facet.activity_id, terms.q_rest, dialect))
         if terms.q_words:
             named = or_(sql.text_match(facet.activity_id, terms.q_words, dialect), named)
         where.append(named)
@@ -467,7 +458,7 @@ def _query(request, location, terms, dialect, now):
     # still sees them in /v1/activities and in its review queue).
     where.append(facet.last_confirmed_at >= now - timedelta(days=get_settings().hide_after_days))
 
-    score = _score(request, terms, distance, now, capacity_status)
+    score = _score(request, terms, distance, now, capacity_status, dialect)
     statement = select(
         facet.activity_id,
         facet.name,
@@ -498,14 +489,17 @@ def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
     return conditions
 
 
-def _score(request, terms, distance, now, capacity_status):
+def _score(request, terms, distance, now, capacity_status, dialect):
     facet = ActivityFacet
     if terms.asked.wanted or terms.from_q.wanted:
         direct_ids = terms.asked.direct | terms.from_q.direct
         direct = exists().where(
             ActivityTerm.activity_id == facet.activity_id, ActivityTerm.term_id.in_(direct_ids)
         )
-        relevance = case((direct, 1.0), else_=0.8)
+        answers = [(direct, 1.0)]
+        if terms.from_q.wanted and terms.q_words:
+            answers.append((sql.text_match(facet.activity_id, terms.q_words, dialect), 1.0))
+        relevance = case(*answers, else_=0.8)
     else:
         relevance = literal(1.0)
     if distance is not None:

@@ -194,10 +194,9 @@ def list_unmatched_phrases(
     for row in report_queries.unmatched_phrases(session, period):
         if understand(snap, NEED_SCHEMES, row["phrase"]).ids:
             continue  # curated since
-        suggestions = suggest(snap, NEED_SCHEMES, row["phrase"])
+        suggested = suggest(snap, NEED_SCHEMES, row["phrase"])
+        summaries = service.summaries(session, suggested)
         found.append(
-            UnmatchedPhrase(
-                **row, suggestions=list(service.summaries(session, suggestions).values())
-            )
+            UnmatchedPhrase(**row, suggestions=[summaries[term_id] for term_id in suggested])
         )
     return UnmatchedPhrases(minimum_searches=report_queries.PHRASE_MIN_SEARCHES, contents=found)
