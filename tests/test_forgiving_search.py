@@ -177,3 +177,25 @@ def test_unmet_phrases_reach_the_report_and_the_steward_once_five_searches_used_
     assert added.status_code == 200
     assert steward.get("/v1/vocabulary/unmatched-phrases").json()["contents"] == []
     assert _ids(_search(searcher, need="lonesome hoarder")) == {activity["id"]}
+
+
+def test_a_misspelt_category_is_corrected(client, searcher, terms):
+    garden = _listed(client, term_ids=[terms["gardening-and-nature"]])
+
+    page = _search(searcher, category="gardenning")
+
+    assert _ids(page) == {garden["id"]}
+    assert page["corrections"] == [
+        {"from": "gardenning", "to": "gardening", "parameter": "category"}
+    ]
+
+
+def test_a_synonym_without_letters_or_digits_is_refused_naming_the_field(as_role, terms):
+    steward = as_role(GlobalRole.steward)
+    response = steward.post(
+        "/v1/taxonomy-terms",
+        json={"taxonomy": "need", "code": "x-need", "name": "X need", "synonyms": ["ok", "--"]},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.synonyms.1"
+    assert steward.get("/v1/taxonomy-terms", params={"q": "x need"}).json()["total_items"] == 0

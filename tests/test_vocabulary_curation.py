@@ -1,6 +1,8 @@
 """Stewards curate the vocabulary through the API, and searches follow within seconds."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -237,3 +239,27 @@ def test_curation_is_audited_with_what_changed(steward, terms, session):
     ).first()
     assert entry.changes == {"synonyms": {"added": ["down in the dumps"]}}
     assert entry.actor_type == "user"
+
+
+def test_two_stewards_racing_for_one_synonym_cannot_both_win(as_role, terms):
+    """The vocabulary version row is updated first in every curation, so concurrent
+    curators queue and the second sees the first's synonym."""
+    stewards = [as_role(GlobalRole.steward) for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def add(steward, code):
+        barrier.wait()
+        return steward.post(
+            f"/v1/taxonomy-terms/{terms[code]}/synonyms", json={"text": "all at sea"}
+        ).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(add, stewards, ["low-mood", "anxiety"]))
+
+    assert statuses == [200, 409]
+    holders = [
+        code
+        for code in ("low-mood", "anxiety")
+        if "all at sea" in stewards[0].get(f"/v1/taxonomy-terms/{terms[code]}").json()["synonyms"]
+    ]
+    assert len(holders) == 1

@@ -67,7 +67,7 @@ from app.search.schemas import (
     Suggestion,
     UnderstoodWords,
 )
-from app.search.words import known_words, normalise, scrub
+from app.search.words import normalise, scrub
 from app.venues.models import AccessibilityFeature, Venue
 from app.venues.schemas import VenueSummary
 from app.vocabulary.matching import (
@@ -306,7 +306,7 @@ def _read_q(session: Session, vocabulary: Snapshot, q: str, terms: _Terms) -> No
     words = [w for w in normalise(q).split() if any(ch.isalpha() for ch in w)][:MAX_Q_WORDS]
     vocabulary_known = vocabulary_words(vocabulary, NEED_SCHEMES)
     maybe = {w for w in words if w not in vocabulary_known and nearest_possible(w)}
-    listed = frozenset(known_words(session, maybe))
+    listed = lexicon.listed(session, maybe)
     found = understand(vocabulary, NEED_SCHEMES, " ".join(words), keep=listed)
     reading = list(found.words)
     unread = [i for i, w in enumerate(words) if w in maybe - listed and reading[i] == w]

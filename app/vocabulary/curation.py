@@ -62,7 +62,12 @@ def create_term(session: Session, data: TermCreate) -> TaxonomyTerm:
     _check_name(session, taxonomy, term)
     session.add(term)
     session.flush()
-    texts = list(dict.fromkeys(_synonym_text(text) for text in data.synonyms))
+    texts = list(
+        dict.fromkeys(
+            _synonym_text(text, f"body.synonyms.{index}")
+            for index, text in enumerate(data.synonyms)
+        )
+    )
     for index, text in enumerate(texts):
         _check_synonym_free(session, taxonomy, term, text, f"body.synonyms.{index}")
         session.add(TermSynonym(term_id=term.id, text=text))
@@ -128,7 +133,7 @@ def add_synonym(session: Session, term: TaxonomyTerm, text: str) -> TaxonomyTerm
 
 def remove_synonym(session: Session, term: TaxonomyTerm, text: str) -> TaxonomyTerm:
     snapshot.bump(session)
-    text = _synonym_text(text)
+    text = _synonym_text(text, "path.text")
     synonym = next((s for s in term.synonyms if s.text == text), None)
     if synonym is None:
         raise NotFound(f"Term {term.code!r} has no synonym {text!r}")
@@ -172,10 +177,10 @@ def _touched(session: Session, term: TaxonomyTerm, changes: dict) -> TaxonomyTer
     return term
 
 
-def _synonym_text(text: str) -> str:
+def _synonym_text(text: str, field: str = "body.text") -> str:
     cleaned = " ".join(text.lower().split())
     if not normalise(cleaned):
-        raise InvalidField("body.text", "must contain a letter or a digit", "no_words")
+        raise InvalidField(field, "must contain a letter or a digit", "no_words")
     return cleaned
 
 
