@@ -215,8 +215,16 @@ def understand(
         for attempt in (
             spot(snap, schemes, stemmed, stems=True),
             _by_content(snap, schemes, stemmed),
-            # only as typed: a word corrected just to fit here is a guess on a guess
-            _by_distinctive_word(snap, schemes, [_stem(word) for word in words]),
+            # a short word corrected just to fit here is a guess on a guess ("freak" is
+            # one edit from "break"); six letters or more, one edit away, is a typo
+            _by_distinctive_word(
+                snap,
+                schemes,
+                [
+                    _stem(read if len(typed) >= 6 else typed)
+                    for typed, read in zip(words, corrected, strict=True)
+                ],
+            ),
         ):
             if attempt.ids:
                 attempt.corrections = corrections
