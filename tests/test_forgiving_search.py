@@ -107,7 +107,7 @@ def test_a_misspelt_q_word_is_corrected_against_the_listings(client, searcher, t
 
 
 def test_a_short_word_is_not_bent_into_a_need(searcher, terms):
-    """"freak" is one edit from "break" (of "needs a break from caring"): a guess on a
+    """ "freak" is one edit from "break" (of "needs a break from caring"): a guess on a
     guess, so the words stay unmatched and reach the stewards instead."""
     page = _search(searcher, need="tidy freak")
     assert (page["understood"], page["corrections"], page["total_items"]) == ([], [], 0)

@@ -15,6 +15,12 @@ Ranking (the default ``sort=relevance``), each part between 0 and 1:
   result says how fresh it is (`freshness.status`), and listings unconfirmed for longer than
   SIGNPOST_HIDE_AFTER_DAYS (548) are left out altogether.
 Ties go by name, then id, so pages are stable.
+
+`need`, `category` and `q` are read as people write them: ids, codes, names, synonyms and
+everyday phrasings ("no friends", "needs to get active"), with typos corrected against the
+vocabulary (and, for `q`, the words of every listing). Words in `q` that name a need or
+category also find what that need or category finds. The page says what it did:
+`corrections`, `understood`, and `suggestions` when words matched nothing.
 """
 
 import uuid

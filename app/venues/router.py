@@ -55,7 +55,10 @@ def create_venue(
     session: SessionDep, principal: Authenticated, body: VenueCreate, response: Response
 ) -> VenuePublic:
     """Create a venue. Organisation members set `managed_by_organisation_id` to their
-    organisation. The postcode is normalised ("bs56at" becomes "BS5 6AT")."""
+    organisation. The postcode is normalised ("bs56at" becomes "BS5 6AT") and places the
+    venue on the map (`location_precision`: `postcode` from the full postcode table, else
+    `outcode`, its district's centre) unless you send coordinates, which must lie within
+    60 km of the postcode. A postcode in no known district is a 422."""
     venue = service.create_venue(session, principal, body)
     response.headers["Location"] = f"/v1/venues/{venue.id}"
     return _with_etag(response, venue)
@@ -75,7 +78,9 @@ def update_venue(
     body: VenueUpdate,
     response: Response,
 ) -> VenuePublic:
-    """Change the fields sent (send `If-Match` with the ETag you read)."""
+    """Change the fields sent (send `If-Match` with the ETag you read). A new postcode
+    places the venue by that postcode again; so does sending `latitude` and `longitude` as
+    null. Coordinates sent are kept (`location_precision: manual`)."""
     return _with_etag(response, service.update_venue(session, principal, venue, body.changes()))
 
 
