@@ -15,6 +15,7 @@ from app.core.migrations import downgrade, upgrade
 from app.geo.models import Postcode
 from app.geo.outcodes import centroid
 from app.search.models import ActivityPlace
+from app.vocabulary.seed import seed_vocabulary
 from tests.factories import create_activity, create_organisation, create_venue, patch, venue_body
 
 BS5 = centroid("BS5")
@@ -151,9 +152,13 @@ def test_import_postcodes_moves_outcode_venues_to_their_postcode(client, session
 
 
 def test_migration_places_venues_that_existed_before_it(client, session):
+    """On SQLite the migration rebuilds tables that others refer to (venue, taxonomy_term):
+    nothing that refers to them may be lost on the way."""
+    need = str(seed_vocabulary(session)["social-isolation"].id)
+    session.commit()
     organisation = create_organisation(client, status="published")
     venue = create_venue(client, postcode="BS5 6AW")
-    activity = create_activity(client, organisation["id"], venue_ids=[venue["id"]])
+    activity = create_activity(client, organisation["id"], venue_ids=[venue["id"]], term_ids=[need])
     url = get_settings().database_url
     engine = get_engine()
     downgrade(url, "0008_hardening")
@@ -166,5 +171,12 @@ def test_migration_places_venues_that_existed_before_it(client, session):
 
     placed = client.get(f"/v1/venues/{venue['id']}").json()
     assert (placed["latitude"], placed["location_precision"]) == (BS5.latitude, "outcode")
-    found = client.get("/v1/referral-options", params={"postcode": "BS5 6AW", "radius_km": 5})
+    found = client.get(
+        "/v1/referral-options", params={"postcode": "BS5 6AW", "radius_km": 5, "need": "lonely"}
+    )
     assert [o["activity"]["id"] for o in found.json()["contents"]] == [activity["id"]]
+    kept = client.get(f"/v1/activities/{activity['id']}").json()
+    assert ([v["id"] for v in kept["venues"]], [t["id"] for t in kept["terms"]]) == (
+        [venue["id"]],
+        [need],
+    )
