@@ -71,13 +71,21 @@ def main() -> None:
     write_results(results, env["SIGNPOST_DATABASE_URL"].split(":", 1)[0])
 
 
+def _demo_size() -> str:
+    sys.path.insert(0, str(ROOT))
+    from app.demo.data import KINDS, ORGANISATIONS
+
+    activities = sum(len(KINDS[kind]) for _, _, kind, *_ in ORGANISATIONS)
+    return f"{len(ORGANISATIONS)} organisations, {activities} activities"
+
+
 def write_results(results: dict[str, list[float]], database: str) -> None:
     lines = [
         f"\n## Listings baseline, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Machine: {platform.node()} ({os.cpu_count()} cores, {platform.machine()}), "
         f"Python {platform.python_version()}, database {database}, demo data "
-        f"(42 organisations, 126 activities), one client, {ROUNDS} requests per row.",
+        f"({_demo_size()}), one client, {ROUNDS} requests per row.",
         "",
         "| request | p50 ms | p95 ms | p99 ms | mean ms |",
         "|---|---|---|---|---|",

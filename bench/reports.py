@@ -123,13 +123,19 @@ GENERATE = [
     n AS (SELECT array_agg(term.id::text) AS ids FROM taxonomy_term term
           JOIN taxonomy s ON s.id = term.taxonomy_id WHERE s.code = 'need')
     INSERT INTO search_log (id, searched_at, outcode, need_ids, category_ids, filters,
-        result_count)
+        unmatched, result_count)
     SELECT gen_random_uuid(), now() - random() * interval '730 days',
         o.codes[1 + floor(random() * array_length(o.codes, 1))::int],
         CASE WHEN random() < 0.7
              THEN jsonb_build_array(n.ids[1 + floor(random() * array_length(n.ids, 1))::int])
              ELSE '[]'::jsonb END,
-        '[]'::jsonb, '{{}}'::jsonb, floor(power(random(), 2) * 40)::int
+        '[]'::jsonb, '{{}}'::jsonb,
+        CASE WHEN random() < 0.05
+             THEN jsonb_build_array((ARRAY['lonesome', 'hoarding', 'bus pass', 'tidy garden',
+                 'sight loss group', 'phrase ' || floor(random() * 5000)::int::text])
+                 [1 + floor(random() * 6)::int])
+             ELSE '[]'::jsonb END,
+        floor(power(random(), 2) * 40)::int
     FROM generate_series(1, {SEARCHES}), o, n
     """,
     f"""
@@ -192,6 +198,7 @@ def cases() -> list[tuple[str, str, dict]]:
             ("capacity-history", scope, {**base, "interval": "week"}),
             ("unmet-demand", scope, {**demand, "group_by": ["need", "period"]}),
             ("unmet-demand", scope, {**demand, "group_by": ["outcode"]}),
+            ("unmet-demand", scope, {**demand, "group_by": ["phrase"]}),
             ("assurance", scope, {**base, "group_by": ["area"]}),
             ("support-needs", scope, {**base, "group_by": ["category", "urgency"]}),
         ]
