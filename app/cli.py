@@ -41,6 +41,8 @@ def serve(
         access_log=False,  # our request log omits query strings, which can hold postcodes
         log_config=None,
         proxy_headers=False,  # the app trusts only SIGNPOST_TRUSTED_PROXIES (app/main.py)
+        # On SIGTERM: stop accepting, let requests in progress finish this long, then cut.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -1,5 +1,9 @@
 """The Signpost application: routers, middleware and error handlers."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -15,8 +19,13 @@ from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
 from app.core import openapi
 from app.core.config import get_settings
+from app.core.db import get_engine
 from app.core.errors import install_error_handlers
-from app.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.http import (
+    BodyLimitMiddleware,
+    InFlightLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.core.inputs import refuse_bad_query_text
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
@@ -62,11 +71,23 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Size the route thread pool to the connection pool (each sync route holds at most one
+    connection) and open the process's one engine before the first request."""
+    settings = get_settings()
+    to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+    get_engine()
+    yield
+    get_engine().dispose()
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings)
     # Swagger UI and ReDoc from files installed with the package: /docs works offline.
     app = FastAPIOffline(
+        lifespan=_lifespan,
         title="Signpost",
         version=__version__,
         description=DESCRIPTION,
@@ -91,6 +112,11 @@ def create_app() -> FastAPI:
         # choose the address the sign-in lockout counts against.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(
+        InFlightLimitMiddleware,
+        limit=settings.in_flight_limit,
+        retry_after=settings.retry_after_seconds,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     for router in ROUTERS:
         app.include_router(router)

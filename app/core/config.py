@@ -33,8 +33,20 @@ class Settings(BaseSettings):
     signin_lockout_minutes: int = Field(15, ge=1)
     # Demo accounts (one per role, password below) are created only by seed-demo.
     demo_password: SecretStr = SecretStr("signpost-demo")
-    # Sync routes run in AnyIO's thread pool (40 threads); one connection per thread.
+    # Connections per worker process. Sync routes run in AnyIO's thread pool, which is sized
+    # to match at start-up, and at most this many requests are in flight per worker (see
+    # max_in_flight), so a request never waits for a connection another request holds.
     db_pool_size: int = Field(40, ge=1)
+    # Every wait is bounded; running out answers 503 with Retry-After, never a hang or 500.
+    db_lock_timeout_ms: int = Field(2000, ge=1)  # a row lock (PostgreSQL), any lock (SQLite)
+    db_statement_timeout_ms: int = Field(10000, ge=1)  # one statement (PostgreSQL)
+    db_pool_timeout_seconds: float = Field(3.0, gt=0)  # waiting for a pooled connection
+    db_connect_timeout_seconds: int = Field(3, ge=1)  # opening a connection (PostgreSQL)
+    # Requests in flight per worker; more get 503 at once. Default: db_pool_size.
+    max_in_flight: int | None = Field(None, ge=1)
+    retry_after_seconds: int = Field(2, ge=1)
+    # On SIGTERM, requests in progress get this long to finish before they are cut off.
+    shutdown_grace_seconds: int = Field(20, ge=1)
     # Fernet keys (comma-separated, newest first) for personal data at rest; see app/core/crypto.py.
     # Unset outside production: a key derived from SIGNPOST_SECRET_KEY.
     data_keys: SecretStr | None = None
@@ -61,6 +73,10 @@ class Settings(BaseSettings):
     review_due_days: int = Field(183, ge=1)
     stale_days: int = Field(365, ge=1)
     hide_after_days: int = Field(548, ge=1)
+
+    @property
+    def in_flight_limit(self) -> int:
+        return self.max_in_flight or self.db_pool_size
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

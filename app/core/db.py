@@ -1,8 +1,8 @@
 """Engine, sessions and the one dependency that owns a request's transaction."""
 
 import json
+import threading
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -27,21 +27,43 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={get_settings().db_lock_timeout_ms}")
     cursor.close()
 
 
 def make_engine(url: str) -> Engine:
+    """An engine whose every wait is bounded: pool checkout, connecting, lock waits and
+    statements (see Settings); running out of any of them is a 503 (app/core/errors.py)."""
+    settings = get_settings()
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": 0,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    pool_size = get_settings().db_pool_size
     _fast_json_for_psycopg()
-    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    # Set at connect time (startup parameters), so they hold for every transaction on the
+    # connection. PgBouncer in transaction mode drops startup parameters: set the same as
+    # ALTER ROLE ... SET there instead (see README, "Scaling out").
+    timeouts = (
+        f"-c lock_timeout={settings.db_lock_timeout_ms} "
+        f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    )
+    return create_engine(
+        url,
+        pool_pre_ping=True,  # connections that died with a database restart are replaced
+        connect_args={
+            "options": timeouts,
+            "connect_timeout": settings.db_connect_timeout_seconds,
+        },
+        **pool,
+    )
 
 
 def _fast_json_for_psycopg() -> None:
@@ -52,9 +74,19 @@ def _fast_json_for_psycopg() -> None:
     set_json_loads(lambda data: json.loads(data.decode() if isinstance(data, bytes) else data))
 
 
-@lru_cache
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
 def get_engine() -> Engine:
-    return make_engine(get_settings().database_url)
+    """The process's one engine, so the configured pool size is the real cap on
+    connections (created once, even when many first requests arrive together)."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = make_engine(get_settings().database_url)
+    return _engine
 
 
 def get_session() -> Iterator[Session]:

@@ -14,9 +14,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.config import get_settings
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://signpost.example/problems/"
@@ -228,7 +231,27 @@ async def _on_stale(request: Request, exc: StaleDataError) -> JSONResponse:
     )
 
 
+async def _on_database_busy(request: Request, exc: Exception) -> JSONResponse:
+    """A bounded wait ran out (pool checkout, row lock, statement) or the database cannot
+    be reached: the transaction was rolled back, so the client may simply retry."""
+    cause = type(getattr(exc, "orig", None) or exc).__name__
+    log.warning("database_unavailable", error=cause)
+    return problem_response(
+        request,
+        503,
+        slug="service-unavailable",
+        title="Service Unavailable",
+        detail="The database is busy or unavailable; nothing was saved. Retry shortly.",
+        headers={"Retry-After": str(get_settings().retry_after_seconds)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    # OperationalError: connection refused or lost, lock or statement timeout (PostgreSQL's
+    # lock_not_available and query_canceled), SQLite's "database is locked";
+    # TimeoutError: no pooled connection within db_pool_timeout_seconds.
+    app.add_exception_handler(OperationalError, _on_database_busy)
+    app.add_exception_handler(PoolTimeout, _on_database_busy)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)

@@ -1,5 +1,7 @@
 """Headers every answer carries, and the largest body the API reads."""
 
+import threading
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,3 +98,42 @@ async def send_problem(send: Send, status: int, body: bytes, *headers: tuple[byt
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+OVERLOADED = (
+    b'{"type":"https://signpost.example/problems/service-unavailable",'
+    b'"title":"Service Unavailable","status":503,'
+    b'"detail":"Too many requests in progress on this server; retry shortly."}'
+)
+# Probes must answer whatever the load: a load balancer asks them exactly when it is high.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class InFlightLimitMiddleware:
+    """At most ``limit`` requests in progress in this worker; the next one is answered 503
+    with Retry-After at once instead of queueing without end (for threads, then for a
+    database connection). With the limit at the pool size, every request in progress can
+    hold a connection, so none waits for one another request holds."""
+
+    def __init__(self, app: ASGIApp, limit: int, retry_after: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after = str(retry_after).encode()
+        self.in_flight = 0
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        with self.lock:  # uncontended in a worker (one event loop); tests run several
+            admitted = self.in_flight < self.limit
+            self.in_flight += admitted
+        if not admitted:
+            await send_problem(send, 503, OVERLOADED, (b"retry-after", self.retry_after))
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self.lock:
+                self.in_flight -= 1

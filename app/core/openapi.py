@@ -5,7 +5,8 @@ errors are problem+json only; `If-Match` is required where updates need it (the 
 answers 428 rather than 422 when it is missing, so the code declares it optional); `ETag`
 is a documented response header; routes anonymous callers may use say so with an empty
 security requirement; and every operation documents the errors any request can meet
-(400 for an unreadable body, 413 for an oversized one, 500).
+(400 for an unreadable body, 413 for an oversized one, 500, and 503 with Retry-After
+when the server is overloaded or the database busy or away).
 """
 
 from collections.abc import Iterable
@@ -30,6 +31,12 @@ REPLAYED_HEADER = {
 _COMMON_ERRORS = {
     "413": "Content Too Large: the body is over the limit (SIGNPOST_MAX_BODY_BYTES)",
     "500": "Internal Server Error: logged with the request id; nothing was changed",
+    "503": "Service Unavailable: too many requests in progress, or the database busy or "
+    "unreachable; nothing was changed. Retry after `Retry-After` seconds",
+}
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying",
+    "schema": {"type": "string", "examples": ["2"]},
 }
 
 
@@ -91,13 +98,15 @@ def _shape(schema: dict[str, Any], public: set[str]) -> dict[str, Any]:
             if "requestBody" in operation:
                 errors["400"] = "Bad Request: the body could not be read (not UTF-8, say)"
             for status, description in sorted(errors.items()):
-                operation["responses"].setdefault(
+                response = operation["responses"].setdefault(
                     status,
                     {
                         "description": description,
                         "content": {PROBLEM_JSON: {"schema": problem_ref}},
                     },
                 )
+                if status == "503" and PROBLEM_JSON in response.get("content", {}):
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
     return schema
 
 

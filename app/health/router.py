@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import QueuePool, text
 
 from app.core.db import get_engine
 from app.core.errors import problem_responses
@@ -26,9 +26,15 @@ def healthz() -> Health:
     "/readyz", responses={503: {"model": Health, "description": "Not ready"}, **problem_responses()}
 )
 def readyz() -> Health:
-    """Ready for traffic: the database answers and its schema is at the latest migration."""
+    """Ready for traffic: a pooled connection is free, the database answers (within
+    SIGNPOST_DB_CONNECT_TIMEOUT_SECONDS) and its schema is at the latest migration."""
+    engine = get_engine()
+    pool = engine.pool
+    if isinstance(pool, QueuePool) and pool.checkedout() >= pool.size():
+        # every connection is in use: a load balancer should send its next request elsewhere
+        body = Health(status="unavailable", database="busy: every pooled connection in use")
+        return JSONResponse(body.model_dump(), status_code=503)
     try:
-        engine = get_engine()
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         current, head = current_revision(engine), head_revision()

@@ -1,0 +1,199 @@
+"""Every wait is bounded and overload is refused early: 503 problem+json with Retry-After,
+never a hang or a 500, and nothing half-written (issue #20)."""
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from app.accounts.models import GlobalRole
+from app.capacity.models import ActivityCapacity
+from app.core import db
+from app.core.config import get_settings
+from app.core.http import InFlightLimitMiddleware
+from app.referrals.models import Referral
+from app.vocabulary.seed import seed_vocabulary
+from tests.factories import create_activity, create_organisation, create_venue
+
+
+def _is_busy(response):
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == str(get_settings().retry_after_seconds)
+    return True
+
+
+@pytest.fixture
+def swap_engine():
+    """Run a request against another engine, as if the process had built that one."""
+    original = db._engine
+
+    def swap(engine):
+        db._engine = engine
+        return engine
+
+    yield swap
+    if db._engine is not original:
+        db._engine.dispose()
+    db._engine = original
+
+
+def test_one_engine_however_many_first_requests_arrive_together(monkeypatch, swap_engine):
+    built = []
+
+    def slow_make_engine(url):
+        time.sleep(0.05)  # long enough for every thread to arrive while it is being built
+        built.append(url)
+        return db.create_engine("sqlite://")
+
+    swap_engine(None)
+    monkeypatch.setattr(db, "make_engine", slow_make_engine)
+    with ThreadPoolExecutor(50) as pool:
+        engines = list(pool.map(lambda _: db.get_engine(), range(50)))
+
+    assert len(built) == 1
+    assert len({id(engine) for engine in engines}) == 1
+
+
+def test_requests_beyond_the_in_flight_limit_are_refused_at_once():
+    release = asyncio.Event()
+
+    async def slow(_request):
+        await release.wait()
+        return PlainTextResponse("done")
+
+    async def probe(_request):
+        return PlainTextResponse("ok")
+
+    inner = Starlette(routes=[Route("/slow", slow), Route("/healthz", probe)])
+    limited = InFlightLimitMiddleware(inner, limit=2, retry_after=2)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=limited)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = [asyncio.create_task(client.get("/slow")) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            started = time.perf_counter()
+            refused = await client.get("/slow")
+            waited = time.perf_counter() - started
+            probe_answer = await client.get("/healthz")
+            release.set()
+            finished = await asyncio.gather(*held)
+            again = await client.get("/slow")
+        return refused, waited, probe_answer, finished, again
+
+    refused, waited, probe_answer, finished, again = asyncio.run(scenario())
+
+    assert _is_busy(refused)
+    assert waited < 0.5
+    assert probe_answer.status_code == 200  # probes are never limited
+    assert [r.status_code for r in finished] == [200, 200]
+    assert again.status_code == 200  # the count goes back down
+
+
+@pytest.fixture
+def referral_world(client, session, as_role):
+    need = seed_vocabulary(session)["social-isolation"]
+    session.commit()
+    organisation = create_organisation(client, status="published")
+    venue = create_venue(client)
+    activity = create_activity(
+        client, organisation["id"], venue_ids=[venue["id"]], access_modes=["referral"]
+    )
+    body = {
+        "activity_id": activity["id"],
+        "person_reference": "LW-9",
+        "need_ids": [str(need.id)],
+        "consent_confirmed": True,
+        "contact": {"first_name": "Sam", "email": "sam@test.example"},
+    }
+    return as_role(GlobalRole.link_worker), body, activity
+
+
+def _counts(session):
+    session.expire_all()
+    return (
+        session.scalar(select(func.count()).select_from(Referral)),
+        [tuple(row) for row in session.execute(select(ActivityCapacity.__table__))],
+    )
+
+
+def test_a_write_that_waits_too_long_for_a_lock_is_a_503_that_saved_nothing(
+    referral_world, session
+):
+    link_worker, body, activity = referral_world
+    before = _counts(session)
+    engine = db.get_engine()
+    holder = engine.connect()
+    try:
+        if engine.dialect.name == "postgresql":  # another transaction holds the hot row
+            holder.execute(
+                text("SELECT 1 FROM activity_capacity WHERE activity_id = :id FOR UPDATE"),
+                {"id": activity["id"]},
+            )
+        else:  # SQLite: another transaction holds the write lock
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        response = link_worker.post("/v1/referrals", json=body)
+        waited = time.perf_counter() - started
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert _is_busy(response)
+    assert waited < get_settings().db_lock_timeout_ms / 1000 + 2
+    assert _counts(session) == before
+    assert link_worker.post("/v1/referrals", json=body).status_code == 201  # and it recovers
+
+
+def test_no_free_connection_within_the_pool_timeout_is_a_503(client, swap_engine):
+    small = db.create_engine(
+        get_settings().database_url, pool_size=1, max_overflow=0, pool_timeout=0.2
+    )
+    swap_engine(small)
+    held = small.connect()
+    try:
+        response = client.get("/v1/organisations")
+        ready = client.get("/readyz")
+    finally:
+        held.close()
+
+    assert _is_busy(response)
+    assert ready.status_code == 503
+    assert ready.json()["database"].startswith("busy")
+
+
+def test_an_unreachable_database_is_a_quick_503(client, swap_engine):
+    # Nothing listens on port 9 of loopback: connections are refused at once.
+    swap_engine(db.create_engine("postgresql+psycopg://signpost@127.0.0.1:9/none"))
+    started = time.perf_counter()
+    response = client.get("/v1/organisations")
+    ready = client.get("/readyz")
+
+    assert _is_busy(response)
+    assert (ready.status_code, ready.json()["database"]) == (503, "unreachable")
+    assert time.perf_counter() - started < 5
+
+
+def test_the_route_thread_pool_matches_the_connection_pool():
+    """Each sync route holds at most one connection, so threads and connections are sized
+    together at start-up."""
+    from fastapi.testclient import TestClient
+
+    from app.main import app
+
+    with TestClient(app) as running:  # runs the lifespan
+        tokens = running.portal.call(_thread_tokens)
+    assert tokens == get_settings().db_pool_size
+
+
+async def _thread_tokens() -> float:
+    from anyio import to_thread
+
+    return to_thread.current_default_thread_limiter().total_tokens
