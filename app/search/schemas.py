@@ -52,7 +52,10 @@ class NextSession(SQLModel):
 class Matched(SQLModel):
     needs: list[str] = Field(description="Requested needs this activity helps with")
     categories: list[str] = Field(description="Its categories that answered the request")
-    words: list[str] = Field(description="Words of `q` found in its text")
+    words: list[str] = Field(
+        description="The words of `q` searched for (after corrections); a result has them "
+        "all in its text, or a need or category they name"
+    )
     filters: list[str] = Field(description="Other filters it passed, e.g. `age`, `day`")
 
 
