@@ -63,7 +63,8 @@ def migrate() -> None:
 
 @cli.command("seed-vocabulary")
 def seed_vocabulary_command() -> None:
-    """Add the starter vocabulary (needs, activity categories, synonyms); safe to re-run."""
+    """Add the starter vocabulary's missing terms (needs, activity categories, synonyms);
+    safe to re-run: synonyms stewards removed stay removed."""
     from app.vocabulary.seed import seed_vocabulary
 
     with Session(get_engine()) as session:

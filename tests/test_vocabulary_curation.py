@@ -263,3 +263,23 @@ def test_two_stewards_racing_for_one_synonym_cannot_both_win(as_role, terms):
         if "all at sea" in stewards[0].get(f"/v1/taxonomy-terms/{terms[code]}").json()["synonyms"]
     ]
     assert len(holders) == 1
+
+
+def test_re_seeding_never_undoes_a_steward_s_removal_but_tops_up_an_older_release(
+    steward, terms, session
+):
+    from app.vocabulary.models import VocabularyState
+
+    path = f"/v1/taxonomy-terms/{terms['social-isolation']}"
+    assert steward.delete(f"{path}/synonyms/lonely").status_code == 200
+
+    seed_vocabulary(session)  # what `make run` does on every start
+    session.commit()
+    assert "lonely" not in steward.get(path).json()["synonyms"]
+
+    # A database from before this starter release takes its additions once.
+    session.get(VocabularyState, 1).seeded = 1
+    session.commit()
+    seed_vocabulary(session)
+    session.commit()
+    assert "lonely" in steward.get(path).json()["synonyms"]

@@ -94,3 +94,5 @@ class VocabularyState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = Field(default=1)
+    # The starter vocabulary release (app/vocabulary/seed.py SEED_RELEASE) last applied.
+    seeded: int = Field(default=0)

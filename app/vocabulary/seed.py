@@ -8,7 +8,13 @@ from sqlmodel import Session, select
 
 from app.search.words import normalise
 from app.vocabulary import snapshot
-from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
+from app.vocabulary.models import (
+    NeedCategory,
+    Taxonomy,
+    TaxonomyTerm,
+    TermSynonym,
+    VocabularyState,
+)
 
 # Sources. The needs are those link workers record and that social prescribing evaluations
 # report people being referred for; the everyday phrasings are how referrers and people
@@ -161,9 +167,22 @@ TAXONOMIES = {
 }
 
 
+# Raised whenever the starter vocabulary gains synonyms or links for terms that already
+# exist; each database takes each release's additions once (vocabulary_state.seeded).
+SEED_RELEASE = 2
+
+
 def seed_vocabulary(session: Session) -> dict[str, TaxonomyTerm]:
-    """Add whatever of the starter vocabulary is missing (schemes, terms, links, and starter
-    synonyms no term of the scheme uses yet); return all its terms by code."""
+    """Add whatever of the starter vocabulary is missing; return all its terms by code.
+
+    New terms come with their synonyms and links. Terms that exist already get the
+    starter synonyms, links and parents of a newer release once (unless another term of
+    the scheme now uses the synonym); after that, what stewards removed stays removed."""
+    state = session.get(VocabularyState, 1)
+    if state is None:
+        state = VocabularyState(id=1, version=1, seeded=0)
+        session.add(state)
+    top_up = state.seeded < SEED_RELEASE
     schemes = {t.code: t for t in session.exec(select(Taxonomy))}
     for code, (name, description) in TAXONOMIES.items():
         if code not in schemes:
@@ -175,55 +194,57 @@ def seed_vocabulary(session: Session) -> dict[str, TaxonomyTerm]:
     }
     # Every synonym already said in each scheme: a starter synonym a steward has since
     # given to another term stays where the steward put it.
-    said: dict[tuple, str] = {}
-    for taxonomy_id, code, text in session.exec(
-        select(TaxonomyTerm.taxonomy_id, TaxonomyTerm.code, TermSynonym.text).join(
-            TermSynonym, TermSynonym.term_id == TaxonomyTerm.id
+    said: set[tuple] = {
+        (taxonomy_id, normalise(text))
+        for taxonomy_id, text in session.exec(
+            select(TaxonomyTerm.taxonomy_id, TermSynonym.text).join(
+                TermSynonym, TermSynonym.term_id == TaxonomyTerm.id
+            )
         )
-    ):
-        said[(taxonomy_id, normalise(text))] = code
+    }
     terms: dict[str, TaxonomyTerm] = {}
-    changed = False
+    created: set[str] = set()
 
     def ensure(scheme: str, code: str, name: str, synonyms: list[str]) -> TaxonomyTerm:
-        nonlocal changed
         taxonomy = schemes[scheme]
         term = existing.get((taxonomy.id, code))
         if term is None:
             term = TaxonomyTerm(taxonomy_id=taxonomy.id, code=code, name=name)
             session.add(term)
             session.flush()
-            changed = True
-        for text in synonyms:
-            if (taxonomy.id, normalise(text)) not in said:
-                said[(taxonomy.id, normalise(text))] = code
-                session.add(TermSynonym(term_id=term.id, text=text.lower()))
-                changed = True
+            created.add(code)
+        if code in created or top_up:
+            for text in synonyms:
+                if (taxonomy.id, normalise(text)) not in said:
+                    said.add((taxonomy.id, normalise(text)))
+                    session.add(TermSynonym(term_id=term.id, text=text.lower()))
         terms[code] = term
         return term
+
+    def place(code: str, parent: str) -> None:
+        if (code in created or top_up) and terms[code].parent_id is None:
+            terms[code].parent_id = terms[parent].id
 
     for code, (name, synonyms, _parent) in CATEGORIES.items():
         ensure("activity-category", code, name, synonyms)
     for code, (_name, _synonyms, parent) in CATEGORIES.items():
-        if parent and terms[code].parent_id is None:
-            terms[code].parent_id = terms[parent].id
-            changed = True
+        if parent:
+            place(code, parent)
     links = {(link.need_id, link.category_id) for link in session.exec(select(NeedCategory))}
     for code, (name, synonyms, helped_by) in NEEDS.items():
         need = ensure("need", code, name, synonyms)
         for category in helped_by:
-            if (need.id, terms[category].id) not in links:
+            fresh = code in created or category in created
+            if (fresh or top_up) and (need.id, terms[category].id) not in links:
                 session.add(NeedCategory(need_id=need.id, category_id=terms[category].id))
-                changed = True
     for code, parent in NEED_PARENTS.items():
-        if terms[code].parent_id is None:
-            terms[code].parent_id = terms[parent].id
-            changed = True
+        place(code, parent)
     for code, (name, synonyms) in TRAINING_TYPES.items():
         ensure("training-type", code, name, synonyms)
     for code, (name, synonyms) in SUPPORT_CATEGORIES.items():
         ensure("support-category", code, name, synonyms)
-    if changed:
+    state.seeded = max(state.seeded, SEED_RELEASE)
+    if created or session.new or any(session.is_modified(term) for term in terms.values()):
         snapshot.bump(session)  # only when something was added: a re-run writes nothing
     session.flush()
     snapshot.clear()

@@ -35,9 +35,12 @@ def upgrade() -> None:
     op.create_table('vocabulary_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('seeded', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vocabulary_state'))
     )
-    op.execute("INSERT INTO vocabulary_state (id, version) VALUES (1, 1)")
+    # seeded = 1: the starter vocabulary before this release; the next seed-vocabulary (or
+    # make run) adds this release's synonyms and links to the terms already there, once.
+    op.execute("INSERT INTO vocabulary_state (id, version, seeded) VALUES (1, 1, 1)")
     json_type = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
     with op.batch_alter_table('search_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unmatched', json_type, server_default='[]', nullable=False))
