@@ -146,6 +146,7 @@ def import_postcodes_command(
     postcodes and those without coordinates are skipped. Venues placed at their district's
     centre move to their own postcode's coordinates."""
     from app.geo.service import import_postcodes
+    from app.search.indexing import refresh_venues
     from app.venues.service import outcode_placed_with_postcode, place_at_postcode
 
     with Session(get_engine()) as session:
@@ -161,6 +162,8 @@ def import_postcodes_command(
         with typer.progressbar(upgrades, label="placing venues", file=sys.stderr) as bar:
             for venue, postcode in bar:
                 place_at_postcode(session, venue, postcode)
+        session.flush()
+        refresh_venues(session, [venue.id for venue, _ in upgrades])  # in batches
         session.commit()
     typer.echo(f"imported {count} postcodes; {len(upgrades)} venues placed at their postcode")
 

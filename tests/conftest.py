@@ -70,6 +70,22 @@ def client(session) -> TestClient:
 
 
 @pytest.fixture
+def terms(session) -> dict[str, str]:
+    """The starter vocabulary, seeded: term ids by code."""
+    from app.vocabulary.seed import seed_vocabulary
+
+    found = seed_vocabulary(session)
+    session.commit()
+    return {code: str(term.id) for code, term in found.items()}
+
+
+@pytest.fixture
+def searcher(as_role) -> TestClient:
+    """A link worker, who may search referral options."""
+    return as_role(GlobalRole.link_worker)
+
+
+@pytest.fixture
 def as_role(session):
     """``as_role(GlobalRole.steward)`` or ``as_role(member_of={org_id: "editor"})``."""
 

@@ -108,6 +108,14 @@ def create_activity(client: TestClient, organisation_id: str, **overrides: Any) 
     return _created(client.post("/v1/activities", json=activity_body(organisation_id, **overrides)))
 
 
+def create_listing(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    """An activity link workers can find: a published organisation's, at a venue placed by
+    its postcode (BS5 6AW), everything entered through the API."""
+    organisation = create_organisation(client, status="published")
+    venue = create_venue(client)
+    return create_activity(client, organisation["id"], venue_ids=[venue["id"]], **overrides)
+
+
 def ids(page: dict[str, Any]) -> set[str]:
     return {item["id"] for item in page["contents"]}
 

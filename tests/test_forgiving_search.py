@@ -6,33 +6,7 @@ from sqlmodel import select
 
 from app.accounts.models import GlobalRole
 from app.search.models import SearchLog
-from app.vocabulary.seed import seed_vocabulary
-from tests.factories import create_activity, create_organisation, create_venue
-
-
-@pytest.fixture
-def terms(session):
-    found = seed_vocabulary(session)
-    session.commit()
-    return {code: str(term.id) for code, term in found.items()}
-
-
-@pytest.fixture
-def searcher(as_role):
-    return as_role(GlobalRole.link_worker)
-
-
-def _listed(client, name="Weekly group", description="Run by volunteers.", **overrides):
-    organisation = create_organisation(client, status="published")
-    venue = create_venue(client)
-    return create_activity(
-        client,
-        organisation["id"],
-        name=name,
-        description=description,
-        venue_ids=[venue["id"]],
-        **overrides,
-    )
+from tests.factories import create_listing
 
 
 def _search(client, **params):
@@ -50,7 +24,7 @@ def _ids(page):
     [("lonley", "lonely"), ("isloated", "isolated"), ("lonelyness", "loneliness")],
 )
 def test_a_misspelt_need_is_corrected_and_says_so(client, searcher, terms, typed, read_as):
-    activity = _listed(client, term_ids=[terms["social-isolation"]])
+    activity = create_listing(client, term_ids=[terms["social-isolation"]])
 
     page = _search(searcher, need=typed)
 
@@ -60,8 +34,8 @@ def test_a_misspelt_need_is_corrected_and_says_so(client, searcher, terms, typed
 
 
 def test_everyday_phrasings_name_needs(client, searcher, terms):
-    isolation = _listed(client, term_ids=[terms["social-isolation"]])
-    low_mood = _listed(client, term_ids=[terms["low-mood"]])
+    isolation = create_listing(client, term_ids=[terms["social-isolation"]])
+    low_mood = create_listing(client, term_ids=[terms["low-mood"]])
 
     assert _ids(_search(searcher, need="no friends")) == {isolation["id"]}
     both = _search(searcher, need="feeling low and lonely since moving")
@@ -75,7 +49,7 @@ def test_everyday_phrasings_name_needs(client, searcher, terms):
 
 
 def test_words_in_q_that_name_a_need_count_as_that_need(client, searcher, terms):
-    anxiety = _listed(client, term_ids=[terms["anxiety"]])
+    anxiety = create_listing(client, term_ids=[terms["anxiety"]])
     by_need = _search(searcher, need="anxiety")
 
     by_q = _search(searcher, q="panic attacks")
@@ -94,8 +68,8 @@ def test_words_in_q_that_name_a_need_count_as_that_need(client, searcher, terms)
 
 
 def test_a_misspelt_q_word_is_corrected_against_the_listings(client, searcher, terms):
-    climbing = _listed(client, name="Bouldering club", description="Indoor climbing.")
-    sowing = _listed(client, name="Seed sowing morning")
+    climbing = create_listing(client, name="Bouldering club", description="Indoor climbing.")
+    sowing = create_listing(client, name="Seed sowing morning")
 
     corrected = _search(searcher, q="bouldring")
     assert _ids(corrected) == {climbing["id"]}
@@ -159,7 +133,7 @@ def test_scrubbing_drops_numbers_addresses_and_titled_names(text, kept):
 def test_unmet_phrases_reach_the_report_and_the_steward_once_five_searches_used_them(
     client, searcher, terms, as_role
 ):
-    activity = _listed(client, term_ids=[terms["social-isolation"]])
+    activity = create_listing(client, term_ids=[terms["social-isolation"]])
     for _ in range(5):
         _search(searcher, need="lonesome hoarder")
     for _ in range(4):
@@ -187,7 +161,7 @@ def test_unmet_phrases_reach_the_report_and_the_steward_once_five_searches_used_
 
 
 def test_a_misspelt_category_is_corrected(client, searcher, terms):
-    garden = _listed(client, term_ids=[terms["gardening-and-nature"]])
+    garden = create_listing(client, term_ids=[terms["gardening-and-nature"]])
 
     page = _search(searcher, category="gardenning")
 

@@ -12,14 +12,12 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from app.accounts.models import GlobalRole
 from app.capacity.models import ActivityCapacity
 from app.core import db
 from app.core.config import get_settings
 from app.core.http import InFlightLimitMiddleware
 from app.referrals.models import Referral
-from app.vocabulary.seed import seed_vocabulary
-from tests.factories import create_activity, create_organisation, create_venue
+from tests.referral_world import build_world
 
 
 def _is_busy(response):
@@ -98,22 +96,9 @@ def test_requests_beyond_the_in_flight_limit_are_refused_at_once():
 
 
 @pytest.fixture
-def referral_world(client, session, as_role):
-    need = seed_vocabulary(session)["social-isolation"]
-    session.commit()
-    organisation = create_organisation(client, status="published")
-    venue = create_venue(client)
-    activity = create_activity(
-        client, organisation["id"], venue_ids=[venue["id"]], access_modes=["referral"]
-    )
-    body = {
-        "activity_id": activity["id"],
-        "person_reference": "LW-9",
-        "need_ids": [str(need.id)],
-        "consent_confirmed": True,
-        "contact": {"first_name": "Sam", "email": "sam@test.example"},
-    }
-    return as_role(GlobalRole.link_worker), body, activity
+def referral_world(client, session):
+    world = build_world(session, client)
+    return world.link_worker, world.referral_body(), world.activity
 
 
 def _counts(session):

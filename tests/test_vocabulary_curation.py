@@ -13,30 +13,12 @@ from app.core.db import get_engine
 from app.vocabulary import snapshot as vocabulary_snapshot
 from app.vocabulary.models import TermSynonym
 from app.vocabulary.seed import seed_vocabulary
-from tests.factories import create_activity, create_organisation, create_venue, patch
-
-
-@pytest.fixture
-def terms(session):
-    found = seed_vocabulary(session)
-    session.commit()
-    return {code: str(term.id) for code, term in found.items()}
+from tests.factories import create_listing, create_organisation, patch
 
 
 @pytest.fixture
 def steward(as_role):
     return as_role(GlobalRole.steward)
-
-
-@pytest.fixture
-def searcher(as_role):
-    return as_role(GlobalRole.link_worker)
-
-
-def _listed(client, **overrides):
-    organisation = create_organisation(client, status="published")
-    venue = create_venue(client)
-    return create_activity(client, organisation["id"], venue_ids=[venue["id"]], **overrides)
 
 
 def _found(searcher, **params):
@@ -64,7 +46,7 @@ def test_a_steward_adds_a_need_that_searches_understand_at_once(client, steward,
     assert created.headers["location"] == f"/v1/taxonomy-terms/{term['id']}"
     assert created.headers["etag"] == f'"{term["version"]}"'
     assert term["synonyms"] == ["clutter", "too much stuff"]
-    activity = _listed(client, term_ids=[term["id"]])
+    activity = create_listing(client, term_ids=[term["id"]])
 
     assert _ids(_found(searcher, need="too much stuff")) == [activity["id"]]
     assert _ids(_found(searcher, need="hoarding")) == [activity["id"]]
@@ -100,7 +82,7 @@ def test_a_synonym_used_by_another_term_of_the_scheme_is_a_409_naming_both(stewa
 def test_removing_a_synonym_stops_it_matching_and_offers_suggestions(
     client, steward, searcher, terms
 ):
-    activity = _listed(client, term_ids=[terms["social-isolation"]])
+    activity = create_listing(client, term_ids=[terms["social-isolation"]])
     assert _ids(_found(searcher, need="lonely")) == [activity["id"]]
 
     removed = steward.delete(f"/v1/taxonomy-terms/{terms['social-isolation']}/synonyms/lonely")
@@ -112,7 +94,7 @@ def test_removing_a_synonym_stops_it_matching_and_offers_suggestions(
 
 
 def test_renaming_needs_if_match_and_moves_the_search_text(client, steward, searcher, terms):
-    activity = _listed(client, term_ids=[terms["mens-sheds"]])
+    activity = create_listing(client, term_ids=[terms["mens-sheds"]])
     path = f"/v1/taxonomy-terms/{terms['mens-sheds']}"
     assert steward.patch(path, json={"name": "Community workshops"}).status_code == 428
     stale = steward.patch(path, json={"name": "Community workshops"}, headers={"If-Match": '"99"'})
@@ -126,7 +108,7 @@ def test_renaming_needs_if_match_and_moves_the_search_text(client, steward, sear
 
 
 def test_retired_terms_keep_their_links_but_take_no_new_ones(client, steward, searcher, terms):
-    activity = _listed(client, term_ids=[terms["bereavement"]])
+    activity = create_listing(client, term_ids=[terms["bereavement"]])
     retired = steward.post(f"/v1/taxonomy-terms/{terms['bereavement']}/retire")
     assert retired.status_code == 200
     assert retired.json()["retired_at"] is not None
@@ -166,7 +148,7 @@ def test_retired_terms_keep_their_links_but_take_no_new_ones(client, steward, se
 def test_linking_a_category_to_a_need_brings_its_activities_into_need_searches(
     client, steward, searcher, terms
 ):
-    advice = _listed(client, term_ids=[terms["advice"]])
+    advice = create_listing(client, term_ids=[terms["advice"]])
     assert advice["id"] not in _ids(_found(searcher, need="social-isolation"))
 
     linked = steward.put(

@@ -61,15 +61,14 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
     )
 
 
-def check_near_postcode(
-    session: Session, latitude: float, longitude: float, postcode: str, field: str
-) -> None:
-    """Coordinates sent with a venue must lie in the UK, near its postcode; else a 422."""
-    centre = resolve_postcode(session, postcode, field.rsplit(".", 1)[0] + ".postcode")
+def check_near_postcode(session: Session, latitude: float, longitude: float, postcode: str):
+    """Coordinates sent with a venue must lie in the UK, near its postcode; else a 422
+    naming ``body.latitude`` (or ``body.postcode`` when that is in no known outcode)."""
+    centre = resolve_postcode(session, postcode, "body.postcode")
     away = distance_km(latitude, longitude, centre.latitude, centre.longitude)
     if away > MANUAL_WITHIN_KM:
         raise InvalidField(
-            field,
+            "body.latitude",
             f"({latitude}, {longitude}) is {away:.0f} km from {postcode}: coordinates must lie "
             f"in the UK within {MANUAL_WITHIN_KM:.0f} km of the venue's postcode (check for "
             "swapped latitude and longitude or a lost minus sign)",

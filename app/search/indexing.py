@@ -61,7 +61,13 @@ def refresh(session: Session, activity_ids: Iterable[uuid.UUID]) -> int:
 
 
 def refresh_venue(session: Session, venue_id: uuid.UUID) -> int:
-    ids = session.exec(select(ActivityVenue.activity_id).where(ActivityVenue.venue_id == venue_id))
+    return refresh_venues(session, [venue_id])
+
+
+def refresh_venues(session: Session, venue_ids: Iterable[uuid.UUID]) -> int:
+    ids = session.exec(
+        select(ActivityVenue.activity_id).where(ActivityVenue.venue_id.in_(list(venue_ids)))
+    )
     return refresh(session, list(ids))
 
 

@@ -15,14 +15,13 @@ TTL_SECONDS = 300.0
 
 _lock = threading.Lock()
 _cached: tuple[float, frozenset[str]] | None = None
-_combined: dict[int, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
+_combined: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
 
 
 def clear() -> None:
-    global _cached
+    global _cached, _combined
     with _lock:
-        _cached = None
-        _combined.clear()
+        _cached = _combined = None
 
 
 def words(session: Session) -> frozenset[str]:
@@ -34,7 +33,6 @@ def words(session: Session) -> frozenset[str]:
     loaded = frozenset(session.exec(select(SearchWord.word)))
     with _lock:
         _cached = (time.monotonic(), loaded)
-        _combined.clear()
     return loaded
 
 
@@ -48,13 +46,11 @@ def listed(session: Session, candidates: set[str]) -> frozenset[str]:
 
 def with_vocabulary(session: Session, vocabulary: frozenset[str]) -> frozenset[str]:
     """The lexicon's words and ``vocabulary``'s together (kept while both are current)."""
+    global _combined
     lexicon = words(session)
-    with _lock:
-        held = _combined.get(id(vocabulary))
+    held = _combined
     if held and held[0] is lexicon and held[1] is vocabulary:
         return held[2]
     combined = lexicon | vocabulary
-    with _lock:
-        _combined.clear()
-        _combined[id(vocabulary)] = (lexicon, vocabulary, combined)
+    _combined = (lexicon, vocabulary, combined)
     return combined

@@ -88,9 +88,7 @@ def _place(session: Session, venue: Venue, manual: bool) -> None:
     """Coordinates sent with the venue are kept (once checked against its postcode);
     otherwise the venue is placed by its postcode, as precisely as the tables allow."""
     if manual:
-        check_near_postcode(
-            session, venue.latitude, venue.longitude, venue.postcode, "body.latitude"
-        )
+        check_near_postcode(session, venue.latitude, venue.longitude, venue.postcode)
         venue.location_precision = LocationPrecision.manual
         return
     found = resolve_postcode(session, venue.postcode, "body.postcode")
@@ -110,11 +108,10 @@ def outcode_placed_with_postcode(session: Session) -> list[tuple[Venue, Postcode
 
 
 def place_at_postcode(session: Session, venue: Venue, postcode: Postcode) -> None:
+    """Move a venue to its full postcode's coordinates; ``refresh_venues`` afterwards."""
     venue.latitude, venue.longitude = postcode.latitude, postcode.longitude
     venue.location_precision = LocationPrecision.postcode
     session.add(venue)
-    session.flush()
-    search_index.refresh_venue(session, venue.id)
 
 
 def update_venue(session: Session, principal: Principal, venue: Venue, changes: dict) -> Venue:
@@ -132,7 +129,7 @@ def update_venue(session: Session, principal: Principal, venue: Venue, changes: 
     venue.sqlmodel_update(changes)
     venue.postcode = merged.postcode
     venue.outcode = outcode_of(merged.postcode)
-    if sent_coordinates or moved or "latitude" in changes:
+    if moved or "latitude" in changes:
         # New coordinates are kept; a new postcode, or coordinates cleared, re-places it.
         _place(session, venue, manual=sent_coordinates)
     venue.updated_at = utcnow()

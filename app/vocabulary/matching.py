@@ -312,13 +312,6 @@ def spot(
     return found
 
 
-def correct(known: frozenset[str], words: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Each word not in ``known`` replaced by the nearest word that is, when one lies
-    within one edit (two for words of eight letters or more)."""
-    corrected = [nearest(known, word) or word for word in words]
-    return corrected, [(a, b) for a, b in zip(words, corrected, strict=True) if a != b]
-
-
 def nearest_possible(word: str) -> bool:
     """Whether ``word`` is one that ``nearest`` would try to correct."""
     return word not in STOPWORDS and len(word) >= MIN_CORRECTABLE and word.isalpha()
