@@ -27,9 +27,10 @@ from app.core.http import (
     SecurityHeadersMiddleware,
 )
 from app.core.inputs import refuse_bad_query_text
+from app.core.lifecycle import stop_with_parent
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
-from app.idempotency.service import IdempotencyMiddleware, Replay, replay_response
+from app.idempotency.service import Replay, replay_response
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
 from app.reports.router import router as reports_router
@@ -74,10 +75,12 @@ def _operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     """Size the route thread pool to the connection pool (each sync route holds at most one
-    connection) and open the process's one engine before the first request."""
+    connection), open the process's one engine before the first request, and have a worker
+    stop when its master dies (app/core/lifecycle.py)."""
     settings = get_settings()
     to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
     get_engine()
+    stop_with_parent()
     yield
     get_engine().dispose()
 
@@ -105,7 +108,6 @@ def create_app() -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed", "Retry-After"],
         )
-    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:
         # X-Forwarded-For is believed only from these addresses; otherwise any client could

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from app.idempotency.models import IdempotencyRecord
 from app.idempotency.service import purge_expired
@@ -76,6 +78,39 @@ def test_a_refused_attempt_frees_the_key_for_a_retry(world, session):
     world.set_capacity(status="open")
     accepted = world.link_worker.post("/v1/referrals", json=world.referral_body(), headers=key)
     assert accepted.status_code == 201
+    assert _referrals(session) == 1
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_retry_after_a_lost_commit_creates_exactly_one(world, session, monkeypatch, when):
+    """The connection drops at the commit: before it (nothing was kept) or just after it
+    (kept, but the acknowledgement was lost on the way back). The client gets a 503 either
+    way, and its retry with the same key leaves exactly one referral: the claim and the
+    answer commit with the work, never apart."""
+    key = {"Idempotency-Key": "through-a-restart"}
+    commit = Session.commit
+    failures = []
+
+    def commit_and_lose(self):
+        if not failures:
+            failures.append(True)
+            if when == "after":
+                commit(self)
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        commit(self)
+
+    monkeypatch.setattr(Session, "commit", commit_and_lose)
+    lost = world.link_worker.post("/v1/referrals", json=world.referral_body(), headers=key)
+    monkeypatch.undo()
+    assert lost.status_code == 503
+    assert _referrals(session) == (0 if when == "before" else 1)
+
+    retried = world.link_worker.post("/v1/referrals", json=world.referral_body(), headers=key)
+    assert retried.status_code == 201
+    assert (retried.headers.get("Idempotent-Replayed") == "true") == (when == "after")
+    again = world.link_worker.post("/v1/referrals", json=world.referral_body(), headers=key)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == retried.json()["id"]
     assert _referrals(session) == 1
 
 

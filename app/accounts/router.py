@@ -25,10 +25,10 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, problem_responses
 from app.core.inputs import Text
 from app.core.pagination import PageDep
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations.deps import VisibleOrganisation
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = APIRouter(route_class=IdempotentRoute, prefix="/v1", tags=["accounts"])
 
 
 @router.post(

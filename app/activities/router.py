@@ -14,9 +14,9 @@ from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 
-router = APIRouter(prefix="/v1/activities", tags=["activities"])
+router = APIRouter(route_class=IdempotentRoute, prefix="/v1/activities", tags=["activities"])
 
 
 def _public(session: SessionDep, response: Response, activity: Activity) -> ActivityPublic:

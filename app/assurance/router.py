@@ -22,10 +22,10 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep, make_page
 from app.core.types import utcnow
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations.deps import VisibleOrganisation
 
-router = APIRouter(tags=["assurance"])
+router = APIRouter(route_class=IdempotentRoute, tags=["assurance"])
 
 
 def visible_item(

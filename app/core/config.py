@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # Connections per worker process. Sync routes run in AnyIO's thread pool, which is sized
     # to match at start-up, and at most this many requests are in flight per worker (see
     # max_in_flight), so a request never waits for a connection another request holds.
-    db_pool_size: int = Field(40, ge=1)
+    db_pool_size: int = Field(10, ge=1)
     # Every wait is bounded; running out answers 503 with Retry-After, never a hang or 500.
     db_lock_timeout_ms: int = Field(2000, ge=1)  # a row lock (PostgreSQL), any lock (SQLite)
     db_statement_timeout_ms: int = Field(10000, ge=1)  # one statement (PostgreSQL)

@@ -1,43 +1,47 @@
 """Safe retries: a creating POST sent again with the same ``Idempotency-Key`` gets the first
 answer back and creates nothing new (draft-ietf-httpapi-idempotency-key-header).
 
-Two halves share the request's ``state``:
+The key is claimed, and its answer stored, in the request's own transaction, so they commit
+or roll back together with what the request creates. Whatever fails and wherever (the
+database restarting between the work and the answer, a worker killed), a key is either
+unused (nothing was created: the retry runs) or holds the answer of what was created (the
+retry gets it back); never the one without the other.
 
 - :func:`idempotent`, a dependency on each creating route, runs after authentication. It
-  replays a stored answer, refuses a key reused with another body (422) or still in flight
-  (409), or claims the key by inserting an in-flight row in its own committed transaction,
-  so a concurrent duplicate sees the claim.
-- :class:`IdempotencyMiddleware` watches the answer go out and, for a claimed key, stores
-  a 2xx answer (encrypted: it may hold personal data) or releases the claim otherwise, so
-  a failed attempt can be retried with the same key.
+  replays a stored answer, refuses a key reused with another body (422), or claims the key
+  by inserting its row in the request's transaction. A concurrent duplicate's insert waits
+  on the key until the first commits, then replays its answer (or, if the first rolled
+  back, runs).
+- :class:`IdempotentRoute` (the routers that have creating routes use it) writes the 2xx
+  answer into the claimed row after the route has built it and before the transaction
+  commits (app/core/db.py commits before the answer is sent).
 
 Keys are scoped to the caller and kept 24 hours (``signpost purge`` deletes older ones).
 """
 
 import hashlib
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Header, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts.deps import CurrentPrincipal
 from app.core import crypto
-from app.core.db import get_engine
+from app.core.db import SessionDep
 from app.core.errors import Conflict, InvalidField
 from app.core.types import utcnow
 from app.idempotency.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = timedelta(hours=24)
-# A claim this old with no answer belongs to a request that died; the key is free again.
-ABANDONED_AFTER = timedelta(minutes=2)
-_STATE_KEY = "idempotency_key"
+_STATE_KEY = "idempotency_claim"
 _REPLAYED_HEADERS = ("content-type", "etag", "location")
 
 
@@ -65,6 +69,7 @@ def _hash(*parts: str | bytes) -> str:
 async def idempotent(
     request: Request,
     principal: CurrentPrincipal,
+    session: SessionDep,
     key: Annotated[
         str | None,
         Header(
@@ -85,101 +90,83 @@ async def idempotent(
     caller = f"{principal.kind}:{principal.id}"
     record_key = _hash(caller, key)
     request_hash = _hash(request.method, request.url.path, request.url.query, await request.body())
-    await anyio.to_thread.run_sync(_claim, record_key, request_hash)
-    request.state.idempotency_key = record_key
+    record = await anyio.to_thread.run_sync(_claim, session, record_key, request_hash)
+    request.state.idempotency_claim = (session, record)
 
 
-def _claim(record_key: str, request_hash: str) -> None:
-    now = utcnow()
-    with Session(get_engine()) as session:
-        record = session.get(IdempotencyRecord, record_key)
-        if record is not None and (
-            record.expires_at <= now
-            or (record.status is None and now - record.created_at > ABANDONED_AFTER)
-        ):
-            session.delete(record)
+def _claim(session: Session, record_key: str, request_hash: str) -> IdempotencyRecord:
+    """Claim the key in the request's transaction, or raise what the retry should get."""
+    record = session.get(IdempotencyRecord, record_key)
+    if record is not None and (record.expires_at <= utcnow() or record.status is None):
+        # Expired; or (status null) a claim committed apart from its work by an earlier
+        # version: nothing says it created anything.
+        session.delete(record)
+        session.flush()
+        record = None
+    if record is None:
+        record = IdempotencyRecord(
+            key=record_key, request_hash=request_hash, expires_at=utcnow() + KEEP_FOR
+        )
+        session.add(record)
+        try:
             session.flush()
-            record = None
-        if record is None:
-            session.add(
-                IdempotencyRecord(
-                    key=record_key, request_hash=request_hash, expires_at=now + KEEP_FOR
-                )
-            )
-            try:
-                session.commit()
-                return
-            except IntegrityError:  # a concurrent duplicate claimed it first
-                session.rollback()
-                record = session.get(IdempotencyRecord, record_key)
-                if record is None:
-                    raise Conflict(
-                        "A request with this Idempotency-Key was just being processed; retry"
-                    ) from None
-        if record.request_hash != request_hash:
-            raise InvalidField(
-                f"header.{HEADER}",
-                "was already used for a different request; send a new key with a new request",
-                "idempotency_key_reused",
-            )
-        if record.status is None:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly"
-            )
-        raise Replay(crypto.decrypt(record.response))
+            return record
+        except IntegrityError:
+            # A duplicate sent at the same moment committed first (this insert waited for
+            # it). Nothing else was written yet: start again and give its answer.
+            session.rollback()
+            record = session.get(IdempotencyRecord, record_key)
+            if record is None:
+                raise Conflict(
+                    "A request with this Idempotency-Key was just being processed; retry"
+                ) from None
+    if record.request_hash != request_hash:
+        raise InvalidField(
+            f"header.{HEADER}",
+            "was already used for a different request; send a new key with a new request",
+            "idempotency_key_reused",
+        )
+    raise Replay(crypto.decrypt(record.response))
 
 
 Idempotent = Depends(idempotent)
 
 
-def _finish(record_key: str, status: int, headers: dict[str, str], body: bytes) -> None:
-    with Session(get_engine()) as session:
-        record = session.get(IdempotencyRecord, record_key)
-        if record is None:
-            return
-        if 200 <= status < 300:
-            record.status = status
-            record.response = crypto.encrypt(
-                {"status": status, "headers": headers, "body": body.decode("utf-8")}
-            )
-            session.add(record)
-        else:
-            session.delete(record)  # nothing was created: the same key may try again
-        session.commit()
+class IdempotentRoute(APIRoute):
+    """A route whose 2xx answer is kept with its Idempotency-Key claim, in the request's
+    transaction: the handler below runs after the route built its response and before the
+    session dependency commits."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def keep_answer(request: Request) -> Response:
+            response = await handler(request)
+            claim = getattr(request.state, _STATE_KEY, None)
+            if claim is None:
+                return response
+            session, record = claim
+            if 200 <= response.status_code < 300:
+                headers = {
+                    name: value
+                    for name, value in response.headers.items()
+                    if name.lower() in _REPLAYED_HEADERS
+                }
+                record.status = response.status_code
+                record.response = crypto.encrypt(
+                    {
+                        "status": response.status_code,
+                        "headers": headers,
+                        "body": bytes(response.body).decode("utf-8"),
+                    }
+                )
+            else:  # answered without creating anything: the key stays free for a retry
+                session.delete(record)
+            return response
+
+        return keep_answer
 
 
 def purge_expired(session: Session) -> int:
     result = session.exec(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
     return result.rowcount or 0
-
-
-class IdempotencyMiddleware:
-    """Store the answer to a request whose key :func:`idempotent` claimed."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-        status, headers, body = 500, {}, bytearray()
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if _STATE_KEY in state:
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    for name, value in message.get("headers", []):
-                        if name.decode("latin-1").lower() in _REPLAYED_HEADERS:
-                            headers[name.decode("latin-1")] = value.decode("latin-1")
-                elif message["type"] == "http.response.body":
-                    body.extend(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            if (record_key := state.get(_STATE_KEY)) is not None:
-                await anyio.to_thread.run_sync(_finish, record_key, status, headers, bytes(body))

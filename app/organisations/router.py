@@ -10,7 +10,7 @@ from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations import service
 from app.organisations.deps import (
     AdministeredOrganisation,
@@ -25,7 +25,7 @@ from app.organisations.schemas import (
     OrganisationUpdate,
 )
 
-router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
+router = APIRouter(route_class=IdempotentRoute, prefix="/v1/organisations", tags=["organisations"])
 
 
 def _public(

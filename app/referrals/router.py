@@ -9,12 +9,12 @@ from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.types import utcnow
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.referrals import service
 from app.referrals.models import Referral, ReferralStatus
 from app.referrals.schemas import ReferralCreate, ReferralPage, ReferralPublic, ReferralTransition
 
-router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+router = APIRouter(route_class=IdempotentRoute, prefix="/v1/referrals", tags=["referrals"])
 
 
 def readable_referral(

@@ -8,7 +8,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.types import utcnow
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations.deps import VisibleOrganisation
 from app.support import service
 from app.support.models import NeedStatus, SupportNeed, Urgency
@@ -25,7 +25,7 @@ from app.support.schemas import (
 )
 from app.vocabulary import service as vocabulary
 
-router = APIRouter(tags=["support"])
+router = APIRouter(route_class=IdempotentRoute, tags=["support"])
 SCHEME = ["support-category"]
 
 

@@ -9,13 +9,13 @@ from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.venues import service
 from app.venues.deps import EditableVenue, VenueDep, VenueForUpdate
 from app.venues.models import Venue
 from app.venues.schemas import VenueCreate, VenuePage, VenuePublic, VenueUpdate
 
-router = APIRouter(prefix="/v1/venues", tags=["venues"])
+router = APIRouter(route_class=IdempotentRoute, prefix="/v1/venues", tags=["venues"])
 
 
 def _with_etag(response: Response, venue: Venue) -> Venue:

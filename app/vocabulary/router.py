@@ -9,7 +9,7 @@ from app.core.concurrency import IfMatch, check_if_match, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
-from app.idempotency.service import Idempotent
+from app.idempotency.service import Idempotent, IdempotentRoute
 from app.reports import queries as report_queries
 from app.reports.common import Period, period_params
 from app.vocabulary import curation, service
@@ -29,7 +29,7 @@ from app.vocabulary.schemas import (
 )
 from app.vocabulary.snapshot import snapshot
 
-router = APIRouter(prefix="/v1", tags=["vocabulary"])
+router = APIRouter(route_class=IdempotentRoute, prefix="/v1", tags=["vocabulary"])
 
 TermId = Annotated[uuid.UUID, Path(description="The term's id")]
 CURATION = problem_responses(401, 403, 404, 409, 422)
