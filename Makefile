@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-listings bench-phrases clean
+.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-listings bench-phrases test-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ serve: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/signpost export-openapi
 
+## Load and faults (about 8 minutes): the API with several workers on a PostgreSQL cluster the
+## suite starts for itself; 200 concurrent users, a hot row, database restarts, SIGTERM and
+## SIGKILL, a 5-minute soak. Figures are appended to LOAD_RESULTS.
+LOAD_RESULTS ?= load/RESULTS.md
+test-load: $(STAMP)
+	LOAD_RESULTS=$(LOAD_RESULTS) $(BIN)/python -m pytest -q -s -p no:cacheprovider load
+
 ## Referral search at national scale on PostgreSQL; appends to bench/RESULTS.md
 bench: $(STAMP)
 	$(BIN)/python bench/search.py
@@ -69,12 +76,12 @@ bench-smoke: $(STAMP)
 	.ci/bench-smoke $(PG_URL)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations bench
-	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/ruff check app tests migrations bench load
+	$(BIN)/ruff format --check app tests migrations bench load
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix app tests migrations bench
-	$(BIN)/ruff format app tests migrations bench
+	$(BIN)/ruff check --fix app tests migrations bench load
+	$(BIN)/ruff format app tests migrations bench load
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -2,9 +2,13 @@
 the API serving it with several workers. ``make test-load`` runs this suite; the quick unit
 suite (``make test``) does not."""
 
+import datetime
+import os
+import subprocess
+
 import pytest
 
-from load.harness import Api, Cluster, Directory, load_demo, open_directory
+from load.harness import APP_DIR, Api, Cluster, Directory, load_demo, open_directory
 
 WORKERS = 3
 
@@ -34,3 +38,22 @@ def api(database_url):
 @pytest.fixture(scope="session")
 def directory(api) -> Directory:
     return open_directory(api.base_url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_heading():
+    """Head this run's figures in LOAD_RESULTS: when, which code, with what settings."""
+    if not os.environ.get("LOAD_RESULTS"):
+        return
+    commit = subprocess.run(
+        ["git", "-C", str(APP_DIR), "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    label = os.environ.get("LOAD_LABEL", "")
+    with open(os.environ["LOAD_RESULTS"], "a") as results:
+        results.write(
+            f"\n### {datetime.date.today()} {label}\n\nCode: `{commit[:100]}`; "
+            f"{os.cpu_count()} cores; PostgreSQL cluster of the suite's own; "
+            f"API with {WORKERS} workers unless said.\n"
+        )

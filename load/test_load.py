@@ -10,6 +10,8 @@ LOAD_SOAK_SECONDS (soak).
 import asyncio
 import os
 import random
+import signal
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -18,12 +20,16 @@ import httpx
 import pytest
 
 from load.harness import (
+    Api,
     Tally,
+    alive,
     by_kind,
     client_session,
     honour_retry_after,
+    open_directory,
     percentile,
     record,
+    rss_mb,
     run_for,
     send,
 )
@@ -358,3 +364,219 @@ def test_database_restart_under_write_load(cluster, api, directory, mode):
     assert recovered_in < 10
     assert present == len(acknowledged) == stored  # nothing lost, nothing applied twice
     assert (api.process.pid, sorted(api.worker_pids())) == processes  # recovered by itself
+
+
+# --- Stopping the API --------------------------------------------------------------------
+
+
+def _wait_exit(api: Api, seconds: float) -> float | None:
+    """Seconds until the master exited, or None if it had not within ``seconds``."""
+    started = time.monotonic()
+    try:
+        api.process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+    return time.monotonic() - started
+
+
+async def _load_then_signal(api: Api, directory, signum: int, clients: int = 30) -> dict:
+    """Mixed load; SIGTERM the master after 3 s; keep sending until it has exited."""
+    tally, timeline = Tally(), {}
+    sessions = [client_session(directory.base_url) for _ in range(clients)]
+    acknowledged: list[str] = []
+
+    async def user(session) -> None:
+        rng = random.Random()
+        while "exited" not in timeline:
+            kind, method, url, kwargs = _mixed_request(directory, rng)
+            answer = await send(session, tally, kind, method, url, **kwargs)
+            if answer is not None and answer.status == 201 and kind == "create referral":
+                acknowledged.append(answer.json()["id"])
+            await honour_retry_after(answer)
+
+    async def stopper() -> None:
+        await asyncio.sleep(3)
+        timeline["signalled"] = time.monotonic()
+        api.signal(signum)
+        timeline["exit_seconds"] = await asyncio.to_thread(_wait_exit, api, 60)
+        timeline["exited"] = time.monotonic()
+
+    try:
+        await asyncio.gather(stopper(), *map(user, sessions))
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    return {"tally": tally, "acknowledged": acknowledged, **timeline}
+
+
+def test_sigterm_mid_load_finishes_what_was_admitted(cluster, database_url):
+    grace = 5
+    api = Api(database_url, workers=2, shutdown_grace_seconds=grace).start()
+    try:
+        directory = open_directory(api.base_url)
+        workers = api.worker_pids()
+        run = asyncio.run(_load_then_signal(api, directory, signal.SIGTERM))
+    finally:
+        api.stop()
+    tally, signalled = run["tally"], run["signalled"]
+    before = [a for a in tally.answers if a.started < signalled - 0.2]
+    after = [a for a in tally.answers if a.started >= signalled]
+    stored = cluster.scalar(
+        "signpost", "SELECT count(*) FROM referral WHERE id = ANY(%s::uuid[])", run["acknowledged"]
+    )
+    record(
+        f"SIGTERM to the master mid-load (30 clients, 2 workers, grace {grace} s)",
+        [
+            f"master exited {run['exit_seconds']:.1f} s after SIGTERM; workers left running: "
+            f"{sum(map(alive, workers))}",
+            f"requests sent before SIGTERM: {dict(Counter(a.status or a.error for a in before))}",
+            f"requests sent after: {dict(Counter(a.status or a.error for a in after))}",
+            f"{len(run['acknowledged'])} referrals acknowledged, {stored} stored",
+        ],
+    )
+    assert run["exit_seconds"] is not None and run["exit_seconds"] < grace + 5
+    assert not any(map(alive, workers))
+    assert tally.server_errors() == []
+    assert all(a.status is not None for a in before), "a request admitted before was cut"
+    assert stored == len(run["acknowledged"])
+
+
+def test_sigterm_during_a_stall_is_bounded_by_the_grace_period(cluster, database_url):
+    """Requests stuck behind a row lock (waits made long on purpose) cannot hold the
+    server up: after the grace period they are cut, the process exits, and the cut
+    transactions leave nothing behind."""
+    grace = 3
+    api = Api(
+        database_url,
+        workers=2,
+        shutdown_grace_seconds=grace,
+        db_lock_timeout_ms=120_000,
+        db_statement_timeout_ms=120_000,
+    ).start()
+    directory = open_directory(api.base_url)
+    activity_id = _new_activity(directory, maximum=10)
+    workers = api.worker_pids()
+    blocker = cluster.connect("signpost")
+    try:
+        blocker.execute(
+            "SELECT 1 FROM activity_capacity WHERE activity_id = %s FOR UPDATE", (activity_id,)
+        )
+
+        async def stalled_then_stopped():
+            tally = Tally()
+            sessions = [client_session(directory.base_url) for _ in range(5)]
+            headers = directory.auth("linkworker")
+            requests = [
+                send(
+                    s,
+                    tally,
+                    "create referral",
+                    "POST",
+                    "/v1/referrals",
+                    json=directory.referral_body(activity_id),
+                    headers=headers,
+                )
+                for s in sessions
+            ]
+            pending = asyncio.gather(*requests)
+            await asyncio.sleep(2)  # every request is now waiting for the row lock
+            api.signal(signal.SIGTERM)
+            exit_seconds = await asyncio.to_thread(_wait_exit, api, 60)
+            await pending
+            await asyncio.gather(*(s.close() for s in sessions))
+            return tally, exit_seconds
+
+        tally, exit_seconds = asyncio.run(stalled_then_stopped())
+    finally:
+        blocker.rollback()
+        blocker.close()
+        api.stop()
+    time.sleep(1)  # the cut transactions' backends notice their clients have gone
+    stored = cluster.scalar(
+        "signpost", "SELECT count(*) FROM referral WHERE activity_id = %s", activity_id
+    )
+    record(
+        f"SIGTERM while 5 requests wait on a held row lock (grace {grace} s)",
+        [
+            f"master exited {exit_seconds:.1f} s after SIGTERM" if exit_seconds else "never",
+            f"the stuck requests got: {dict(tally.statuses())}; referrals stored: {stored}",
+        ],
+    )
+    assert exit_seconds is not None and exit_seconds < grace + 5
+    assert not any(map(alive, workers))
+    assert stored == 0
+    assert all(a.status is None or a.status == 503 for a in tally.answers)
+
+
+def test_workers_never_outlive_a_killed_master(database_url):
+    api = Api(database_url, workers=2).start()
+    try:
+        workers = api.worker_pids()
+        api.signal(signal.SIGKILL)
+        api.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        gone_after = 10 - (deadline - time.monotonic())
+    finally:
+        api.stop()
+    record(
+        "SIGKILL to the master (2 workers)",
+        [f"workers gone {gone_after:.1f} s later; still running: {sum(map(alive, workers))}"],
+    )
+    assert not any(map(alive, workers))
+
+
+# --- A soak: memory per worker over time -------------------------------------------------
+
+
+def _medians(samples: list[float], parts: int = 3) -> list[float]:
+    """The median of each of ``parts`` consecutive windows of the samples."""
+    size = len(samples) // parts
+    return [
+        sorted(w)[len(w) // 2] for w in (samples[i * size : (i + 1) * size] for i in range(parts))
+    ]
+
+
+def test_soak_memory_does_not_keep_growing(database_url):
+    """40 clients of mixed load for LOAD_SOAK_SECONDS; each worker's RSS every 5 s. The
+    first third warms up (caches, pools, the allocator's arenas). Over the rest, split in
+    three windows, a worker grows steadily if each window's median RSS is above the last
+    and the whole rise exceeds LOAD_RSS_MAX_GROWTH_MB: that fails."""
+    limit = float(os.environ.get("LOAD_RSS_MAX_GROWTH_MB", 10))
+    api = Api(database_url, workers=3).start()
+    samples: dict[int, list[float]] = {pid: [] for pid in api.worker_pids()}
+    try:
+        directory = open_directory(api.base_url)
+
+        async def soak() -> Tally:
+            started = time.monotonic()
+
+            async def sampler() -> None:
+                while time.monotonic() - started < SOAK_SECONDS:
+                    for pid, series in samples.items():
+                        series.append(rss_mb(pid) or 0.0)
+                    await asyncio.sleep(5)
+
+            results = await asyncio.gather(
+                _mixed_load(directory, SOAK_SECONDS, clients=40), sampler()
+            )
+            return results[0]
+
+        tally = asyncio.run(soak())
+    finally:
+        api.stop()
+    windows = {pid: _medians(series[len(series) // 3 :]) for pid, series in samples.items()}
+    steady = {pid: w[0] < w[1] < w[2] and w[2] - w[0] > limit for pid, w in windows.items()}
+    record(
+        f"Soak: 40 clients of mixed load for {SOAK_SECONDS:.0f} s, 3 workers",
+        _summary(tally, SOAK_SECONDS)
+        + [
+            f"worker {index}: RSS {series[0]:.0f} MB at start, {series[-1]:.0f} MB at the "
+            f"end; after warm-up, window medians "
+            + " / ".join(f"{m:.1f}" for m in windows[pid])
+            + " MB"
+            for index, (pid, series) in enumerate(samples.items(), 1)
+        ],
+    )
+    assert tally.server_errors() == [] and tally.transport_errors() == []
+    assert not any(steady.values()), windows
