@@ -19,7 +19,7 @@ from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
 from app.core import openapi
 from app.core.config import get_settings
-from app.core.db import get_engine
+from app.core.db import dispose_engines, get_engine
 from app.core.errors import install_error_handlers
 from app.core.http import (
     BodyLimitMiddleware,
@@ -82,7 +82,7 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     get_engine()
     stop_with_parent()
     yield
-    get_engine().dispose()
+    dispose_engines()
 
 
 def create_app() -> FastAPI:

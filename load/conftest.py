@@ -30,7 +30,13 @@ def database_url(cluster) -> str:
 
 @pytest.fixture(scope="session")
 def api(database_url):
-    api = Api(database_url, workers=WORKERS).start()
+    # LOAD_DB_POOL_SIZE: compare pool sizes (and so in-flight limits) on the same scenarios.
+    pool = (
+        {"db_pool_size": os.environ["LOAD_DB_POOL_SIZE"]}
+        if "LOAD_DB_POOL_SIZE" in os.environ
+        else {}
+    )
+    api = Api(database_url, workers=WORKERS, **pool).start()
     yield api
     api.stop()
 
@@ -55,5 +61,6 @@ def results_heading():
         results.write(
             f"\n### {datetime.date.today()} {label}\n\nCode: `{commit[:100]}`; "
             f"{os.cpu_count()} cores; PostgreSQL cluster of the suite's own; "
-            f"API with {WORKERS} workers unless said.\n"
+            f"API with {WORKERS} workers unless said; "
+            f"pool size {os.environ.get('LOAD_DB_POOL_SIZE', 'default')}.\n"
         )

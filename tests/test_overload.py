@@ -182,3 +182,23 @@ async def _thread_tokens() -> float:
     from anyio import to_thread
 
     return to_thread.current_default_thread_limiter().total_tokens
+
+
+@pytest.mark.skipif(get_settings().is_sqlite, reason="PostgreSQL's connection settings")
+@pytest.mark.parametrize("pgbouncer", [False, True])
+def test_timeouts_travel_at_connect_unless_behind_pgbouncer(monkeypatch, pgbouncer):
+    monkeypatch.setattr(get_settings(), "db_pgbouncer", pgbouncer)
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with engine.connect() as connection:
+            lock_timeout = connection.execute(
+                text("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")  # in ms
+            ).scalar()
+            prepare_threshold = connection.connection.dbapi_connection.prepare_threshold
+    finally:
+        engine.dispose()
+    if pgbouncer:  # the role's settings apply; statements are never prepared server-side
+        assert (lock_timeout, prepare_threshold) == ("0", None)
+    else:
+        assert lock_timeout == str(get_settings().db_lock_timeout_ms)
+        assert prepare_threshold == 5

@@ -14,6 +14,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/signpost.db"
+    # A read replica (PostgreSQL streaming replica) for the heaviest read-only routes:
+    # referral search and reports. Unset: they read the primary like everything else.
+    read_database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(10000, ge=1)  # one statement (PostgreSQL)
     db_pool_timeout_seconds: float = Field(3.0, gt=0)  # waiting for a pooled connection
     db_connect_timeout_seconds: int = Field(3, ge=1)  # opening a connection (PostgreSQL)
+    # Behind PgBouncer in transaction mode: no startup parameters (set the timeouts on the
+    # role instead) and no server-side prepared statements.
+    db_pgbouncer: bool = False
     # Requests in flight per worker; more get 503 at once. Default: db_pool_size.
     max_in_flight: int | None = Field(None, ge=1)
     retry_after_seconds: int = Field(2, ge=1)

@@ -48,20 +48,22 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     _fast_json_for_psycopg()
-    # Set at connect time (startup parameters), so they hold for every transaction on the
-    # connection. PgBouncer in transaction mode drops startup parameters: set the same as
-    # ALTER ROLE ... SET there instead (see README, "Scaling out").
-    timeouts = (
-        f"-c lock_timeout={settings.db_lock_timeout_ms} "
-        f"-c statement_timeout={settings.db_statement_timeout_ms}"
-    )
+    connect_args: dict = {"connect_timeout": settings.db_connect_timeout_seconds}
+    if settings.db_pgbouncer:
+        # PgBouncer in transaction mode hands each transaction any server connection: it
+        # refuses startup parameters (set the timeouts with ALTER ROLE ... SET instead) and
+        # a statement prepared on one connection is unknown on the next.
+        connect_args["prepare_threshold"] = None
+    else:
+        # Startup parameters, so they hold for every transaction on the connection.
+        connect_args["options"] = (
+            f"-c lock_timeout={settings.db_lock_timeout_ms} "
+            f"-c statement_timeout={settings.db_statement_timeout_ms}"
+        )
     return create_engine(
         url,
         pool_pre_ping=True,  # connections that died with a database restart are replaced
-        connect_args={
-            "options": timeouts,
-            "connect_timeout": settings.db_connect_timeout_seconds,
-        },
+        connect_args=connect_args,
         **pool,
     )
 
@@ -75,6 +77,7 @@ def _fast_json_for_psycopg() -> None:
 
 
 _engine: Engine | None = None
+_read_engine: Engine | None = None
 _engine_lock = threading.Lock()
 
 
@@ -87,6 +90,26 @@ def get_engine() -> Engine:
             if _engine is None:
                 _engine = make_engine(get_settings().database_url)
     return _engine
+
+
+def get_read_engine() -> Engine:
+    """The engine of SIGNPOST_READ_DATABASE_URL (one per process, like the primary's), or
+    the primary's when no replica is configured."""
+    global _read_engine
+    url = get_settings().read_database_url
+    if not url:
+        return get_engine()
+    if _read_engine is None:
+        with _engine_lock:
+            if _read_engine is None:
+                _read_engine = make_engine(url)
+    return _read_engine
+
+
+def dispose_engines() -> None:
+    for engine in (_engine, _read_engine):
+        if engine is not None:
+            engine.dispose()
 
 
 def get_session() -> Iterator[Session]:
@@ -103,3 +126,20 @@ def get_session() -> Iterator[Session]:
 # scope="function" commits before the response is sent, so a failed commit is
 # reported to the client instead of being lost after a 2xx went out.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_session(session: SessionDep) -> Iterator[Session]:
+    """For routes that only read and can bear a replica's lag of a moment (referral
+    search, reports): a session on the read replica, or the request's own session when
+    there is none (so no request holds two connections to one database)."""
+    if get_read_engine() is get_engine():
+        yield session
+        return
+    with Session(get_read_engine(), expire_on_commit=False) as reader:
+        try:
+            yield reader
+        finally:
+            reader.rollback()  # it wrote nothing; end its snapshot before the answer goes
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

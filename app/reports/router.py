@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from app.accounts.deps import require_roles
 from app.accounts.models import GlobalRole
 from app.accounts.principal import Principal
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep
 from app.core.errors import problem_responses
 from app.core.types import utcnow
 from app.organisations import visibility
@@ -53,7 +53,7 @@ def _group_by(description: str):
 
 @router.get("/referrals", responses=RESPONSES)
 def referrals_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
@@ -82,7 +82,7 @@ def referrals_report(
 
 @router.get("/capacity", responses=RESPONSES)
 def capacity_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
@@ -114,7 +114,7 @@ def capacity_report(
 
 @router.get("/capacity-history", responses=RESPONSES)
 def capacity_history_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
@@ -147,7 +147,7 @@ def capacity_history_report(
 
 @router.get("/unmet-demand", responses=RESPONSES)
 def unmet_demand_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
@@ -179,7 +179,7 @@ def unmet_demand_report(
 
 @router.get("/assurance", responses=RESPONSES)
 def assurance_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,
@@ -204,7 +204,7 @@ def assurance_report(
 
 @router.get("/support-needs", responses=RESPONSES)
 def support_needs_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: ReaderDep,
     period: PeriodDep,
     area: AreaDep,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from app.accounts.deps import require_roles
 from app.accounts.models import GlobalRole
 from app.activities.models import DeliveryMode
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
@@ -42,6 +42,7 @@ Many = Query(max_length=20)
 )
 def find_referral_options(
     session: SessionDep,
+    reader: ReadSessionDep,
     page: PageDep,
     need: Annotated[
         list[Annotated[str, Query(min_length=1, max_length=100)]],
@@ -119,4 +120,4 @@ def find_referral_options(
         include_online=include_online,
         sort=sort,
     )
-    return service.search(session, request, page)
+    return service.search(reader, request, page, log=session)

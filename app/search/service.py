@@ -211,9 +211,16 @@ def page_statement(planned: Plan, sort: SearchSort, params: PageParams):
 
 
 def search(
-    session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
+    session: Session,
+    request: SearchRequest,
+    params: PageParams,
+    now: datetime | None = None,
+    log: Session | None = None,
 ) -> ReferralOptionPage:
+    """Read with ``session`` (a replica's, perhaps); write the search log with ``log``
+    (the primary's; by default ``session``)."""
     now = now or utcnow()
+    log = log or session
     planned = plan(session, request, now)
     location, terms = planned.location, planned.terms
 
@@ -225,7 +232,7 @@ def search(
             for word in terms.unknown
         ]
         page.location = _location_out(location, request)
-        _log(session, request, location, terms, 0)
+        _log(log, request, location, terms, 0)
         return page
 
     rows, total = _page_rows(session, request, planned, params, now)
@@ -241,7 +248,7 @@ def search(
         page.hints.append(
             "Few options match: try a larger radius_km, include_online=true or fewer filters"
         )
-    _log(session, request, location, terms, total)
+    _log(log, request, location, terms, total)
     return page
 
 
