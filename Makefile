@@ -29,10 +29,11 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 test-postgres: $(STAMP)
 	.ci/with-postgres $(PG_URL) $(MAKE) test
 
-## Deeper fuzzing of every operation (schemathesis); the suite runs it at 5 examples
+## Deeper fuzzing of every operation (schemathesis): 50 examples each plus the coverage
+## phase (boundary and type violations of every parameter); the suite runs 5, no coverage
 FUZZ_EXAMPLES ?= 50
 fuzz: $(STAMP)
-	SIGNPOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:logging tests/test_fuzz.py
+	SIGNPOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SIGNPOST_FUZZ_COVERAGE=1 $(BIN)/python -m pytest -q -p no:logging tests/test_fuzz.py
 
 migrate: $(STAMP)
 	$(BIN)/signpost migrate

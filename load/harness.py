@@ -138,15 +138,19 @@ def api_environment(database_url: str, **settings: str) -> dict[str, str]:
 
 
 class Api:
-    """``signpost serve`` with several workers on a port of its own."""
+    """``signpost serve`` with several workers on a port of its own: at least two, so
+    there is a master and workers, as in production."""
 
     def __init__(self, database_url: str, workers: int = 3, **settings: str) -> None:
+        if workers < 2:
+            raise ValueError("one worker runs without a master; the suite needs both")
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.env = api_environment(database_url, **settings)
         self.log = Path(tempfile.mkstemp(prefix="signpost-load-api-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
+        self.started_workers: list[int] = []
 
     def start(self, timeout: float = 60) -> Api:
         command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
@@ -162,8 +166,10 @@ class Api:
             with contextlib.suppress(httpx.HTTPError):
                 ready = httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
                 if ready and len(self.worker_pids()) == self.workers:
+                    self.started_workers = self.worker_pids()
                     return self
             time.sleep(0.2)
+        self.stop()
         raise RuntimeError(f"the API was not ready within {timeout} s:\n{self.tail()}")
 
     def tail(self, lines: int = 30) -> str:
@@ -182,8 +188,10 @@ class Api:
         """Stop everything this API started, whatever state it is in."""
         if self.process is None:
             return
-        workers = self.worker_pids() if self.process.poll() is None else []
+        # Every worker it ever had: a killed master's workers (older code) may outlive it.
+        workers = set(self.started_workers)
         if self.process.poll() is None:
+            workers.update(self.worker_pids())
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)

@@ -3,8 +3,8 @@ generated requests (valid and invalid), sent anonymously and as each kind of cal
 must never get a 5xx, and every answer must have a documented status code, match its
 documented schema and come in a documented media type.
 
-Examples per operation: SIGNPOST_FUZZ_EXAMPLES (default 5; `make fuzz` runs 50; README has
-counts and times).
+Examples per operation: SIGNPOST_FUZZ_EXAMPLES (default 5; `make fuzz` runs 50 and adds
+schemathesis's coverage phase, SIGNPOST_FUZZ_COVERAGE=1; README has counts and times).
 """
 
 import os
@@ -32,6 +32,7 @@ from tests.factories import (
 )
 
 EXAMPLES = int(os.environ.get("SIGNPOST_FUZZ_EXAMPLES", "5"))
+COVERAGE = os.environ.get("SIGNPOST_FUZZ_COVERAGE", "") == "1"
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
@@ -40,6 +41,9 @@ CHECKS = [
 ]
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+# The coverage phase (every boundary and type violation of every parameter, as explicit
+# examples) multiplies the run several times over: `make fuzz` turns it on.
+schema.config.phases.coverage.enabled = COVERAGE
 
 
 @dataclass

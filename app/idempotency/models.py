@@ -10,7 +10,9 @@ class IdempotencyRecord(SQLModel, table=True):
 
     ``key`` is a hash of the caller and their key, ``request_hash`` of the method, path and
     body; the answer is encrypted (it can hold personal data, e.g. a referral's contact)
-    and the row is deleted after 24 hours. ``status`` is null while the first request runs.
+    and the row is deleted after 24 hours. The row is written in the transaction of the
+    request that claimed the key, so it commits with its answer or not at all (``status``
+    is null only inside that transaction, or in rows an earlier version left behind).
     """
 
     __tablename__ = "idempotency_record"
