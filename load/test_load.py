@@ -50,28 +50,14 @@ def _mixed_request(directory, rng: random.Random) -> tuple[str, str, str, dict]:
     referrals and reports."""
     link_worker, commissioner = directory.auth("linkworker"), directory.auth("commissioner")
     roll = rng.random()
-    if roll < 0.30:
-        params = {"need": rng.choice(["lonely", "low mood", "exercise"]), "postcode": "BS5 6AW"}
-        return (
-            "search need+postcode",
-            "GET",
-            "/v1/referral-options",
-            {
-                "params": params,
-                "headers": link_worker,
-            },
-        )
     if roll < 0.40:
-        params = {"q": rng.choice(["walking", "singing", "garden"]), "postcode": "BS1"}
-        return (
-            "search text",
-            "GET",
-            "/v1/referral-options",
-            {
-                "params": params,
-                "headers": link_worker,
-            },
+        params = (
+            {"need": rng.choice(["lonely", "low mood", "exercise"]), "postcode": "BS5 6AW"}
+            if roll < 0.30
+            else {"q": rng.choice(["walking", "singing", "garden"]), "postcode": "BS1"}
         )
+        kind = "search need+postcode" if "need" in params else "search text"
+        return kind, "GET", "/v1/referral-options", {"params": params, "headers": link_worker}
     if roll < 0.55:
         return "list activities", "GET", "/v1/activities", {"params": {"per_page": 20}}
     if roll < 0.70:
