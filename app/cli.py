@@ -168,6 +168,33 @@ def import_postcodes_command(
     typer.echo(f"imported {count} postcodes; {len(upgrades)} venues placed at their postcode")
 
 
+@cli.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option(help="One round (sweep, fan out, deliver), then exit")
+    ] = False,
+) -> None:
+    """Deliver notifications: fan outbox events out to email and webhooks, retry failures,
+    and run the sweeps (expiries, freshness nudges) hourly. Run as many as you like on
+    PostgreSQL; SIGTERM finishes the delivery in hand and releases the rest."""
+    import signal
+
+    from app.core.logging import configure_logging
+    from app.notifications.worker import Worker
+
+    settings = get_settings()
+    if settings.environment == "production" and not settings.smtp_host:
+        raise typer.BadParameter("set SIGNPOST_SMTP_HOST in production (emails would be lost)")
+    configure_logging(settings)
+    runner = Worker()
+    if once:
+        typer.echo(f"did {runner.run_once()} pieces of work")
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: runner.stop.set())
+    runner.run()
+
+
 @cli.command("reindex-search")
 def reindex_search() -> None:
     """Rebuild every activity's search document (names, descriptions, terms, synonyms)."""
@@ -217,9 +244,11 @@ def purge(
 ) -> None:
     """Delete referral contact details and notes a retention period after the referral
     closed, keeping the anonymous facts (activity, dates, states, needs) for reports; and
-    delete the answers kept for Idempotency-Key retries once their 24 hours are up."""
+    delete the answers kept for Idempotency-Key retries once their 24 hours are up, and
+    notification events once delivered and SIGNPOST_OUTBOX_RETENTION_DAYS old."""
     from app.core.types import utcnow
     from app.idempotency.service import purge_expired
+    from app.notifications.worker import purge_outbox
     from app.referrals.service import purge_personal_data
 
     with Session(get_engine()) as session:
@@ -227,8 +256,12 @@ def purge(
             session, utcnow(), days or get_settings().referral_retention_days
         )
         retries = purge_expired(session)
+        events = purge_outbox(session, utcnow())
         session.commit()
-    typer.echo(f"purged personal data from {purged} referrals and {retries} kept answers")
+    typer.echo(
+        f"purged personal data from {purged} referrals, {retries} kept answers "
+        f"and {events} delivered notification events"
+    )
 
 
 @cli.command("new-data-key")

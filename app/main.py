@@ -31,6 +31,7 @@ from app.core.lifecycle import stop_with_parent
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
 from app.idempotency.service import Replay, replay_response
+from app.notifications.router import router as notifications_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
 from app.reports.router import router as reports_router
@@ -104,7 +105,7 @@ def create_app() -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed", "Retry-After"],
         )
@@ -139,6 +140,7 @@ ROUTERS = (
     vocabulary_router,
     accounts_router,
     audit_router,
+    notifications_router,
     health_router,
 )
 

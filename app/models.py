@@ -9,6 +9,13 @@ from app.capacity.models import ActivityCapacity, CapacityChange
 from app.core.db import metadata
 from app.geo.models import Postcode
 from app.idempotency.models import IdempotencyRecord
+from app.notifications.models import (
+    Delivery,
+    NotificationPreference,
+    OutboxEvent,
+    UsedToken,
+    Webhook,
+)
 from app.organisations.models import Organisation, OrganisationArea
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import SearchLog
@@ -25,11 +32,14 @@ __all__ = [
     "AssuranceItem",
     "AuditEntry",
     "CapacityChange",
+    "Delivery",
     "IdempotencyRecord",
     "Membership",
     "NeedCategory",
+    "NotificationPreference",
     "Organisation",
     "OrganisationArea",
+    "OutboxEvent",
     "Postcode",
     "Referral",
     "ReferralEvent",
@@ -43,7 +53,9 @@ __all__ = [
     "Taxonomy",
     "TaxonomyTerm",
     "TermSynonym",
+    "UsedToken",
     "User",
     "Venue",
+    "Webhook",
     "metadata",
 ]

@@ -8,6 +8,7 @@ if not os.environ.get("SIGNPOST_DATABASE_URL"):
     _tmp = tempfile.mkdtemp(prefix="signpost-test-")
     os.environ["SIGNPOST_DATABASE_URL"] = f"sqlite:///{_tmp}/test.db"
 os.environ.setdefault("SIGNPOST_ENVIRONMENT", "test")
+os.environ.setdefault("SIGNPOST_MAIL_DIR", tempfile.mkdtemp(prefix="signpost-mail-"))
 
 import pytest
 from fastapi.testclient import TestClient

@@ -10,7 +10,8 @@ still sees it, in listings and in its review queue. Confirming it unchanged
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlmodel import Field, SQLModel
+from sqlalchemy import select
+from sqlmodel import Field, Session, SQLModel
 
 from app.core.config import get_settings
 
@@ -45,3 +46,43 @@ def freshness(last_confirmed_at: datetime, now: datetime) -> Freshness:
         review_due_at=last_confirmed_at + timedelta(days=settings.review_due_days),
         in_referral_search=age <= timedelta(days=settings.hide_after_days),
     )
+
+
+def nudge_unconfirmed(session: Session, now: datetime) -> int:
+    """Ask each organisation, once per unconfirmed stretch, to confirm listings that are due
+    for review (``activity.review_due``) and again when they go stale (``activity.stale``).
+    Confirming starts a new stretch, so the next one is nudged afresh."""
+    from app.activities.models import Activity
+    from app.notifications.events import EventType, emit
+    from app.organisations.models import Organisation
+
+    settings = get_settings()
+    due_before = now - timedelta(days=settings.review_due_days)
+    stale_before = now - timedelta(days=settings.stale_days)
+    rows = session.execute(
+        select(Activity.id, Activity.organisation_id, Activity.name, Activity.last_confirmed_at)
+        .join(Organisation, Organisation.id == Activity.organisation_id)
+        .where(
+            Activity.last_confirmed_at < due_before,
+            Activity.archived_at.is_(None),
+            Organisation.archived_at.is_(None),
+        )
+    ).all()
+    nudged = 0
+    for row in rows:
+        kind = (
+            EventType.activity_stale
+            if row.last_confirmed_at < stale_before
+            else EventType.activity_review_due
+        )
+        nudged += emit(
+            session,
+            kind,
+            organisation_id=row.organisation_id,
+            subject_id=row.id,
+            dedupe_key=f"{kind}:{row.id}:{row.last_confirmed_at.isoformat()}",
+            activity_id=row.id,
+            name=row.name,
+            last_confirmed_at=row.last_confirmed_at,
+        )
+    return nudged

@@ -3,7 +3,7 @@
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -27,6 +27,7 @@ from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import PageParams
 from app.core.validation import field_values, validate_merged
+from app.notifications.events import EventType, emit
 from app.organisations.models import Organisation
 from app.organisations.visibility import is_visible
 from app.search.models import ActivityFacet
@@ -164,6 +165,7 @@ def create_item(
     session.add(item)
     session.flush()
     refresh_index(session, organisation_id)
+    _announce(session, EventType.assurance_submitted, item)
     return item
 
 
@@ -179,13 +181,16 @@ def update_item(
         return item
     item.sqlmodel_update({name: merged[name] for name in changed})
     item.lapses_on = _lapses_on(item.kind, merged)
-    if item.review_status is not ReviewStatus.pending:
+    resubmitted = item.review_status is not ReviewStatus.pending
+    if resubmitted:
         item.review_status = ReviewStatus.pending
         item.rejection_reason = None
     item.submitted_at = item.updated_at = now
     session.add(item)
     session.flush()
     refresh_index(session, item.organisation_id)
+    if resubmitted:
+        _announce(session, EventType.assurance_submitted, item)
     return item
 
 
@@ -221,7 +226,26 @@ def _review(session, principal, item, status, reason, now) -> AssuranceItem:
     session.add(item)
     session.flush()
     refresh_index(session, item.organisation_id)
+    kind = (
+        EventType.assurance_verified
+        if status is ReviewStatus.verified
+        else EventType.assurance_rejected
+    )
+    _announce(session, kind, item, reason=reason)
     return item
+
+
+def _announce(session: Session, kind: EventType, item: AssuranceItem, **extra: Any) -> bool:
+    return emit(
+        session,
+        kind,
+        organisation_id=item.organisation_id,
+        subject_id=item.id,
+        assurance_item_id=item.id,
+        kind=item.kind,
+        lapses_on=item.lapses_on,
+        **extra,
+    )
 
 
 def _check(
@@ -310,9 +334,31 @@ def sweep(session: Session, today: date) -> int:
     for item in lapsed:
         item.expiry_recorded_on = today
         session.add(item)
+        _announce(session, EventType.assurance_expired, item)
         recorded += 1
     session.flush()
     return recorded
+
+
+def warn_expiring(session: Session, today: date) -> int:
+    """Tell the organisation, once per expiry date, that verified evidence lapses within
+    SIGNPOST_ASSURANCE_EXPIRING_DAYS."""
+    soon = today + timedelta(days=get_settings().assurance_expiring_days)
+    items = session.execute(
+        select(AssuranceItem).where(
+            AssuranceItem.lapses_on.between(today, soon),
+            AssuranceItem.review_status == ReviewStatus.verified,
+        )
+    ).scalars()
+    return sum(
+        _announce(
+            session,
+            EventType.assurance_expiring,
+            item,
+            dedupe_key=f"assurance.expiring:{item.id}:{item.lapses_on}",
+        )
+        for item in items
+    )
 
 
 def list_items(

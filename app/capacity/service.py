@@ -28,6 +28,7 @@ from app.capacity.schemas import CapacityChangePublic, CapacityPublic, CapacityS
 from app.core.errors import Conflict, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.validation import field_values, validate_merged
+from app.notifications.events import EventType, emit
 
 _table = ActivityCapacity.__table__
 _c = _table.c
@@ -236,13 +237,27 @@ def _update(session, activity_id, condition, values, cause, now):
 
 
 def _record(session: Session, source: Any, cause: CapacityChangeCause, now: datetime) -> None:
+    status = effective(source, now).status
+    emit(
+        session,
+        EventType.capacity_changed,
+        organisation_id=source.organisation_id,
+        subject_id=source.activity_id,
+        activity_id=source.activity_id,
+        cause=cause,
+        status=status,
+        available=source.available,
+        maximum=source.maximum,
+        waiting_list_length=source.waiting_list_length,
+        paused_until=source.paused_until,
+    )
     session.add(
         CapacityChange(
             activity_id=source.activity_id,
             organisation_id=source.organisation_id,
             recorded_at=now,
             cause=cause,
-            status=effective(source, now).status,
+            status=status,
             maximum=source.maximum,
             available=source.available,
             waiting_list_length=source.waiting_list_length,

@@ -80,6 +80,40 @@ class Settings(BaseSettings):
     stale_days: int = Field(365, ge=1)
     hide_after_days: int = Field(548, ge=1)
 
+    referral_expiry_warning_hours: int = Field(48, ge=1, le=24 * 30)
+    # Notifications (app/notifications): links in emails, mail transport, the worker.
+    app_url: str = "http://localhost:3000"  # the front end: emails link to items there
+    public_api_url: str = "http://127.0.0.1:8000"  # this API as email readers reach it
+    smtp_host: str | None = None  # unset: emails are written to mail_dir (development)
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    mail_from: str = "Signpost <no-reply@signpost.localhost>"
+    mail_dir: str = "./var/mail"
+    worker_poll_seconds: float = Field(1.0, gt=0)
+    worker_batch_size: int = Field(50, ge=1, le=1000)
+    worker_sweep_minutes: int = Field(60, ge=1)  # how often the worker runs the sweeps
+    delivery_max_attempts: int = Field(8, ge=1, le=50)
+    delivery_retry_initial_seconds: float = Field(30.0, gt=0)
+    delivery_retry_max_seconds: float = Field(6 * 3600.0, gt=0)
+    digest_hour: int = Field(7, ge=0, le=23)  # daily digests go out at this hour, UK time
+    webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    webhook_disable_after_failures: int = Field(15, ge=1)  # failed attempts in a row
+    # Webhooks to loopback, private and link-local addresses, and plain http: refused in
+    # production (server-side request forgery), allowed elsewhere so tests and local
+    # receivers work. Set explicitly to override.
+    webhook_allow_private: bool | None = None
+    still_accurate_link_days: int = Field(14, ge=1, le=90)
+    outbox_retention_days: int = Field(30, ge=1)
+
+    @property
+    def webhooks_may_reach_private(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.environment != "production"
+
     @property
     def in_flight_limit(self) -> int:
         return self.max_in_flight or self.db_pool_size

@@ -143,3 +143,17 @@ def get_read_session(session: SessionDep) -> Iterator[Session]:
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
+def insert_once(session: Session, table, values: dict, key: list[str]) -> bool:
+    """INSERT … ON CONFLICT (key) DO NOTHING, on either database: True when inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(table.c[key[0]])  # rowcount is not reported for it by every driver
+    )
+    return session.execute(statement).first() is not None

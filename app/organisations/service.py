@@ -15,6 +15,7 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
+from app.notifications.events import EventType, emit
 from app.organisations.models import (
     LegalForm,
     Organisation,
@@ -113,7 +114,19 @@ def create_organisation(
     session.flush()
     set_areas(session, organisation)
     accounts.add_creator_as_admin(session, principal, organisation.id)
+    if organisation.status is OrganisationStatus.published:
+        _announce_published(session, organisation)
     return organisation
+
+
+def _announce_published(session: Session, organisation: Organisation) -> None:
+    emit(
+        session,
+        EventType.organisation_published,
+        organisation_id=organisation.id,
+        subject_id=organisation.id,
+        name=organisation.name,
+    )
 
 
 def set_areas(session: Session, organisation: Organisation) -> None:
@@ -130,6 +143,10 @@ def update_organisation(
     session: Session, principal: Principal, organisation: Organisation, changes: dict
 ) -> Organisation:
     _refuse_if_archived(organisation)
+    published = (
+        changes.get("status") == OrganisationStatus.published
+        and organisation.status is OrganisationStatus.draft
+    )
     if "status" in changes:
         _check_status_change(principal, organisation.status, changes["status"])
     validate_merged(OrganisationCreate, organisation, changes)
@@ -141,6 +158,8 @@ def update_organisation(
         set_areas(session, organisation)
     if changes.keys() & {"name", "status"}:  # what the search index reads
         search_index.refresh_organisation(session, organisation.id)
+    if published:
+        _announce_published(session, organisation)
     return organisation
 
 

@@ -23,6 +23,7 @@ from app.core import crypto
 from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, make_page
+from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
 from app.referrals.models import (
     Referral,
@@ -389,6 +390,24 @@ def _add_event(session, principal, referral, from_status, to_status, now, reason
         referral.organisation_id,
         changes,
     )
+    about = {
+        "organisation_id": referral.organisation_id,
+        "subject_id": referral.id,
+        "referral_id": referral.id,
+        "activity_id": referral.activity_id,
+        "referrer_id": referral.referrer_id,
+    }
+    if from_status is None:
+        emit(session, EventType.referral_created, **about, status=to_status)
+    else:
+        emit(
+            session,
+            EventType.referral_status_changed,
+            **about,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+        )
     session.add(
         ReferralEvent(
             referral_id=referral.id,
@@ -412,11 +431,37 @@ def expire_unanswered(session: Session, now: datetime) -> int:
         update(_table)
         .where(_table.c.status == S.sent.value, _table.c.respond_by <= now)
         .values(status=S.expired, status_changed_at=now, closed_at=now)
-        .returning(_table.c.id, _table.c.activity_id, _table.c.organisation_id)
+        .returning(
+            _table.c.id, _table.c.activity_id, _table.c.organisation_id, _table.c.referrer_id
+        )
     ).all()
     for referral in expired:
         _add_event(session, None, referral, S.sent, S.expired, now, reason="no_response")
     return len(expired)
+
+
+def warn_expiring(session: Session, now: datetime) -> int:
+    """Tell the receiving organisation, once, that a referral expires within the warning
+    window (SIGNPOST_REFERRAL_EXPIRY_WARNING_HOURS, 48) unless it is answered."""
+    window = now + timedelta(hours=get_settings().referral_expiry_warning_hours)
+    due = session.execute(
+        select(
+            _table.c.id, _table.c.activity_id, _table.c.organisation_id, _table.c.respond_by
+        ).where(_table.c.status == S.sent.value, _table.c.respond_by.between(now, window))
+    ).all()
+    return sum(
+        emit(
+            session,
+            EventType.referral_expiring,
+            organisation_id=row.organisation_id,
+            subject_id=row.id,
+            dedupe_key=f"referral.expiring:{row.id}",
+            referral_id=row.id,
+            activity_id=row.activity_id,
+            respond_by=row.respond_by,
+        )
+        for row in due
+    )
 
 
 def purge_personal_data(session: Session, now: datetime, retention_days: int) -> int:

@@ -22,6 +22,7 @@ from app.capacity.models import ActivityCapacity, CapacityStatus, PauseReason
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, make_page
 from app.geo.service import distance_km
+from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
 from app.organisations import visibility
 from app.organisations.models import Organisation
@@ -212,6 +213,18 @@ def create_need(
     )
     session.add(need)
     session.flush()
+    emit(
+        session,
+        EventType.support_need_created,
+        organisation_id=organisation_id,
+        subject_id=need.id,
+        need_id=need.id,
+        category_id=need.category_id,
+        urgency=need.urgency,
+        visibility=need.visibility,
+    )
+    if need.visibility is NeedVisibility.peers:
+        _announce_matches(session, [need], _open_offers(session, need.category_id))
     return need
 
 
@@ -233,6 +246,16 @@ def transition(
     need.updated_at = now
     session.add(need)
     session.flush()
+    emit(
+        session,
+        EventType.support_need_status_changed,
+        organisation_id=need.organisation_id,
+        subject_id=need.id,
+        need_id=need.id,
+        status=target,
+        handler_id=need.handler_id,
+        by_responder=responder,
+    )
     return need
 
 
@@ -264,6 +287,16 @@ def add_message(
         need.organisation_id,
         {"need_id": {"after": need.id}, "author_side": {"after": message.author_side}},
     )
+    emit(
+        session,
+        EventType.support_need_message,
+        organisation_id=need.organisation_id,
+        subject_id=need.id,
+        need_id=need.id,
+        message_id=message.id,
+        author_side=message.author_side,
+        handler_id=need.handler_id,
+    )
     return message
 
 
@@ -282,7 +315,49 @@ def create_offer(
     offer = SupportOffer(organisation_id=organisation_id, created_at=now, **data.model_dump())
     session.add(offer)
     session.flush()
+    waiting = session.execute(
+        select(SupportNeed).where(
+            SupportNeed.category_id == offer.category_id,
+            SupportNeed.visibility == NeedVisibility.peers,
+            SupportNeed.status.not_in([s.value for s in FINISHED]),
+            SupportNeed.organisation_id != offer.organisation_id,
+        )
+    ).scalars()
+    _announce_matches(session, list(waiting), [offer])
     return offer
+
+
+def _open_offers(session: Session, category_id: uuid.UUID) -> list[SupportOffer]:
+    return list(
+        session.execute(
+            select(SupportOffer).where(
+                SupportOffer.category_id == category_id, SupportOffer.withdrawn_at.is_(None)
+            )
+        ).scalars()
+    )
+
+
+def _announce_matches(
+    session: Session, needs: list[SupportNeed], offers: list[SupportOffer]
+) -> None:
+    """Each offering organisation hears, once, of each peer-shared need its offer fits
+    (the event is the offering organisation's: its members and webhooks hear of it)."""
+    for need in needs:
+        for offer in offers:
+            if offer.organisation_id == need.organisation_id:
+                continue
+            emit(
+                session,
+                EventType.support_offer_matched,
+                organisation_id=offer.organisation_id,
+                subject_id=offer.id,
+                dedupe_key=f"support_offer.matched:{offer.id}:{need.id}",
+                offer_id=offer.id,
+                need_id=need.id,
+                need_organisation_id=need.organisation_id,
+                category_id=need.category_id,
+                urgency=need.urgency,
+            )
 
 
 def withdraw_offer(
