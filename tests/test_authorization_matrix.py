@@ -52,6 +52,8 @@ NEED_READERS = RESPONDERS | {"own_editor", "own_admin"}
 REPORT_READERS = RESPONDERS
 REFERRAL_READERS = frozenset({"link_worker", "admin", "own_editor", "own_admin"})
 CURATORS = frozenset({"steward", "admin"})
+PEOPLE = SIGNED_IN - {"commissioner_key"}  # notification preferences are a person's
+WEBHOOK_MANAGERS = frozenset({"admin", "own_admin"})
 
 # (method, path): (who may, status on success, request builder)
 # A builder takes the world and returns (path, json body or None, headers).
@@ -121,6 +123,59 @@ RULES = {
         _write("/v1/activities/{own_activity}/archive"),
     ),
     ("GET", "/v1/me"): (SIGNED_IN, 200, _get("/v1/me")),
+    ("GET", "/v1/me/notification-preferences"): (
+        PEOPLE,
+        200,
+        _get("/v1/me/notification-preferences"),
+    ),
+    ("PUT", "/v1/me/notification-preferences"): (
+        PEOPLE,
+        200,
+        _write(
+            "/v1/me/notification-preferences",
+            lambda w: {"preferences": [{"event_type": "referral.created", "mode": "off"}]},
+        ),
+    ),
+    ("POST", "/v1/webhooks"): (
+        WEBHOOK_MANAGERS,
+        201,
+        _write(
+            "/v1/webhooks",
+            lambda w: {
+                "url": "https://hooks.example.org/signpost",
+                "event_types": ["referral.created"],
+                "organisation_id": w["ids"]["own_org"],
+            },
+        ),
+    ),
+    ("GET", "/v1/webhooks"): (WEBHOOK_MANAGERS | {"other_admin"}, 200, _get("/v1/webhooks")),
+    ("GET", "/v1/webhooks/{webhook_id}"): (WEBHOOK_MANAGERS, 200, _get("/v1/webhooks/{webhook}")),
+    ("PATCH", "/v1/webhooks/{webhook_id}"): (
+        WEBHOOK_MANAGERS,
+        200,
+        _write("/v1/webhooks/{webhook}", lambda w: {"description": "Our CRM"}),
+    ),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): (
+        WEBHOOK_MANAGERS,
+        204,
+        _write("/v1/webhooks/{webhook}"),
+    ),
+    ("POST", "/v1/webhooks/{webhook_id}/ping"): (
+        WEBHOOK_MANAGERS,
+        202,
+        _write("/v1/webhooks/{webhook}/ping"),
+    ),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): (
+        WEBHOOK_MANAGERS,
+        200,
+        _get("/v1/webhooks/{webhook}/deliveries"),
+    ),
+    ("GET", "/v1/notifications/failed"): (ADMIN, 200, _get("/v1/notifications/failed")),
+    ("POST", "/v1/notifications/failed/{delivery_id}/retry"): (
+        ADMIN,
+        200,
+        _write("/v1/notifications/failed/{failed_delivery}/retry"),
+    ),
     ("GET", "/v1/users"): (ADMIN, 200, _get("/v1/users")),
     ("POST", "/v1/users"): (
         ADMIN,
@@ -366,6 +421,12 @@ NOT_FOUND_TO_OUTSIDERS = {
     ("POST", "/v1/support-needs/{need_id}/messages"): {},
     # A need shared with peers is seen by other organisations, but its matches are not.
     ("GET", "/v1/support-needs/{need_id}/matches"): {},
+    # Another organisation's webhook does not exist for you.
+    ("GET", "/v1/webhooks/{webhook_id}"): {},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {},
+    ("DELETE", "/v1/webhooks/{webhook_id}"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/ping"): {},
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): {},
 }
 
 # Open to everyone, anonymous included (published listings, vocabulary, health, sign-in).
@@ -383,6 +444,10 @@ PUBLIC = {
     ("GET", "/v1/taxonomy-terms/{term_id}"): None,
     ("GET", "/healthz"): "/healthz",
     ("GET", "/readyz"): "/readyz",
+    # The one-click link in freshness emails: its signed token is the credential
+    # (tests/test_notifications_delivery.py checks who and what it lets through).
+    ("GET", "/v1/still-accurate"): None,
+    ("POST", "/v1/still-accurate"): None,
     ("POST", "/v1/auth/token"): None,  # tested in test_accounts.py
 }
 
@@ -463,6 +528,15 @@ def build_world(session, client):
             "expires_on": "2099-01-01",
         },
     ).json()
+    webhook = client.post(
+        "/v1/webhooks",
+        json={
+            "url": "https://hooks.example.org/own",
+            "event_types": ["referral.created"],
+            "organisation_id": own["id"],
+        },
+    ).json()
+    failed_delivery = _failed_delivery(session, webhook["id"])
     spare_key = make_api_key(session, role=GlobalRole.link_worker)
     from app.accounts.models import ApiKey
 
@@ -491,6 +565,8 @@ def build_world(session, client):
             "member": str(member.id),
             "spare_key": str(spare_key_id),
             "referral": referral["id"],
+            "webhook": webhook["id"],
+            "failed_delivery": failed_delivery,
             "item": item["id"],
             "need": need["id"],
             "shared_need": shared_need["id"],
@@ -501,6 +577,30 @@ def build_world(session, client):
             "unlinked_category": str(vocabulary["advice"].id),
         },
     }
+
+
+def _failed_delivery(session, webhook_id) -> str:
+    """A delivery that ran out of attempts, for the dead-letter routes."""
+    import uuid
+
+    from app.core.types import utcnow
+    from app.notifications.models import Delivery, DeliveryStatus, OutboxEvent
+
+    event = OutboxEvent(type="referral.created", payload={}, dispatched_at=utcnow())
+    session.add(event)
+    session.flush()
+    delivery = Delivery(
+        event_id=event.id,
+        channel="webhook",
+        webhook_id=uuid.UUID(webhook_id),
+        status=DeliveryStatus.failed,
+        attempts=8,
+        next_attempt_at=utcnow(),
+        last_error="HTTP 500",
+    )
+    session.add(delivery)
+    session.commit()
+    return str(delivery.id)
 
 
 def stored_rows(session):

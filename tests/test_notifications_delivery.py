@@ -64,9 +64,7 @@ def body_of(message) -> str:
 # --- email --------------------------------------------------------------------------------
 
 
-def test_a_new_referral_emails_the_receiving_organisation_without_personal_data(
-    people, inbox
-):
+def test_a_new_referral_emails_the_receiving_organisation_without_personal_data(people, inbox):
     referral = people.refer()
     deliver_all()
     provider = people.provider_user.email
@@ -98,9 +96,7 @@ def test_an_email_that_fails_is_retried_later_then_delivered(people, inbox, sess
     people.refer()
     deliver_all()
     waiting = [d for d in settle(session) if d.user_id == people.provider_user.id]
-    assert [(d.status, d.attempts, d.last_error) for d in waiting] == [
-        ("pending", 1, "SMTP 451")
-    ]
+    assert [(d.status, d.attempts, d.last_error) for d in waiting] == [("pending", 1, "SMTP 451")]
     assert waiting[0].next_attempt_at > utcnow() + timedelta(seconds=20)
     inbox.refuse = False
     deliver_all()
@@ -152,13 +148,14 @@ def test_preferences_refuse_kinds_that_are_never_emailed_and_api_keys(people, cl
     assert unknown.status_code == 422
 
 
-def test_stewards_hear_of_new_support_needs_and_the_organisation_of_replies(
-    people, inbox, session
-):
+def test_stewards_hear_of_new_support_needs_and_the_organisation_of_replies(people, inbox, session):
     need = people.provider.post(
         f"/v1/organisations/{people.organisation['id']}/support-needs",
-        json={"category_id": people.needs["volunteers"], "urgency": "high",
-              "description": "Short of drivers"},
+        json={
+            "category_id": people.needs["volunteers"],
+            "urgency": "high",
+            "description": "Short of drivers",
+        },
     ).json()
     people.steward.post(f"/v1/support-needs/{need['id']}/messages", json={"body": "We can help"})
     deliver_all()
@@ -173,9 +170,7 @@ def test_stewards_hear_of_new_support_needs_and_the_organisation_of_replies(
 # --- webhooks -----------------------------------------------------------------------------
 
 
-def test_a_webhook_gets_signed_events_about_its_organisation_only(
-    people, inbox, receiver, session
-):
+def test_a_webhook_gets_signed_events_about_its_organisation_only(people, inbox, receiver, session):
     own = register(people.provider_admin, receiver.url, people.organisation["id"])
     other_receiver = Receiver().start()
     try:
@@ -249,14 +244,19 @@ def test_repeated_failures_switch_a_webhook_off_and_tell_its_owners(
     session.refresh(stored)
     assert (stored.is_active, stored.disabled_reason) == (False, "2 deliveries in a row failed")
     deliver_all()
-    told = [m for m in inbox.to(people.provider_admin_user.email)
-            if m["Subject"] == "A webhook was switched off"]
+    told = [
+        m
+        for m in inbox.to(people.provider_admin_user.email)
+        if m["Subject"] == "A webhook was switched off"
+    ]
     assert len(told) == 1 and receiver.url in body_of(told[0])
     people.refer()
     clock.travel(timedelta(hours=1))
     deliver_all()
     assert len(receiver.requests) == 2  # nothing more goes to a switched-off webhook
-    switched_on = people.provider_admin.patch(f"/v1/webhooks/{hook['id']}", json={"is_active": True})
+    switched_on = people.provider_admin.patch(
+        f"/v1/webhooks/{hook['id']}", json={"is_active": True}
+    )
     assert switched_on.status_code == 200
     assert (switched_on.json()["is_active"], switched_on.json()["consecutive_failures"]) == (
         True,
@@ -284,8 +284,11 @@ def test_webhooks_are_managed_only_by_their_owners(people, receiver):
     assert people.provider.get(path).status_code == 404  # an editor, not an admin
     refused = people.other_admin.post(
         "/v1/webhooks",
-        json={"url": receiver.url, "event_types": ["referral.created"],
-              "organisation_id": people.organisation["id"]},
+        json={
+            "url": receiver.url,
+            "event_types": ["referral.created"],
+            "organisation_id": people.organisation["id"],
+        },
     )
     assert refused.status_code == 403
     everything = people.provider_admin.post(
@@ -357,7 +360,7 @@ def test_a_listing_due_for_review_is_confirmed_with_one_click_once(
     path = link.split("8000", 1)[1]
     page = anon.get(path)
     assert page.status_code == 200
-    assert "Easton Walking Group" in page.text and "<form method=\"post\"" in page.text
+    assert "Easton Walking Group" in page.text and '<form method="post"' in page.text
     before = anon.get(f"/v1/activities/{people.activity['id']}").json()
     assert before["freshness"]["status"] == "due_for_review"  # opening the page changed nothing
     confirmed = anon.post(path)

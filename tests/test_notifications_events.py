@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.types import utcnow
 from app.notifications.models import OutboxEvent
 from app.notifications.worker import run_sweeps
-from app.core.types import utcnow
 from tests.factories import create_activity, patch
 from tests.notification_world import build_people
 
@@ -94,8 +94,11 @@ def test_listings_are_nudged_when_due_then_when_stale_then_afresh_after_confirmi
     clock.travel(timedelta(days=200))
     assert run_sweeps(session, utcnow())["listings_nudged"] == 1
     session.commit()
-    assert [e.type for e in events(session) if e.subject_id.hex == activity_id.replace("-", "")
-            and e.type.startswith("activity.")] == ["activity.review_due", "activity.stale"]
+    assert [
+        e.type
+        for e in events(session)
+        if e.subject_id.hex == activity_id.replace("-", "") and e.type.startswith("activity.")
+    ] == ["activity.review_due", "activity.stale"]
     assert client.post(f"/v1/activities/{activity_id}/confirm").status_code == 200
     assert run_sweeps(session, utcnow())["listings_nudged"] == 0
     clock.travel(timedelta(days=200))
@@ -149,8 +152,12 @@ def test_support_needs_messages_status_and_matching_offers(people, session, clie
     assert offer.status_code == 201, offer.text
     need = people.provider.post(
         f"/v1/organisations/{people.organisation['id']}/support-needs",
-        json={"category_id": category, "urgency": "high", "description": "Short of drivers",
-              "visibility": "peers"},
+        json={
+            "category_id": category,
+            "urgency": "high",
+            "description": "Short of drivers",
+            "visibility": "peers",
+        },
     ).json()
     [created] = events(session, "support_need.created")
     assert created.payload["urgency"] == "high"
@@ -161,7 +168,9 @@ def test_support_needs_messages_status_and_matching_offers(people, session, clie
     assert message.status_code == 201, message.text
     [said] = events(session, "support_need.message")
     assert "On it" not in repr(said.payload)
-    moved = client.post(f"/v1/support-needs/{need['id']}/transitions", json={"status": "acknowledged"})
+    moved = client.post(
+        f"/v1/support-needs/{need['id']}/transitions", json={"status": "acknowledged"}
+    )
     assert moved.status_code == 200, moved.text
     [status] = events(session, "support_need.status_changed")
     assert status.payload["status"] == "acknowledged"

@@ -174,7 +174,7 @@ def _page(title: str, text: str, status_code: int = 200, form: str = "") -> HTML
 @router.get(
     "/still-accurate",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, **_HTML_RESPONSES},
+    responses={200: {"content": {"text/html": {}}}, **_HTML_RESPONSES, **problem_responses(422)},
 )
 def still_accurate_page(session: SessionDep, token: Token) -> HTMLResponse:
     """The page a freshness email links to: names the listing and asks for one click.
@@ -198,7 +198,7 @@ def still_accurate_page(session: SessionDep, token: Token) -> HTMLResponse:
 @router.post(
     "/still-accurate",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, **_HTML_RESPONSES},
+    responses={200: {"content": {"text/html": {}}}, **_HTML_RESPONSES, **problem_responses(422)},
 )
 def confirm_still_accurate(session: SessionDep, token: Token) -> HTMLResponse:
     """Confirm the one listing the link names, unchanged, as of now. The link works once

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app.accounts.principal import Principal
 from app.activities import service as activities
 from app.activities.models import Activity
+from app.audit.recorder import record_event
 from app.core import crypto
 from app.core.config import get_settings
 from app.core.db import insert_once
@@ -91,6 +92,14 @@ def set_preferences(
             row = NotificationPreference(user_id=user_id, event_type=change.event_type.value)
         row.mode = change.mode
         session.add(row)
+    record_event(
+        session,
+        "update",
+        "notification_preferences",
+        user_id,
+        None,
+        {c.event_type.value: {"after": c.mode.value} for c in body.preferences},
+    )
     session.flush()
     return preferences(session, principal)
 
@@ -113,13 +122,11 @@ def create_webhook(session: Session, principal: Principal, body: WebhookCreate) 
     if body.organisation_id is None and not principal.is_admin:
         raise Forbidden("Only admins register webhooks for every event; give organisation_id")
     if body.organisation_id is not None:
-        organisation = session.get(Organisation, body.organisation_id)
-        if organisation is None or not _may_manage(principal, organisation.id):
-            if organisation is None or principal.is_admin:
-                raise InvalidField(
-                    "body.organisation_id", "no organisation has this id", "unknown_id"
-                )
+        if not _may_manage(principal, body.organisation_id):
+            # Also for ids that do not exist: a draft is not told apart from nothing.
             raise Forbidden("Only the organisation's admins (or admins) register its webhooks")
+        if session.get(Organisation, body.organisation_id) is None:
+            raise InvalidField("body.organisation_id", "no organisation has this id", "unknown_id")
     _check_url(body.url)
     secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode()
     now = utcnow()
@@ -197,6 +204,7 @@ def ping(session: Session, hook: Webhook) -> uuid.UUID:
         event_id=event_id,
         webhook_id=hook.id,
     )
+    record_event(session, "ping", "webhook", hook.id, hook.organisation_id, {})
     return event_id
 
 
@@ -258,6 +266,14 @@ def retry_failed(session: Session, delivery_id: uuid.UUID) -> DeliveryPublic:
             claimed_until=None,
             claimed_by=None,
         )
+    )
+    record_event(
+        session,
+        "retry",
+        "notification_delivery",
+        delivery_id,
+        None,
+        {"status": {"before": "failed", "after": "pending"}},
     )
     session.refresh(delivery)
     return _delivery_public(delivery, event_type)

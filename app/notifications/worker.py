@@ -219,9 +219,12 @@ def claim(session: Session, now: datetime, batch: int, worker: str) -> list[Job]
         )
         if delivery.channel is Channel.email:
             job.to = email
-            job.message = messages.compose(
-                session, event.type, event.payload, event.organisation_id, now
-            )
+            try:
+                job.message = messages.compose(
+                    session, event.type, event.payload, event.organisation_id, now
+                )
+            except Exception:  # a malformed payload fails its own deliveries, not the batch
+                log.exception("could not compose a notification email")
         elif webhook is not None:
             job.to = webhook.url
             job.secret = crypto.decrypt(webhook.secret)["secret"]
@@ -262,8 +265,10 @@ class Deliverer:
     def _one(self, job: Job, now: datetime) -> Outcome:
         try:
             if job.channel is Channel.email:
-                if not job.to or job.message is None:
+                if not job.to:
                     raise DeliveryFailed("the recipient no longer exists")
+                if job.message is None:
+                    raise DeliveryFailed("the message could not be composed")
                 self.mailer.send(
                     job.to,
                     job.message.subject,
@@ -506,7 +511,11 @@ class Worker:
             try:
                 worked = self.run_once()
             except OperationalError:
-                log.warning("database unavailable; worker retrying", exc_info=True)
+                log.warning("database unavailable; worker retrying")
+                self.stop.wait(poll * 5)
+                continue
+            except Exception:  # one bad round must not stop every later delivery
+                log.exception("worker round failed; retrying")
                 self.stop.wait(poll * 5)
                 continue
             if not worked:
