@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-listings bench-phrases test-load clean
+.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-outbox bench-listings bench-phrases test-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Migrate, load the demo directory on first run, and serve on http://127.0.0.1:8000
+## Migrate, load the demo directory on first run, and serve on http://127.0.0.1:8000 with
+## one notifications worker beside it (emails land in var/mail/ as .eml files)
 run: $(STAMP)
 	$(BIN)/signpost migrate
 	$(BIN)/signpost seed-demo
+	$(BIN)/signpost worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/signpost serve
 
 ## The whole test suite (SQLite unless SIGNPOST_DATABASE_URL names PostgreSQL)
@@ -62,6 +65,11 @@ bench: $(STAMP)
 ## Every report over 1M referrals and 2 years of history on PostgreSQL; appends to bench/RESULTS.md
 bench-reports: $(STAMP)
 	$(BIN)/python bench/reports.py
+
+## Notification deliveries per second by one and by two workers on PostgreSQL; appends to
+## bench/RESULTS.md (a throwaway database on PG_URL)
+bench-outbox: $(STAMP)
+	.ci/with-postgres $(PG_URL) $(BIN)/python bench/outbox.py
 
 ## Listings latency on the demo data; appends to bench/RESULTS.md
 bench-listings: $(STAMP)
