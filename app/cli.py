@@ -248,7 +248,7 @@ def purge(
     notification events once delivered and SIGNPOST_OUTBOX_RETENTION_DAYS old."""
     from app.core.types import utcnow
     from app.idempotency.service import purge_expired
-    from app.notifications.worker import purge_outbox
+    from app.notifications.sweeps import purge_outbox
     from app.referrals.service import purge_personal_data
 
     with Session(get_engine()) as session:

@@ -1,7 +1,7 @@
 """Notification throughput: events delivered per second by one and by two workers.
 
 Fills the outbox of a PostgreSQL database with BENCH_OUTBOX_EVENTS `capacity.changed`
-events (10,000 × BENCH_SCALE, at least 40) for an admin's webhook, starts `signpost worker`
+events (10,000 times BENCH_SCALE, at least 40) for an admin's webhook, starts `signpost worker`
 processes (one, then two) and a webhook receiver on loopback, and times the deliveries
 (signed POSTs, each recorded in the delivery log) from the first to the last. Appends the
 figures to bench/RESULTS.md (BENCH_RESULTS).
@@ -34,7 +34,7 @@ class Receiver(BaseHTTPRequestHandler):
     received = 0
     lock = threading.Lock()
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length", 0)))
         with Receiver.lock:
             Receiver.received += 1
@@ -163,7 +163,7 @@ def _run(env: dict, workers: int, webhook_id: uuid.UUID) -> tuple[float, float, 
             process.wait(timeout=30)
     delivered, failed = _delivered(webhook_id)
     if delivered - before != EVENTS or failed:
-        sys.exit(f"{workers} worker(s): {delivered - before} of {EVENTS} delivered, {failed} failed")
+        sys.exit(f"{workers} worker(s): {delivered - before} of {EVENTS} delivered, {failed} lost")
     duplicates = Receiver.received - received_before - EVENTS
     steady = EVENTS / (finished - (first or started))
     return EVENTS / (finished - started), steady, duplicates

@@ -14,7 +14,9 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from app.core.config import get_settings
 from app.core.types import utcnow
 from app.notifications.models import Delivery, DeliveryStatus, OutboxEvent, Webhook
-from app.notifications.worker import Worker, next_digest_at, run_sweeps
+from app.notifications.outbox import next_digest_at
+from app.notifications.sweeps import run_sweeps
+from app.notifications.worker import Worker
 from tests.factories import token_for
 from tests.notification_world import Inbox, Receiver, build_people, deliver_all, use_smtp
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.core.types import utcnow
 from app.notifications.models import OutboxEvent
-from app.notifications.worker import run_sweeps
+from app.notifications.sweeps import run_sweeps
 from tests.factories import create_activity, patch
 from tests.notification_world import build_people
 
