@@ -229,7 +229,8 @@ def test_a_failing_endpoint_is_retried_then_dead_lettered_and_can_be_retried(
     deliver_all()
     assert [d.status for d in settle(session) if d.webhook_id] == ["delivered"]
     assert people.admin.post(f"/v1/notifications/failed/{delivery.id}/retry").status_code == 404
-    assert hook["id"]
+    log = people.provider_admin.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+    assert [(d["status"], d["attempts"]) for d in log["contents"]] == [("delivered", 1)]
 
 
 def test_repeated_failures_switch_a_webhook_off_and_tell_its_owners(
@@ -416,3 +417,44 @@ def test_two_workers_on_postgresql_deliver_each_event_exactly_once(people, recei
     claimed_by = {d.claimed_by for d in settle(session)}
     assert claimed_by == {None}
     assert {d.status for d in settle(session) if d.webhook_id} == {DeliveryStatus.delivered}
+
+
+def test_a_name_that_later_resolves_inside_our_network_is_not_posted_to(
+    people, receiver, session, monkeypatch
+):
+    import socket
+
+    monkeypatch.setenv("SIGNPOST_WEBHOOK_ALLOW_PRIVATE", "false")
+    get_settings.cache_clear()
+    answers = {"hooks.example.org": "93.184.215.14"}
+    monkeypatch.setattr(
+        "app.notifications.transport.socket.getaddrinfo",
+        lambda host, port, **_: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))
+        ],
+    )
+    try:
+        register(people.provider_admin, "https://hooks.example.org/x", people.organisation["id"])
+        answers["hooks.example.org"] = "127.0.0.1"  # DNS changed its answer since
+        people.refer()
+        deliver_all()
+        [delivery] = [d for d in settle(session) if d.webhook_id]
+        assert delivery.status == "pending"
+        assert delivery.last_error == "resolves to a private, loopback or reserved address"
+        assert receiver.requests == []
+    finally:
+        get_settings.cache_clear()
+
+
+def test_without_smtp_emails_are_written_to_the_mail_folder(people, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNPOST_MAIL_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        people.refer()
+        deliver_all()
+    finally:
+        get_settings.cache_clear()
+    written = [p.read_text() for p in tmp_path.glob("*.eml")]
+    to_provider = [m for m in written if f"To: {people.provider_user.email}" in m]
+    assert len(to_provider) == 1
+    assert "Subject: New referral to Easton Walking Group" in to_provider[0]

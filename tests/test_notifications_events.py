@@ -188,3 +188,24 @@ def test_publishing_an_organisation_is_an_event(people, session, client):
     )
     create_activity(client, draft.json()["id"])  # listing in a published organisation: no event
     assert len(events(session, "organisation.published")) == 3
+
+
+def test_a_drafts_shared_need_is_matched_with_nobody(people, session, client):
+    category = people.needs["volunteers"]
+    people.other_admin.post(
+        f"/v1/organisations/{people.other['id']}/support-offers",
+        json={"category_id": category, "description": "We can lend volunteers"},
+    )
+    draft = client.post("/v1/organisations", json={"name": "Quiet Draft", "legal_form": "charity"})
+    need = client.post(
+        f"/v1/organisations/{draft.json()['id']}/support-needs",
+        json={
+            "category_id": category,
+            "urgency": "low",
+            "description": "Drivers",
+            "visibility": "peers",
+        },
+    )
+    assert need.status_code == 201, need.text
+    assert events(session, "support_need.created") != []
+    assert events(session, "support_offer.matched") == []

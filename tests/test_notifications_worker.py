@@ -70,3 +70,22 @@ def test_sigterm_finishes_the_delivery_in_hand_and_releases_the_rest(session, cl
         assert len(ids) == len(set(ids)) == 7
     finally:
         receiver.stop()
+
+
+def test_in_production_the_worker_will_not_start_without_smtp(monkeypatch):
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.core.config import get_settings
+
+    monkeypatch.setenv("SIGNPOST_ENVIRONMENT", "production")
+    monkeypatch.setenv("SIGNPOST_SECRET_KEY", "a-private-value-for-this-test-only")
+    monkeypatch.setenv("SIGNPOST_DATA_KEYS", "bXktdGVzdC1rZXktMzItYnl0ZXMtbG9uZy0xMjM0NTY=")
+    monkeypatch.delenv("SIGNPOST_SMTP_HOST", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["worker", "--once"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert "SIGNPOST_SMTP_HOST" in result.output

@@ -10,7 +10,7 @@ still sees it, in listings and in its review queue. Confirming it unchanged
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.config import get_settings
@@ -51,38 +51,49 @@ def freshness(last_confirmed_at: datetime, now: datetime) -> Freshness:
 def nudge_unconfirmed(session: Session, now: datetime) -> int:
     """Ask each organisation, once per unconfirmed stretch, to confirm listings that are due
     for review (``activity.review_due``) and again when they go stale (``activity.stale``).
-    Confirming starts a new stretch, so the next one is nudged afresh."""
+    Confirming starts a new stretch, so the next one is nudged afresh. Listings already
+    nudged in this stretch are left out in the query, so an hourly run over a national
+    directory reads only what is new."""
     from app.activities.models import Activity
     from app.notifications.events import EventType, emit
+    from app.notifications.models import OutboxEvent
     from app.organisations.models import Organisation
 
     settings = get_settings()
     due_before = now - timedelta(days=settings.review_due_days)
     stale_before = now - timedelta(days=settings.stale_days)
-    rows = session.execute(
-        select(Activity.id, Activity.organisation_id, Activity.name, Activity.last_confirmed_at)
-        .join(Organisation, Organisation.id == Activity.organisation_id)
-        .where(
-            Activity.last_confirmed_at < due_before,
-            Activity.archived_at.is_(None),
-            Organisation.archived_at.is_(None),
-        )
-    ).all()
     nudged = 0
-    for row in rows:
-        kind = (
-            EventType.activity_stale
-            if row.last_confirmed_at < stale_before
-            else EventType.activity_review_due
+    for kind, window in (
+        (EventType.activity_review_due, Activity.last_confirmed_at >= stale_before),
+        (EventType.activity_stale, Activity.last_confirmed_at < stale_before),
+    ):
+        already = exists().where(
+            OutboxEvent.subject_id == Activity.id,
+            OutboxEvent.type == kind.value,
+            OutboxEvent.created_at > Activity.last_confirmed_at,
         )
-        nudged += emit(
-            session,
-            kind,
-            organisation_id=row.organisation_id,
-            subject_id=row.id,
-            dedupe_key=f"{kind}:{row.id}:{row.last_confirmed_at.isoformat()}",
-            activity_id=row.id,
-            name=row.name,
-            last_confirmed_at=row.last_confirmed_at,
-        )
+        rows = session.execute(
+            select(
+                Activity.id, Activity.organisation_id, Activity.name, Activity.last_confirmed_at
+            )
+            .join(Organisation, Organisation.id == Activity.organisation_id)
+            .where(
+                Activity.last_confirmed_at < due_before,
+                window,
+                Activity.archived_at.is_(None),
+                Organisation.archived_at.is_(None),
+                ~already,
+            )
+        ).all()
+        for row in rows:
+            nudged += emit(
+                session,
+                kind,
+                organisation_id=row.organisation_id,
+                subject_id=row.id,
+                dedupe_key=f"{kind}:{row.id}:{row.last_confirmed_at.isoformat()}",
+                activity_id=row.id,
+                name=row.name,
+                last_confirmed_at=row.last_confirmed_at,
+            )
     return nudged

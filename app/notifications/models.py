@@ -24,6 +24,8 @@ class OutboxEvent(SQLModel, table=True):
             postgresql_where=sa.text("dispatched_at IS NULL"),
             sqlite_where=sa.text("dispatched_at IS NULL"),
         ),
+        # "Was this listing already nudged since it was last confirmed?" (the sweeps)
+        Index("ix_outbox_event_subject_id_type", "subject_id", "type"),
     )
 
     id: uuid.UUID = id_field()

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select, true
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
-from app.accounts.principal import Principal
+from app.accounts.principal import ANONYMOUS, Principal
 from app.activities.models import Activity, ActivityVenue
 from app.assurance import rules as assurance_rules
 from app.assurance.service import items_of
@@ -343,6 +343,9 @@ def _announce_matches(
     """Each offering organisation hears, once, of each peer-shared need its offer fits
     (the event is the offering organisation's: its members and webhooks hear of it)."""
     for need in needs:
+        # A draft's (or archived organisation's) need is not shown to other organisations.
+        if not visibility.is_visible_id(session, ANONYMOUS, need.organisation_id):
+            continue
         for offer in offers:
             if offer.organisation_id == need.organisation_id:
                 continue

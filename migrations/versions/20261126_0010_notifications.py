@@ -36,6 +36,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_event_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index('ix_outbox_event_subject_id_type', ['subject_id', 'type'], unique=False)
         batch_op.create_index('ix_outbox_event_undispatched', ['created_at'], unique=False, postgresql_where=sa.text('dispatched_at IS NULL'), sqlite_where=sa.text('dispatched_at IS NULL'))
 
     op.create_table('used_token',
@@ -124,6 +125,7 @@ def downgrade() -> None:
     op.drop_table('used_token')
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_event_undispatched', postgresql_where=sa.text('dispatched_at IS NULL'), sqlite_where=sa.text('dispatched_at IS NULL'))
+        batch_op.drop_index('ix_outbox_event_subject_id_type')
         batch_op.drop_index(batch_op.f('ix_outbox_event_organisation_id'))
 
     op.drop_table('outbox_event')
