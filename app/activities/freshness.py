@@ -73,9 +73,7 @@ def nudge_unconfirmed(session: Session, now: datetime) -> int:
             OutboxEvent.created_at > Activity.last_confirmed_at,
         )
         rows = session.execute(
-            select(
-                Activity.id, Activity.organisation_id, Activity.name, Activity.last_confirmed_at
-            )
+            select(Activity.id, Activity.organisation_id, Activity.name, Activity.last_confirmed_at)
             .join(Organisation, Organisation.id == Activity.organisation_id)
             .where(
                 Activity.last_confirmed_at < due_before,
