@@ -298,6 +298,16 @@ def test_webhooks_are_managed_only_by_their_owners(people, receiver):
         "/v1/webhooks", json={"url": receiver.url, "event_types": ["referral.created"]}
     )
     assert everything.status_code == 403
+    pings = people.provider_admin.post(
+        "/v1/webhooks",
+        json={
+            "url": receiver.url,
+            "event_types": ["webhook.ping"],
+            "organisation_id": people.organisation["id"],
+        },
+    )
+    assert pings.status_code == 422  # pings are asked for, not subscribed to
+    assert pings.json()["errors"][0]["field"] == "body.event_types.0"
     listed = people.other_admin.get("/v1/webhooks").json()
     assert listed["total_items"] == 0
     mine = people.provider_admin.get("/v1/webhooks").json()

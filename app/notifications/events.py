@@ -57,7 +57,9 @@ DESCRIPTIONS: dict[EventType, str] = {
 }
 
 # Webhooks subscribe to these (pings go to the one webhook that asked).
-SUBSCRIBABLE = tuple(t for t in EventType if t is not EventType.webhook_ping)
+SubscribableEvent = StrEnum(
+    "SubscribableEvent", {t.name: t.value for t in EventType if t is not EventType.webhook_ping}
+)
 
 
 def emit(

@@ -7,10 +7,8 @@ from sqlmodel import SQLModel
 from app.core.inputs import WebUrl
 from app.core.pagination import Page
 from app.core.schemas import PatchModel, RequestModel
-from app.notifications.events import SUBSCRIBABLE, EventType
+from app.notifications.events import EventType, SubscribableEvent
 from app.notifications.models import Channel, DeliveryMode, DeliveryStatus
-
-Subscribable = EventType  # documented: every type but webhook.ping
 
 
 class PreferencePublic(SQLModel):
@@ -69,7 +67,7 @@ class WebhookCreate(RequestModel):
     }
 
     url: WebUrl = Field(description="https:// endpoint that receives signed JSON POSTs")
-    event_types: list[Subscribable] = Field(min_length=1, max_length=len(SUBSCRIBABLE))
+    event_types: list[SubscribableEvent] = Field(min_length=1, max_length=len(SubscribableEvent))
     organisation_id: uuid.UUID | None = Field(
         default=None,
         description="Hear of events about this organisation (its admins). Admins may leave "
@@ -86,8 +84,8 @@ class WebhookUpdate(PatchModel):
     }
 
     url: WebUrl | None = None
-    event_types: list[Subscribable] | None = Field(
-        default=None, min_length=1, max_length=len(SUBSCRIBABLE)
+    event_types: list[SubscribableEvent] | None = Field(
+        default=None, min_length=1, max_length=len(SubscribableEvent)
     )
     description: str | None = Field(default=None, max_length=200)
     is_active: bool | None = Field(
