@@ -81,7 +81,12 @@ def _shape(schema: dict[str, Any], public: set[str]) -> dict[str, Any]:
             for status, response in operation["responses"].items():
                 content = response.get("content", {})
                 if status[0] in "45" and PROBLEM_JSON in content:
-                    content[PROBLEM_JSON] = content.pop("application/json", {})
+                    # An error documented as problem+json is only that, whatever the
+                    # route's success media type (JSON, CSV, an HTML page).
+                    for media in [media for media in content if media != PROBLEM_JSON]:
+                        other = content.pop(media)
+                        if "schema" in other and "schema" not in content[PROBLEM_JSON]:
+                            content[PROBLEM_JSON] = other
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "If-Match":
                     parameter["required"] = True
