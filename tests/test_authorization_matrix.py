@@ -12,6 +12,7 @@ from app.main import app
 from app.models import metadata
 from app.vocabulary.seed import seed_vocabulary
 from tests.factories import (
+    PASSWORD,
     activity_body,
     client_for,
     create_activity,
@@ -123,6 +124,19 @@ RULES = {
         _write("/v1/activities/{own_activity}/archive"),
     ),
     ("GET", "/v1/me"): (SIGNED_IN, 200, _get("/v1/me")),
+    ("POST", "/v1/me/password"): (
+        PEOPLE,
+        200,
+        _write(
+            "/v1/me/password",
+            lambda w: {"current_password": PASSWORD, "password": "four unrelated words tonight"},
+        ),
+    ),
+    ("POST", "/v1/users/{user_id}/password-reset"): (
+        ADMIN,
+        202,
+        _write("/v1/users/{member}/password-reset"),
+    ),
     ("GET", "/v1/me/notification-preferences"): (
         PEOPLE,
         200,
@@ -449,6 +463,11 @@ PUBLIC = {
     ("GET", "/v1/still-accurate"): None,
     ("POST", "/v1/still-accurate"): None,
     ("POST", "/v1/auth/token"): None,  # tested in test_accounts.py
+    # Signing up and resetting a password: for people without a token (test_self_service.py)
+    ("POST", "/v1/auth/sign-up"): None,
+    ("POST", "/v1/auth/verify-email"): None,
+    ("POST", "/v1/auth/forgot-password"): None,
+    ("POST", "/v1/auth/reset-password"): None,
 }
 
 

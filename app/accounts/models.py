@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from app.core.types import UTCDateTime, created_at_field, enum_type, id_field
@@ -32,6 +33,14 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: GlobalRole | None = Field(default=None, sa_type=enum_type(GlobalRole))
     is_active: bool = True
+    # Set when the person proved the address (sign-up's link); null for accounts made by
+    # an admin. A signed-up account stays inactive until then.
+    email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Signed up and not yet confirmed: only such an account may be activated by the link
+    # (one an admin switched off stays off).
+    awaiting_verification: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     # Part of every access token; raised when the password changes, ending older tokens.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,18 +3,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request, Response, status
 
-from app.accounts import service
+from app.accounts import self_service, service
 from app.accounts.deps import AdminPrincipal, Authenticated
 from app.accounts.models import ApiKey, GlobalRole, User
 from app.accounts.schemas import (
+    Accepted,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPage,
     ApiKeyPublic,
+    EmailOnly,
+    LinkToken,
     Me,
     MemberCreate,
     MemberPage,
     MemberPublic,
+    PasswordChange,
+    PasswordReset,
+    SignUp,
     Token,
     UserCreate,
     UserPage,
@@ -51,6 +57,69 @@ def sign_in(
     trusted proxy (`SIGNPOST_TRUSTED_PROXIES`) forwarded."""
     address = request.client.host if request.client else "unknown"
     return service.sign_in(session, username, password, address)
+
+
+# --- signing up and passwords, by the person themselves ------------------------------------
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/auth/sign-up",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(422, 429),
+    openapi_extra={"security": []},
+)
+def sign_up(session: SessionDep, request: Request, body: SignUp) -> Accepted:
+    """Create an account: it stays inactive until its owner follows the link emailed to
+    the address (single-use, 48 hours). The answer is the same whether or not the address
+    already has an account (its owner is emailed about the attempt instead). Then join an
+    organisation by registering it (`POST /v1/organisations`)."""
+    self_service.sign_up(session, body, _address(request))
+    return Accepted(detail=self_service.ACCEPTED)
+
+
+@router.post(
+    "/auth/verify-email", responses=problem_responses(400, 422), openapi_extra={"security": []}
+)
+def verify_email(session: SessionDep, body: LinkToken) -> Token:
+    """Confirm the address with the token from the sign-up email: the account becomes
+    active and this answers a bearer token, as signing in does."""
+    return self_service.verify_email(session, body.token)
+
+
+@router.post(
+    "/auth/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(422, 429),
+    openapi_extra={"security": []},
+)
+def forgot_password(session: SessionDep, request: Request, body: EmailOnly) -> Accepted:
+    """Email a link to choose a new password (single-use, one hour). The same answer for
+    addresses with and without an account."""
+    self_service.forgot_password(session, body.email, _address(request))
+    return Accepted(detail=self_service.ACCEPTED)
+
+
+@router.post(
+    "/auth/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 422),
+    openapi_extra={"security": []},
+)
+def reset_password(session: SessionDep, body: PasswordReset) -> None:
+    """Choose a new password with the token from the email. Every token and link issued
+    before stops working; sign in with the new password."""
+    self_service.reset_password(session, body.token, body.password)
+
+
+@router.post("/me/password", responses=problem_responses(401, 403, 422, 429))
+def change_password(session: SessionDep, principal: Authenticated, body: PasswordChange) -> Token:
+    """Change your own password (your current one is required). Your other tokens end;
+    this answers a new one for you to carry on with."""
+    return self_service.change_password(session, principal, body)
 
 
 @router.get("/me", responses=problem_responses(401))
@@ -122,6 +191,18 @@ def get_user(session: SessionDep, user: AdminUser) -> UserPublic:
 def update_user(session: SessionDep, user: AdminUser, body: UserUpdate) -> UserPublic:
     """Change role, name or password, or deactivate (`is_active: false`). Admins only."""
     return service.user_public(session, service.update_user(session, user, body.changes()))
+
+
+@router.post(
+    "/users/{user_id}/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def reset_users_password(session: SessionDep, user: AdminUser) -> Accepted:
+    """Make the account's password stop working, end its tokens, and email its owner a
+    link to choose a new one. Admins only; the admin never chooses or sees the password."""
+    self_service.admin_reset(session, user)
+    return Accepted(detail=f"{user.display_name} has been emailed a link to a new password.")
 
 
 # --- organisation members -----------------------------------------------------------------

@@ -155,3 +155,63 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class ApiKeyPage(Page[ApiKeyPublic]):
     """One page of API keys (never their secrets)."""
+
+
+class SignUp(RequestModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "email": "jo@eastonwalkers.example.org",
+                    "display_name": "Jo Bloggs",
+                    "password": "four unrelated words here",
+                }
+            ]
+        }
+    }
+
+    email: EmailStr = Field(max_length=254)
+    display_name: DisplayName
+    password: Password = Field(
+        description="At least 12 characters and not easy to guess (common and breached "
+        "passwords, keyboard patterns and your own name or email are refused)"
+    )
+
+
+class EmailOnly(RequestModel):
+    model_config = {"json_schema_extra": {"examples": [{"email": "jo@eastonwalkers.example.org"}]}}
+
+    email: EmailStr = Field(max_length=254)
+
+
+class LinkToken(RequestModel):
+    model_config = {"json_schema_extra": {"examples": [{"token": "eyJhbGciOiJIUzI1NiJ9…"}]}}
+
+    token: str = Field(min_length=1, max_length=2000, description="The token from the link")
+
+
+class PasswordReset(LinkToken):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"token": "eyJhbGciOiJIUzI1NiJ9…", "password": "four unrelated words"}]
+        }
+    }
+
+    password: Password
+
+
+class PasswordChange(RequestModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"current_password": "my old passphrase", "password": "four unrelated words"}
+            ]
+        }
+    }
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    password: Password
+
+
+class Accepted(SQLModel):
+    detail: str

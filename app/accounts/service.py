@@ -12,6 +12,7 @@ from app.accounts.models import (
     SignInThrottle,
     User,
 )
+from app.accounts.passwords import check_password
 from app.accounts.principal import Principal
 from app.accounts.schemas import (
     ApiKeyCreate,
@@ -124,6 +125,7 @@ def create_user(session: Session, data: UserCreate) -> User:
     email = normalise_email(data.email)
     if session.exec(select(User.id).where(User.email == email)).first():
         raise Conflict("An account with this email already exists")
+    check_password("body.password", data.password, email, data.display_name)
     user = User(
         email=email,
         display_name=data.display_name,
@@ -164,6 +166,7 @@ def update_user(session: Session, user: User, changes: dict) -> User:
     if user.role is GlobalRole.admin and user.is_active and not (stays_admin and stays_active):
         _refuse_losing_last_admin(session, user)
     if "password" in changes:
+        check_password("body.password", changes["password"], user.email, user.display_name)
         user.password_hash = hash_password(changes.pop("password"))
         user.token_version += 1  # signs the user out everywhere
     user.sqlmodel_update(changes)

@@ -32,6 +32,20 @@ class EventType(StrEnum):
     organisation_published = "organisation.published"
     webhook_disabled = "webhook.disabled"
     webhook_ping = "webhook.ping"
+    # Emails about a person's own account: always sent, to that person only, never to
+    # webhooks (the payload holds only the user id).
+    account_verify_email = "account.verify_email"
+    account_sign_up_attempt = "account.sign_up_attempt"
+    account_password_reset = "account.password_reset"
+
+
+ACCOUNT_EVENTS = frozenset(
+    {
+        EventType.account_verify_email,
+        EventType.account_sign_up_attempt,
+        EventType.account_password_reset,
+    }
+)
 
 
 # What each event means, as the preferences and webhook documentation show it.
@@ -54,11 +68,19 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.organisation_published: "An organisation published its listing",
     EventType.webhook_disabled: "A webhook was switched off after repeated failures",
     EventType.webhook_ping: "A test delivery asked for with POST /v1/webhooks/{id}/ping",
+    EventType.account_verify_email: "Confirm your email address to finish signing up",
+    EventType.account_sign_up_attempt: "Someone tried to sign up with your email address",
+    EventType.account_password_reset: "A link to choose a new password",
 }
 
 # Webhooks subscribe to these (pings go to the one webhook that asked).
 SubscribableEvent = StrEnum(
-    "SubscribableEvent", {t.name: t.value for t in EventType if t is not EventType.webhook_ping}
+    "SubscribableEvent",
+    {
+        t.name: t.value
+        for t in EventType
+        if t is not EventType.webhook_ping and t not in ACCOUNT_EVENTS
+    },
 )
 
 

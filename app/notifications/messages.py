@@ -158,6 +158,46 @@ def compose(
                 ],
                 f"{app}/webhooks/{p['webhook_id']}",
             )
+        case E.account_verify_email | E.account_password_reset:
+            from app.accounts import links
+            from app.accounts.models import User
+
+            user = session.get(User, uuid.UUID(p["user_id"]))
+            if user is None:
+                raise LookupError("the account is gone")
+            if event_type == E.account_verify_email:
+                token = links.make("verify_email", user, now)
+                return Message(
+                    "Confirm your email address for Signpost",
+                    [
+                        f"Hello {user.display_name}, confirm this address to finish signing "
+                        "up (the link works once, for 48 hours):",
+                        f"{app}/verify-email?token={token}",
+                        "If you did not sign up, ignore this email: nothing happens.",
+                    ],
+                    f"{app}/sign-in",
+                )
+            token = links.make("reset_password", user, now)
+            return Message(
+                "Choose a new Signpost password",
+                [
+                    "Choose a new password with this link (it works once, for an hour):",
+                    f"{app}/reset-password?token={token}",
+                    "If you did not ask for this, ignore this email: your password stays.",
+                ],
+                f"{app}/sign-in",
+            )
+        case E.account_sign_up_attempt:
+            return Message(
+                "Someone tried to sign up with your email address",
+                [
+                    "Someone tried to create a Signpost account with this address, which "
+                    "already has one. If it was you, sign in, or reset your password if you "
+                    "have forgotten it. If not, you need do nothing.",
+                    f"{app}/forgot-password",
+                ],
+                f"{app}/sign-in",
+            )
         case _:
             return Message(f"Signpost: {event_type}", [], app)
 

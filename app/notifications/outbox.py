@@ -18,7 +18,7 @@ from app.accounts.models import User
 from app.core import crypto
 from app.core.config import get_settings
 from app.notifications import messages
-from app.notifications.events import EventType, emit
+from app.notifications.events import ACCOUNT_EVENTS, EventType, emit
 from app.notifications.models import (
     Channel,
     Delivery,
@@ -79,7 +79,7 @@ def fan_out(session: Session, now: datetime, batch: int) -> int:
     digest_at = next_digest_at(now)
     for event in events:
         users = email_audience(session, event)
-        modes = _modes(session, users, event.type)
+        modes = {} if event.type in ACCOUNT_EVENTS else _modes(session, users, event.type)
         for user_id in sorted(users):
             mode = modes.get(user_id, DeliveryMode.immediately)
             if mode is DeliveryMode.off:

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole, Membership, OrganisationRole, User
-from app.notifications.events import EventType
+from app.notifications.events import ACCOUNT_EVENTS, EventType
 from app.notifications.models import OutboxEvent, Webhook
 
 E = EventType
@@ -34,6 +34,8 @@ def _ids(*values: str | None) -> set:
 def email_audience(session: Session, event: OutboxEvent) -> set[uuid.UUID]:
     """Active users who should hear of ``event`` by email, never the person who caused it."""
     p, org = event.payload, event.organisation_id
+    if event.type in ACCOUNT_EVENTS:  # to the account's owner, active or not yet
+        return _ids(p.get("user_id"))
     match EventType(event.type):
         case E.referral_created | E.referral_expiring | E.support_offer_matched:
             users = _members(session, org)
@@ -74,6 +76,8 @@ def subscribed_webhooks(event: OutboxEvent, webhooks: Iterable[Webhook]) -> list
     (no organisation) hear of everything; a ping reaches only the webhook it tests."""
     if event.type == E.webhook_ping:
         return [w for w in webhooks if str(w.id) == event.payload.get("webhook_id")]
+    if event.type in ACCOUNT_EVENTS:
+        return []
     return [
         w
         for w in webhooks
@@ -120,6 +124,10 @@ AUDIENCE: dict[EventType, frozenset[str]] = {
     E.organisation_published: frozenset({"steward"}),
     E.webhook_disabled: frozenset({"org_admin", "admin"}),
     E.webhook_ping: frozenset(),
+    # Account emails are always sent; they are not a preference.
+    E.account_verify_email: frozenset(),
+    E.account_sign_up_attempt: frozenset(),
+    E.account_password_reset: frozenset(),
 }
 
 

@@ -84,8 +84,9 @@ def set_preferences(
         if not AUDIENCE[change.event_type]:
             raise InvalidField(
                 f"body.preferences.{index}.event_type",
-                f"{change.event_type} is never emailed (webhooks only)",
-                "not_emailed",
+                f"{change.event_type} is not a choice: it is either never emailed "
+                "(webhooks only) or always (your own account's emails)",
+                "not_a_choice",
             )
         row = session.get(NotificationPreference, (user_id, change.event_type.value))
         if row is None:
