@@ -31,6 +31,7 @@ from app.core.lifecycle import stop_with_parent
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.health.router import router as health_router
 from app.idempotency.service import Replay, replay_response
+from app.invitations.router import router as invitations_router
 from app.notifications.router import router as notifications_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
@@ -141,6 +142,7 @@ ROUTERS = (
     accounts_router,
     audit_router,
     notifications_router,
+    invitations_router,
     health_router,
 )
 

@@ -9,6 +9,7 @@ from app.capacity.models import ActivityCapacity, CapacityChange
 from app.core.db import metadata
 from app.geo.models import Postcode
 from app.idempotency.models import IdempotencyRecord
+from app.invitations.models import Invitation
 from app.notifications.models import (
     Delivery,
     NotificationPreference,
@@ -34,6 +35,7 @@ __all__ = [
     "CapacityChange",
     "Delivery",
     "IdempotencyRecord",
+    "Invitation",
     "Membership",
     "NeedCategory",
     "NotificationPreference",

@@ -34,7 +34,13 @@ def test_sign_in_returns_a_token_that_identifies_the_user(anon, session):
     assert me.status_code == 200
     assert me.json()["id"] == str(user.id)
     assert me.json()["kind"] == "user"
-    assert me.json()["memberships"] == [{"organisation_id": organisation["id"], "role": "editor"}]
+    assert me.json()["memberships"] == [
+        {
+            "organisation_id": organisation["id"],
+            "organisation_name": organisation["name"],
+            "role": "editor",
+        }
+    ]
     session.expire_all()
     assert session.get(User, user.id).last_login_at is not None
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from app.accounts.models import GlobalRole
+from app.accounts.models import GlobalRole, User
 from app.audit.models import AuditEntry
 from tests.factories import (
     client_for,
@@ -60,15 +60,22 @@ def test_api_key_writes_are_attributed_to_the_key(client, session):
 
 
 def test_secrets_and_personal_data_never_reach_the_log(client, session):
-    created = client.post(
-        "/v1/users",
+    invited = client.post(
+        "/v1/invitations", json={"email": "private.person@test.example", "role": "link_worker"}
+    )
+    assert invited.status_code == 201
+    signed_up = client_for(None).post(
+        "/v1/auth/sign-up",
         json={
             "email": "private.person@test.example",
             "display_name": "Private Person",
             "password": "a very secret passphrase",
-            "role": "link_worker",
         },
-    ).json()
+    )
+    assert signed_up.status_code == 202
+    created = {
+        "id": str(session.exec(select(User.id).where(User.display_name == "Private Person")).one())
+    }
     client.patch(f"/v1/users/{created['id']}", json={"display_name": "Renamed Person"})
     key = client.post("/v1/api-keys", json={"name": "k", "role": "commissioner"}).json()["key"]
 

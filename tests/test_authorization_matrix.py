@@ -191,18 +191,6 @@ RULES = {
         _write("/v1/notifications/failed/{failed_delivery}/retry"),
     ),
     ("GET", "/v1/users"): (ADMIN, 200, _get("/v1/users")),
-    ("POST", "/v1/users"): (
-        ADMIN,
-        201,
-        _write(
-            "/v1/users",
-            lambda w: {
-                "email": "new@test.example",
-                "display_name": "New",
-                "password": "a long enough password",
-            },
-        ),
-    ),
     ("GET", "/v1/users/{user_id}"): (ADMIN, 200, _get("/v1/users/{member}")),
     ("PATCH", "/v1/users/{user_id}"): (
         ADMIN,
@@ -214,13 +202,39 @@ RULES = {
         200,
         _get("/v1/organisations/{own_org}/members"),
     ),
-    ("POST", "/v1/organisations/{organisation_id}/members"): (
+    ("POST", "/v1/organisations/{organisation_id}/invitations"): (
         MEMBER_MANAGERS,
         201,
         _write(
-            "/v1/organisations/{own_org}/members",
+            "/v1/organisations/{own_org}/invitations",
             lambda w: {"email": w["spare_email"], "role": "editor"},
         ),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/invitations"): (
+        MEMBER_MANAGERS,
+        200,
+        _get("/v1/organisations/{own_org}/invitations"),
+    ),
+    ("POST", "/v1/invitations"): (
+        CURATORS,
+        201,
+        _write("/v1/invitations", lambda w: {"email": "new@test.example", "role": "link_worker"}),
+    ),
+    ("GET", "/v1/invitations"): (CURATORS, 200, _get("/v1/invitations")),
+    ("DELETE", "/v1/invitations/{invitation_id}"): (
+        MEMBER_MANAGERS,
+        204,
+        _write("/v1/invitations/{invitation}"),
+    ),
+    ("DELETE", "/v1/me/memberships/{organisation_id}"): (
+        frozenset({"own_editor"}),
+        204,
+        _write("/v1/me/memberships/{own_org}"),
+    ),
+    ("DELETE", "/v1/me"): (
+        frozenset({"link_worker", "commissioner", "steward", "own_editor", "other_editor"}),
+        204,
+        _write("/v1/me"),
     ),
     ("DELETE", "/v1/organisations/{organisation_id}/members/{user_id}"): (
         MEMBER_MANAGERS,
@@ -435,6 +449,17 @@ NOT_FOUND_TO_OUTSIDERS = {
     ("POST", "/v1/support-needs/{need_id}/messages"): {},
     # A need shared with peers is seen by other organisations, but its matches are not.
     ("GET", "/v1/support-needs/{need_id}/matches"): {},
+    # Another organisation's invitation does not exist for you.
+    ("DELETE", "/v1/invitations/{invitation_id}"): {},
+    # Only a member leaves; the organisation's only admin stays (409).
+    ("DELETE", "/v1/me/memberships/{organisation_id}"): {"own_admin": 409},
+    # The last admin (of Signpost or of an organisation) hands over first; keys are revoked.
+    ("DELETE", "/v1/me"): {
+        "admin": 409,
+        "own_admin": 409,
+        "other_admin": 409,
+        "commissioner_key": 403,
+    },
     # Another organisation's webhook does not exist for you.
     ("GET", "/v1/webhooks/{webhook_id}"): {},
     ("PATCH", "/v1/webhooks/{webhook_id}"): {},
@@ -468,6 +493,9 @@ PUBLIC = {
     ("POST", "/v1/auth/verify-email"): None,
     ("POST", "/v1/auth/forgot-password"): None,
     ("POST", "/v1/auth/reset-password"): None,
+    # Answering an invitation: its token is the credential (test_invitations.py)
+    ("POST", "/v1/invitations/accept"): None,
+    ("POST", "/v1/invitations/decline"): None,
 }
 
 
@@ -556,6 +584,9 @@ def build_world(session, client):
         },
     ).json()
     failed_delivery = _failed_delivery(session, webhook["id"])
+    invitation = client.post(
+        f"/v1/organisations/{own['id']}/invitations", json={"email": "invited@test.example"}
+    ).json()
     spare_key = make_api_key(session, role=GlobalRole.link_worker)
     from app.accounts.models import ApiKey
 
@@ -585,6 +616,7 @@ def build_world(session, client):
             "spare_key": str(spare_key_id),
             "referral": referral["id"],
             "webhook": webhook["id"],
+            "invitation": invitation["id"],
             "failed_delivery": failed_delivery,
             "item": item["id"],
             "need": need["id"],

@@ -15,14 +15,11 @@ from app.accounts.schemas import (
     EmailOnly,
     LinkToken,
     Me,
-    MemberCreate,
     MemberPage,
-    MemberPublic,
     PasswordChange,
     PasswordReset,
     SignUp,
     Token,
-    UserCreate,
     UserPage,
     UserPublic,
     UserUpdate,
@@ -137,12 +134,36 @@ def get_me(session: SessionDep, principal: Authenticated) -> Me:
             last_login_at=key.last_used_at,
             created_at=key.created_at,
             memberships=[
-                {"organisation_id": org, "role": role}
-                for org, role in principal.memberships.items()
+                {"organisation_id": org, "organisation_name": name, "role": role}
+                for org, name, role in service.named_memberships(session, principal)
             ],
         )
     user = session.get(User, principal.id)
     return Me(kind="user", **service.user_public(session, user).model_dump())
+
+
+@router.delete(
+    "/me/memberships/{organisation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 409, 422),
+)
+def leave_organisation(
+    session: SessionDep,
+    principal: Authenticated,
+    organisation_id: Annotated[uuid.UUID, Path(description="The organisation to leave")],
+) -> None:
+    """Leave an organisation. Its last admin cannot leave until another admin is added."""
+    service.leave_organisation(session, principal, organisation_id)
+
+
+@router.delete(
+    "/me", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 409)
+)
+def delete_me(session: SessionDep, principal: Authenticated) -> None:
+    """Delete your account: your name and email are erased and it can never sign in
+    again; what you did stays in the audit log, under your account's id. The last admin
+    (of Signpost, or of an organisation) must hand over first."""
+    service.delete_own_account(session, principal)
 
 
 # --- users (admins) -----------------------------------------------------------------------
@@ -171,17 +192,6 @@ def list_users(
     return service.list_users(session, page, role=role, is_active=is_active)
 
 
-@router.post(
-    "/users",
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 409, 422),
-    dependencies=[Idempotent],
-)
-def create_user(session: SessionDep, _admin: AdminPrincipal, body: UserCreate) -> UserPublic:
-    """Create an account. Admins only."""
-    return service.user_public(session, service.create_user(session, body))
-
-
 @router.get("/users/{user_id}", responses=problem_responses(401, 403, 404, 422))
 def get_user(session: SessionDep, user: AdminUser) -> UserPublic:
     return service.user_public(session, user)
@@ -189,7 +199,9 @@ def get_user(session: SessionDep, user: AdminUser) -> UserPublic:
 
 @router.patch("/users/{user_id}", responses=problem_responses(401, 403, 404, 422))
 def update_user(session: SessionDep, user: AdminUser, body: UserUpdate) -> UserPublic:
-    """Change role, name or password, or deactivate (`is_active: false`). Admins only."""
+    """Change role or name, or deactivate (`is_active: false`). Admins only. Accounts are
+    made by invitation (`POST /v1/invitations`) or sign-up; passwords are only ever chosen
+    by their owner (`POST /v1/users/{id}/password-reset` sends them a link)."""
     return service.user_public(session, service.update_user(session, user, body.changes()))
 
 
@@ -225,19 +237,6 @@ def list_members(
 ) -> MemberPage:
     """People who can edit this organisation's listings."""
     return service.list_members(session, organisation_id, page)
-
-
-@router.post(
-    "/organisations/{organisation_id}/members",
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 404, 409, 422),
-    dependencies=[Idempotent],
-)
-def add_member(
-    session: SessionDep, organisation_id: ManagedOrganisationId, body: MemberCreate
-) -> MemberPublic:
-    """Give an existing account a role in this organisation."""
-    return service.add_member(session, organisation_id, body.email, body.role)
 
 
 @router.delete(

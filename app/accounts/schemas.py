@@ -22,6 +22,7 @@ class Token(SQLModel):
 
 class MembershipPublic(SQLModel):
     organisation_id: uuid.UUID
+    organisation_name: str
     role: OrganisationRole
 
 
@@ -49,7 +50,6 @@ class UserCreate(RequestModel):
 
 class UserUpdateFields(RequestModel):
     display_name: DisplayName
-    password: Password
     role: GlobalRole | None
     is_active: bool
 

@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -33,9 +34,17 @@ from app.accounts.security import (
 )
 from app.core.config import get_settings
 from app.core.db import get_engine
-from app.core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from app.core.pagination import Page, PageParams, make_page, paginate
 from app.core.types import utcnow
+from app.organisations.models import Organisation
 
 SIGN_IN_REFUSED = "The email or password is wrong, or the account is not active"
 
@@ -107,12 +116,19 @@ def users_public(session: Session, users: list[User]) -> list[UserPublic]:
     """Users with their memberships, in one query for the memberships of all of them."""
     memberships: dict[uuid.UUID, list[MembershipPublic]] = {user.id: [] for user in users}
     if users:
-        for membership in session.exec(
-            select(Membership)
+        for membership, name in session.exec(
+            select(Membership, Organisation.name)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
             .where(Membership.user_id.in_(list(memberships)))
             .order_by(Membership.created_at)
         ):
-            memberships[membership.user_id].append(MembershipPublic.model_validate(membership))
+            memberships[membership.user_id].append(
+                MembershipPublic(
+                    organisation_id=membership.organisation_id,
+                    organisation_name=name,
+                    role=membership.role,
+                )
+            )
     return [
         UserPublic.model_validate(
             {**user.model_dump(exclude={"password_hash"}), "memberships": memberships[user.id]}
@@ -165,10 +181,6 @@ def update_user(session: Session, user: User, changes: dict) -> User:
     stays_active = changes.get("is_active", user.is_active)
     if user.role is GlobalRole.admin and user.is_active and not (stays_admin and stays_active):
         _refuse_losing_last_admin(session, user)
-    if "password" in changes:
-        check_password("body.password", changes["password"], user.email, user.display_name)
-        user.password_hash = hash_password(changes.pop("password"))
-        user.token_version += 1  # signs the user out everywhere
     user.sqlmodel_update(changes)
     session.add(user)
     session.flush()
@@ -254,16 +266,20 @@ def remove_member(
     if membership is None:
         raise NotFound("This person is not a member of the organisation")
     if membership.role is OrganisationRole.admin and not principal.is_admin:
-        admins = session.exec(
-            select(func.count()).where(
-                Membership.organisation_id == organisation_id,
-                Membership.role == OrganisationRole.admin,
-            )
-        ).one()
-        if admins <= 1:
-            raise Conflict("The organisation would have no admin left; add another admin first")
+        _refuse_losing_last_org_admin(session, organisation_id)
     session.delete(membership)
     session.flush()
+
+
+def _refuse_losing_last_org_admin(session: Session, organisation_id: uuid.UUID) -> None:
+    admins = session.exec(
+        select(func.count()).where(
+            Membership.organisation_id == organisation_id,
+            Membership.role == OrganisationRole.admin,
+        )
+    ).one()
+    if admins <= 1:
+        raise Conflict("The organisation would have no admin left; add another admin first")
 
 
 def add_creator_as_admin(session: Session, principal: Principal, organisation_id: uuid.UUID):
@@ -307,3 +323,50 @@ def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:
         session.add(api_key)
         session.flush()
     return api_key
+
+
+# --- the person themselves ------------------------------------------------------------------
+
+
+def leave_organisation(session: Session, principal: Principal, organisation_id: uuid.UUID):
+    """Leave an organisation; its last admin stays until another admin is added."""
+    if principal.kind != "user" or organisation_id not in principal.memberships:
+        raise NotFound("You are not a member of this organisation")
+    remove_member(session, principal, organisation_id, principal.id)
+
+
+def delete_own_account(session: Session, principal: Principal) -> None:
+    """Erase the person: their name and email go, the account can never sign in again,
+    their memberships end; what they did stays in the audit log under their id."""
+    user = session.get(User, principal.id) if principal.kind == "user" else None
+    if user is None:
+        raise Forbidden("API keys are revoked, not deleted by themselves")
+    if user.role is GlobalRole.admin:
+        _refuse_losing_last_admin(session, user)
+    for organisation_id, role in principal.memberships.items():
+        if role is OrganisationRole.admin:
+            _refuse_losing_last_org_admin(session, organisation_id)
+    for membership in session.exec(select(Membership).where(Membership.user_id == user.id)):
+        session.delete(membership)
+    user.email = f"deleted-{user.id.hex}@deleted.invalid"
+    user.display_name = "Deleted user"
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
+    user.is_active, user.role = False, None
+    user.awaiting_verification = False
+    user.token_version += 1
+    session.add(user)
+    session.flush()
+
+
+def named_memberships(session: Session, principal: Principal) -> list[tuple]:
+    """An API key's organisation scope, with the organisation's name."""
+    if not principal.memberships:
+        return []
+    names = dict(
+        session.exec(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_(list(principal.memberships))
+            )
+        ).all()
+    )
+    return [(org, names.get(org, ""), role) for org, role in principal.memberships.items()]

@@ -37,6 +37,7 @@ class EventType(StrEnum):
     account_verify_email = "account.verify_email"
     account_sign_up_attempt = "account.sign_up_attempt"
     account_password_reset = "account.password_reset"
+    account_invitation = "account.invitation"  # to an address, which may have no account
 
 
 ACCOUNT_EVENTS = frozenset(
@@ -44,6 +45,7 @@ ACCOUNT_EVENTS = frozenset(
         EventType.account_verify_email,
         EventType.account_sign_up_attempt,
         EventType.account_password_reset,
+        EventType.account_invitation,
     }
 )
 
@@ -71,6 +73,7 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.account_verify_email: "Confirm your email address to finish signing up",
     EventType.account_sign_up_attempt: "Someone tried to sign up with your email address",
     EventType.account_password_reset: "A link to choose a new password",
+    EventType.account_invitation: "An invitation to join an organisation or Signpost",
 }
 
 # Webhooks subscribe to these (pings go to the one webhook that asked).

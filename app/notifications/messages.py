@@ -187,6 +187,30 @@ def compose(
                 ],
                 f"{app}/sign-in",
             )
+        case E.account_invitation:
+            from app.invitations.models import Invitation
+            from app.invitations.service import link_token
+
+            invitation = session.get(Invitation, uuid.UUID(p["invitation_id"]))
+            if invitation is None:
+                raise LookupError("the invitation is gone")
+            role = (invitation.organisation_role or invitation.global_role).replace("_", " ")
+            if invitation.organisation_id is not None:
+                organisation = _names(session, {}, invitation.organisation_id)["organisation"]
+                what = f"join {organisation} on Signpost as {role}"
+            else:
+                what = f"join Signpost as {role}"
+            return Message(
+                f"You are invited to {what}",
+                [
+                    f"You have been invited to {what}. Accept or decline here (you can "
+                    f"create your account on the way); the invitation lasts until "
+                    f"{invitation.expires_at:%d %B %Y}:",
+                    f"{app}/invitations?token={link_token(invitation)}",
+                    "If you were not expecting this, ignore it: nothing happens unless you accept.",
+                ],
+                f"{app}/sign-in",
+            )
         case E.account_sign_up_attempt:
             return Message(
                 "Someone tried to sign up with your email address",

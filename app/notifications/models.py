@@ -70,6 +70,10 @@ class Delivery(SQLModel, table=True):
         default=None, foreign_key="user_account.id", index=True, ondelete="CASCADE"
     )
     webhook_id: uuid.UUID | None = Field(default=None, foreign_key="webhook.id", ondelete="CASCADE")
+    # An invitation's email goes to its address, which may have no account yet.
+    invitation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="invitation.id", ondelete="CASCADE"
+    )
     digest: bool = False  # an email held for the recipient's daily digest
     status: DeliveryStatus = Field(
         default=DeliveryStatus.pending, sa_type=enum_type(DeliveryStatus)

@@ -95,6 +95,16 @@ def fan_out(session: Session, now: datetime, batch: int) -> int:
                     created_at=now,
                 )
             )
+        if event.type == EventType.account_invitation:
+            session.add(
+                Delivery(
+                    event_id=event.id,
+                    channel=Channel.email,
+                    invitation_id=uuid.UUID(event.payload["invitation_id"]),
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
         if event.type == EventType.webhook_ping:
             pinged = session.get(Webhook, uuid.UUID(event.payload["webhook_id"]))
             hooks = [pinged] if pinged is not None else []
@@ -177,15 +187,19 @@ def claim(session: Session, now: datetime, batch: int, worker: str) -> list[Job]
         .where(Delivery.id.in_(ids))
         .values(claimed_until=now + LEASE, claimed_by=worker)
     )
+    from app.invitations.models import Invitation
+
     rows = session.execute(
-        select(Delivery, OutboxEvent, User.email, Webhook)
+        select(Delivery, OutboxEvent, User.email, Invitation.email, Webhook)
         .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
         .outerjoin(User, User.id == Delivery.user_id)
+        .outerjoin(Invitation, Invitation.id == Delivery.invitation_id)
         .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
         .where(Delivery.id.in_(ids))
     ).all()
     jobs = []
-    for delivery, event, email, webhook in rows:
+    for delivery, event, user_email, invited_email, webhook in rows:
+        email = user_email or invited_email
         data = {k: v for k, v in event.payload.items() if k != "actor_id"} | {
             "event_id": str(event.id),
             "organisation_id": _str(event.organisation_id),

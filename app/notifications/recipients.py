@@ -128,6 +128,7 @@ AUDIENCE: dict[EventType, frozenset[str]] = {
     E.account_verify_email: frozenset(),
     E.account_sign_up_attempt: frozenset(),
     E.account_password_reset: frozenset(),
+    E.account_invitation: frozenset(),
 }
 
 
