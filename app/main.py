@@ -17,6 +17,7 @@ from app.activities.router import router as activities_router
 from app.assurance.router import router as assurance_router
 from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
+from app.claims.router import router as claims_router
 from app.core import openapi
 from app.core.config import get_settings
 from app.core.db import dispose_engines, get_engine
@@ -143,6 +144,7 @@ ROUTERS = (
     audit_router,
     notifications_router,
     invitations_router,
+    claims_router,
     health_router,
 )
 

@@ -6,6 +6,7 @@ from app.assurance.models import AssuranceItem
 from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
 from app.audit.models import AuditEntry
 from app.capacity.models import ActivityCapacity, CapacityChange
+from app.claims.models import OrganisationClaim
 from app.core.db import metadata
 from app.geo.models import Postcode
 from app.idempotency.models import IdempotencyRecord
@@ -41,6 +42,7 @@ __all__ = [
     "NotificationPreference",
     "Organisation",
     "OrganisationArea",
+    "OrganisationClaim",
     "OutboxEvent",
     "Postcode",
     "Referral",

@@ -215,6 +215,27 @@ RULES = {
         200,
         _get("/v1/organisations/{own_org}/invitations"),
     ),
+    ("POST", "/v1/organisations/{organisation_id}/claims"): (
+        frozenset({"link_worker", "commissioner", "steward", "admin", "other_admin"}),
+        201,
+        _write("/v1/organisations/{own_org}/claims", lambda w: {"role_email": "me@own.example"}),
+    ),
+    ("GET", "/v1/claims"): (SIGNED_IN, 200, _get("/v1/claims")),
+    ("GET", "/v1/claims/{claim_id}"): (
+        CURATORS | {"other_editor"},
+        200,
+        _get("/v1/claims/{claim}"),
+    ),
+    ("POST", "/v1/claims/{claim_id}/approve"): (
+        CURATORS,
+        200,
+        _write("/v1/claims/{claim}/approve"),
+    ),
+    ("POST", "/v1/claims/{claim_id}/reject"): (
+        CURATORS,
+        200,
+        _write("/v1/claims/{claim}/reject", lambda w: {"reason": "Not the same group"}),
+    ),
     ("POST", "/v1/invitations"): (
         CURATORS,
         201,
@@ -449,6 +470,17 @@ NOT_FOUND_TO_OUTSIDERS = {
     ("POST", "/v1/support-needs/{need_id}/messages"): {},
     # A need shared with peers is seen by other organisations, but its matches are not.
     ("GET", "/v1/support-needs/{need_id}/matches"): {},
+    # Members do not claim their own organisation; keys claim nothing.
+    ("POST", "/v1/organisations/{organisation_id}/claims"): {
+        "other_editor": 409,  # the world's claimant, whose claim is pending
+        "own_editor": 409,
+        "own_admin": 409,
+        "commissioner_key": 403,
+    },
+    # A claim exists for its claimant (who may not decide it) and for stewards and admins.
+    ("GET", "/v1/claims/{claim_id}"): {},
+    ("POST", "/v1/claims/{claim_id}/approve"): {"other_editor": 403},
+    ("POST", "/v1/claims/{claim_id}/reject"): {"other_editor": 403},
     # Another organisation's invitation does not exist for you.
     ("DELETE", "/v1/invitations/{invitation_id}"): {},
     # Only a member leaves; the organisation's only admin stays (409).
@@ -557,6 +589,11 @@ def build_world(session, client):
         "other_admin": client_for(make_user(session, member_of={other["id"]: "admin"})),
     }
     referral = callers["link_worker"].post("/v1/referrals", json=referral_body).json()
+    claim = (
+        callers["other_editor"]
+        .post(f"/v1/organisations/{own['id']}/claims", json={"role_email": "ed@own.example"})
+        .json()
+    )
     support_category = str(seed_vocabulary(session)["volunteers"].id)
     need_body = {"category_id": support_category, "urgency": "high", "description": "Help"}
     need = client.post(f"/v1/organisations/{own['id']}/support-needs", json=need_body).json()
@@ -617,6 +654,7 @@ def build_world(session, client):
             "referral": referral["id"],
             "webhook": webhook["id"],
             "invitation": invitation["id"],
+            "claim": claim["id"],
             "failed_delivery": failed_delivery,
             "item": item["id"],
             "need": need["id"],

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     support_need_status_changed = "support_need.status_changed"
     support_offer_matched = "support_offer.matched"
     organisation_published = "organisation.published"
+    organisation_claimed = "organisation.claimed"
     webhook_disabled = "webhook.disabled"
     webhook_ping = "webhook.ping"
     # Emails about a person's own account: always sent, to that person only, never to
@@ -38,6 +39,7 @@ class EventType(StrEnum):
     account_sign_up_attempt = "account.sign_up_attempt"
     account_password_reset = "account.password_reset"
     account_invitation = "account.invitation"  # to an address, which may have no account
+    account_claim_decided = "account.claim_decided"
 
 
 ACCOUNT_EVENTS = frozenset(
@@ -46,6 +48,7 @@ ACCOUNT_EVENTS = frozenset(
         EventType.account_sign_up_attempt,
         EventType.account_password_reset,
         EventType.account_invitation,
+        EventType.account_claim_decided,
     }
 )
 
@@ -68,12 +71,14 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.support_need_status_changed: "A support need moved on",
     EventType.support_offer_matched: "Another organisation needs the help you offer",
     EventType.organisation_published: "An organisation published its listing",
+    EventType.organisation_claimed: "Someone claimed a listed organisation, with evidence",
     EventType.webhook_disabled: "A webhook was switched off after repeated failures",
     EventType.webhook_ping: "A test delivery asked for with POST /v1/webhooks/{id}/ping",
     EventType.account_verify_email: "Confirm your email address to finish signing up",
     EventType.account_sign_up_attempt: "Someone tried to sign up with your email address",
     EventType.account_password_reset: "A link to choose a new password",
     EventType.account_invitation: "An invitation to join an organisation or Signpost",
+    EventType.account_claim_decided: "A steward approved or rejected your claim",
 }
 
 # Webhooks subscribe to these (pings go to the one webhook that asked).

@@ -149,6 +149,23 @@ def compose(
                 [f"{organisation} is now published and visible to everyone."],
                 f"{app}/organisations/{organisation_id}",
             )
+        case E.organisation_claimed:
+            return Message(
+                f"{organisation} was claimed",
+                [f"Someone claimed {organisation}, with evidence for a steward to check."],
+                f"{app}/claims/{p['claim_id']}",
+            )
+        case E.account_claim_decided:
+            claimed = _names(session, {}, uuid.UUID(p["organisation_ref"]))["organisation"]
+            if p.get("approved"):
+                lines = [f"Your claim was approved: you are now an admin of {claimed}."]
+            else:
+                lines = [f"Your claim to run {claimed} was not approved; see the reason."]
+            return Message(
+                f"Your claim to {claimed}: {'approved' if p.get('approved') else 'rejected'}",
+                lines,
+                f"{app}/claims/{p['claim_id']}",
+            )
         case E.webhook_disabled:
             return Message(
                 "A webhook was switched off",

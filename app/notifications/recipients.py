@@ -51,7 +51,12 @@ def email_audience(session: Session, event: OutboxEvent) -> set[uuid.UUID]:
             | E.assurance_rejected
         ):
             users = _members(session, org, admins_only=True)
-        case E.assurance_submitted | E.support_need_created | E.organisation_published:
+        case (
+            E.assurance_submitted
+            | E.support_need_created
+            | E.organisation_published
+            | E.organisation_claimed
+        ):
             users = _stewards(session)
         case E.support_need_message:
             if p.get("author_side") == "responder":
@@ -122,6 +127,7 @@ AUDIENCE: dict[EventType, frozenset[str]] = {
     E.support_need_status_changed: frozenset({"steward", "member"}),
     E.support_offer_matched: frozenset({"member"}),
     E.organisation_published: frozenset({"steward"}),
+    E.organisation_claimed: frozenset({"steward"}),
     E.webhook_disabled: frozenset({"org_admin", "admin"}),
     E.webhook_ping: frozenset(),
     # Account emails are always sent; they are not a preference.
@@ -129,6 +135,7 @@ AUDIENCE: dict[EventType, frozenset[str]] = {
     E.account_sign_up_attempt: frozenset(),
     E.account_password_reset: frozenset(),
     E.account_invitation: frozenset(),
+    E.account_claim_decided: frozenset(),
 }
 
 

@@ -109,6 +109,8 @@ def create_organisation(
             "Link workers, commissioners and organisation keys cannot register organisations"
         )
     _check_status_change(principal, OrganisationStatus.draft, data.status)
+    if not principal.is_steward_or_admin:
+        _refuse_duplicate(session, data)
     organisation = Organisation.model_validate(data)
     session.add(organisation)
     session.flush()
@@ -117,6 +119,39 @@ def create_organisation(
     if organisation.status is OrganisationStatus.published:
         _announce_published(session, organisation)
     return organisation
+
+
+def _refuse_duplicate(session: Session, data: OrganisationCreate) -> None:
+    """An organisation already listed (and public) is claimed, not registered again: same
+    charity or company number, or the same name once punctuation and "Ltd", "CIC", "The"
+    and the like are set aside. Drafts are not compared: they do not exist for others."""
+    from app.claims.service import normalised_name
+
+    listed = select(Organisation.id, Organisation.name).where(
+        Organisation.status == OrganisationStatus.published, Organisation.archived_at.is_(None)
+    )
+    for name in ("charity_number", "company_number"):
+        value = getattr(data, name)
+        if value and (
+            found := session.exec(listed.where(getattr(Organisation, name) == value)).first()
+        ):
+            raise _already_listed(found.id, f"its {name.replace('_', ' ')}")
+    wanted = normalised_name(data.name)
+    first_word = wanted.split(" ", 1)[0] if wanted else ""
+    candidates = session.exec(
+        listed.where(Organisation.name.ilike(f"%{first_word}%")) if first_word else listed.limit(0)
+    ).all()
+    for found in candidates:
+        if normalised_name(found.name) == wanted:
+            raise _already_listed(found.id, "its name")
+
+
+def _already_listed(organisation_id: uuid.UUID, matched: str) -> Conflict:
+    return Conflict(
+        f"This organisation is already listed ({matched} matches organisation "
+        f"{organisation_id}); if you run it, claim it with "
+        f"POST /v1/organisations/{organisation_id}/claims"
+    )
 
 
 def _announce_published(session: Session, organisation: Organisation) -> None:

@@ -1,8 +1,8 @@
-"""joining: sign-up with confirmed addresses, invitations
+"""joining: sign-up with confirmed addresses, invitations, claims
 
 Revision ID: 0011_joining
 Revises: 0010_notifications
-Create Date: 2026-11-26 18:37:14.323732
+Create Date: 2026-11-26 18:45:48.557087
 """
 
 from collections.abc import Sequence
@@ -42,6 +42,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_invitation_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitation_organisation_id'), ['organisation_id'], unique=False)
 
+    op.create_table('organisation_claim',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('organisation_id', sa.Uuid(), nullable=False),
+    sa.Column('claimant_id', sa.Uuid(), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'approved', 'rejected', name='claimstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('charity_number', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('company_number', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    sa.Column('role_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('reviewed_by_id', sa.Uuid(), nullable=True),
+    sa.Column('created_at', app.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_at', app.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['claimant_id'], ['user_account.id'], name=op.f('fk_organisation_claim_claimant_id_user_account'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_organisation_claim_organisation_id_organisation')),
+    sa.ForeignKeyConstraint(['reviewed_by_id'], ['user_account.id'], name=op.f('fk_organisation_claim_reviewed_by_id_user_account'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_claim'))
+    )
+    with op.batch_alter_table('organisation_claim', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_organisation_claim_claimant_id'), ['claimant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_organisation_claim_organisation_id'), ['organisation_id'], unique=False)
+
     with op.batch_alter_table('notification_delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('invitation_id', sa.Uuid(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_notification_delivery_invitation_id_invitation'), 'invitation', ['invitation_id'], ['id'], ondelete='CASCADE')
@@ -63,6 +85,11 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_notification_delivery_invitation_id_invitation'), type_='foreignkey')
         batch_op.drop_column('invitation_id')
 
+    with op.batch_alter_table('organisation_claim', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organisation_claim_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_organisation_claim_claimant_id'))
+
+    op.drop_table('organisation_claim')
     with op.batch_alter_table('invitation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invitation_organisation_id'))
         batch_op.drop_index(batch_op.f('ix_invitation_email'))
