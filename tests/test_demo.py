@@ -82,4 +82,20 @@ def test_demo_accounts_sign_in_with_the_demo_password(anon):
         "linkworker": ("link_worker", []),
         "orgadmin": (None, ["admin"]),
         "editor": (None, ["editor"]),
+        "claimant": (None, []),
     }
+
+
+def test_demo_has_a_pending_invitation_and_a_pending_claim(client):
+    CliRunner().invoke(cli, ["seed-demo"])
+    invitations = [
+        i
+        for page in [client.get("/v1/organisations", params={"per_page": 100}).json()]
+        for o in page["contents"]
+        for i in client.get(f"/v1/organisations/{o['id']}/invitations").json()["contents"]
+    ]
+    assert [(i["email"], i["status"]) for i in invitations] == [
+        ("volunteer@demo.signpost.example", "pending")
+    ]
+    claims = client.get("/v1/claims", params={"status": "pending"}).json()["contents"]
+    assert len(claims) == 1 and claims[0]["role_email"].startswith("coordinator@")

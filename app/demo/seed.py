@@ -115,7 +115,43 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
         _seed_assurance(session, organisation.id, index, now, terms)
         if index == 0:
             _seed_demo_accounts(session, organisation.id)
+            first = organisation
+        if index == 1:
+            _seed_joining(session, first, organisation)
     return len(ORGANISATIONS), activity_count
+
+
+def _seed_joining(session: Session, first: Organisation, second: Organisation) -> None:
+    """A pending invitation (to the first organisation, from its demo admin) and a pending
+    claim (on the second, by the demo claimant), so stewards and admins see both flows."""
+    from app.accounts.models import User
+    from app.accounts.principal import Principal
+    from app.claims.models import OrganisationClaim
+    from app.invitations.schemas import OrganisationInvitationCreate
+    from app.invitations.service import invite_to_organisation
+
+    by_email = {
+        u.email: u
+        for u in session.exec(select(User).where(User.email.like("%@demo.signpost.example")))
+    }
+    inviter = by_email["orgadmin@demo.signpost.example"]
+    invite_to_organisation(
+        session,
+        Principal(kind="user", id=inviter.id, memberships={first.id: OrganisationRole.admin}),
+        first.id,
+        OrganisationInvitationCreate(email="volunteer@demo.signpost.example"),
+    )
+    domain = (second.website or "").split("//", 1)[-1]
+    session.add(
+        OrganisationClaim(
+            organisation_id=second.id,
+            claimant_id=by_email["claimant@demo.signpost.example"].id,
+            charity_number=second.charity_number,
+            role_email=f"coordinator@{domain}",
+            note="I coordinate this group; our listing was added by the council.",
+        )
+    )
+    session.flush()
 
 
 def _vary_capacity(session: Session, activity_id: uuid.UUID, seed: int, now) -> None:
@@ -193,6 +229,8 @@ DEMO_ACCOUNTS = [
     ("linkworker@demo.signpost.example", "Demo Link Worker", GlobalRole.link_worker, None),
     ("orgadmin@demo.signpost.example", "Demo Organisation Admin", None, OrganisationRole.admin),
     ("editor@demo.signpost.example", "Demo Organisation Editor", None, OrganisationRole.editor),
+    # Signed up, runs the second demo organisation, and has claimed it: a steward decides.
+    ("claimant@demo.signpost.example", "Demo Claimant", None, None),
 ]
 
 
