@@ -123,3 +123,14 @@ def test_a_draft_is_not_a_duplicate_and_a_new_name_registers(client, session):
         ).status_code
         == 201
     )
+
+
+def test_one_name_in_two_places_is_two_organisations(client, session):
+    create_organisation(
+        client, status="published", name="Friends of the Park", areas_served=["Bath"]
+    )
+    founder = client_for(make_user(session))
+    elsewhere = {"name": "Friends of the Park", "legal_form": "charity", "areas_served": ["BS5"]}
+    assert founder.post("/v1/organisations", json=elsewhere).status_code == 201
+    same_place = {"name": "Friends of Park", "legal_form": "charity", "areas_served": ["bath"]}
+    assert founder.post("/v1/organisations", json=same_place).status_code == 409

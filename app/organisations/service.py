@@ -124,10 +124,12 @@ def create_organisation(
 def _refuse_duplicate(session: Session, data: OrganisationCreate) -> None:
     """An organisation already listed (and public) is claimed, not registered again: same
     charity or company number, or the same name once punctuation and "Ltd", "CIC", "The"
-    and the like are set aside. Drafts are not compared: they do not exist for others."""
+    and the like are set aside, in the same place (organisations carry no postcode, so
+    the places they serve stand in: two groups of one name serving different places are
+    two groups). Drafts are not compared: they do not exist for others."""
     from app.claims.service import normalised_name
 
-    listed = select(Organisation.id, Organisation.name).where(
+    listed = select(Organisation.id, Organisation.name, Organisation.areas_served).where(
         Organisation.status == OrganisationStatus.published, Organisation.archived_at.is_(None)
     )
     for name in ("charity_number", "company_number"):
@@ -141,8 +143,11 @@ def _refuse_duplicate(session: Session, data: OrganisationCreate) -> None:
     candidates = session.exec(
         listed.where(Organisation.name.ilike(f"%{first_word}%")) if first_word else listed.limit(0)
     ).all()
+    places = {a.casefold() for a in data.areas_served}
     for found in candidates:
-        if normalised_name(found.name) == wanted:
+        theirs = {a.casefold() for a in found.areas_served or []}
+        elsewhere = places and theirs and not places & theirs
+        if normalised_name(found.name) == wanted and not elsewhere:
             raise _already_listed(found.id, "its name")
 
 
