@@ -90,11 +90,16 @@ def test_changing_a_password_ends_the_users_existing_tokens(anon, client, sessio
     also_old = client_for(user)
     assert anon.get("/v1/me", headers={"Authorization": f"Bearer {old}"}).status_code == 200
 
-    changed = client.patch(f"/v1/users/{user.id}", json={"password": "a-brand-new-passphrase"})
-    assert changed.status_code == 200
+    changed = client_for(user).post(
+        "/v1/me/password",
+        json={"current_password": PASSWORD, "password": "a-brand-new-passphrase"},
+    )
+    assert changed.status_code == 200, changed.text
 
     assert anon.get("/v1/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
     assert also_old.get("/v1/me").status_code == 401
+    new = changed.json()["access_token"]
+    assert anon.get("/v1/me", headers={"Authorization": f"Bearer {new}"}).status_code == 200
     assert sign_in(anon, "mover@test.example").status_code == 401
     fresh = sign_in(anon, "mover@test.example", "a-brand-new-passphrase").json()["access_token"]
     assert anon.get("/v1/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
