@@ -44,6 +44,19 @@ def empty_tables():
 
 
 @pytest.fixture
+def inbox(monkeypatch):
+    """A real SMTP server on loopback that Signpost sends to; ``inbox.to(address)``."""
+    from tests.notification_world import Inbox, use_smtp
+
+    inbox = Inbox()
+    inbox.controller.start()
+    use_smtp(monkeypatch, inbox)
+    yield inbox
+    inbox.controller.stop()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def clock():
     """Move Signpost's clock: ``clock.travel(timedelta(days=30))``; reset after the test."""
     from app.core import clock as app_clock

@@ -3,19 +3,8 @@
 import pytest
 
 from app.accounts.models import GlobalRole
-from app.core.config import get_settings
 from tests.factories import client_for, create_organisation, make_user
-from tests.notification_world import Inbox, deliver_all, use_smtp
-
-
-@pytest.fixture
-def inbox(monkeypatch):
-    inbox = Inbox()
-    inbox.controller.start()
-    use_smtp(monkeypatch, inbox)
-    yield inbox
-    inbox.controller.stop()
-    get_settings.cache_clear()
+from tests.notification_world import deliver_all
 
 
 @pytest.fixture

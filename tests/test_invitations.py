@@ -11,21 +11,10 @@ from sqlmodel import select
 
 from app.accounts.models import GlobalRole, User
 from app.audit.models import AuditEntry
-from app.core.config import get_settings
 from tests.factories import PASSWORD, client_for, create_organisation, make_user
-from tests.notification_world import Inbox, deliver_all, use_smtp
+from tests.notification_world import deliver_all
 
 NEW = "four unrelated words tonight"
-
-
-@pytest.fixture
-def inbox(monkeypatch):
-    inbox = Inbox()
-    inbox.controller.start()
-    use_smtp(monkeypatch, inbox)
-    yield inbox
-    inbox.controller.stop()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -18,19 +18,9 @@ from app.notifications.outbox import next_digest_at
 from app.notifications.sweeps import run_sweeps
 from app.notifications.worker import Worker
 from tests.factories import token_for
-from tests.notification_world import Inbox, Receiver, build_people, deliver_all, use_smtp
+from tests.notification_world import Receiver, build_people, deliver_all
 
 PERSONAL = ("LW-5150", "Marigold", "07700 900456", "mornings")
-
-
-@pytest.fixture
-def inbox(monkeypatch):
-    inbox = Inbox()
-    inbox.controller.start()
-    use_smtp(monkeypatch, inbox)
-    yield inbox
-    inbox.controller.stop()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

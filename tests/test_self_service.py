@@ -11,19 +11,9 @@ from sqlmodel import select
 from app.accounts.models import GlobalRole, User
 from app.core.config import get_settings
 from tests.factories import PASSWORD, client_for, key_client, make_api_key, make_user
-from tests.notification_world import Inbox, deliver_all, use_smtp
+from tests.notification_world import deliver_all
 
 NEW = "four unrelated words tonight"
-
-
-@pytest.fixture
-def inbox(monkeypatch):
-    inbox = Inbox()
-    inbox.controller.start()
-    use_smtp(monkeypatch, inbox)
-    yield inbox
-    inbox.controller.stop()
-    get_settings.cache_clear()
 
 
 def sign_in(anon, email, password):
