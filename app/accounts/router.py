@@ -25,11 +25,11 @@ from app.accounts.schemas import (
     UserUpdate,
 )
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, problem_responses
+from app.core.errors import problem_responses
 from app.core.inputs import Text
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
-from app.organisations.deps import VisibleOrganisation
+from app.organisations.deps import ManagedOrganisationId
 
 router = APIRouter(route_class=IdempotentRoute, prefix="/v1", tags=["accounts"])
 
@@ -218,15 +218,6 @@ def reset_users_password(session: SessionDep, user: AdminUser) -> Accepted:
 
 
 # --- organisation members -----------------------------------------------------------------
-
-
-def members_manager(organisation: VisibleOrganisation, principal: Authenticated) -> uuid.UUID:
-    if not principal.can_manage_members(organisation.id):
-        raise Forbidden("Only the organisation's admins (and Signpost admins) manage members")
-    return organisation.id
-
-
-ManagedOrganisationId = Annotated[uuid.UUID, Depends(members_manager)]
 
 
 @router.get(

@@ -282,6 +282,19 @@ def _refuse_losing_last_org_admin(session: Session, organisation_id: uuid.UUID) 
         raise Conflict("The organisation would have no admin left; add another admin first")
 
 
+def grant_membership(
+    session: Session, user_id: uuid.UUID, organisation_id: uuid.UUID, role: OrganisationRole
+) -> None:
+    """Give ``user_id`` ``role`` in the organisation, replacing any role they had there."""
+    membership = session.exec(
+        select(Membership).where(
+            Membership.user_id == user_id, Membership.organisation_id == organisation_id
+        )
+    ).first() or Membership(user_id=user_id, organisation_id=organisation_id)
+    membership.role = role
+    session.add(membership)
+
+
 def add_creator_as_admin(session: Session, principal: Principal, organisation_id: uuid.UUID):
     """Whoever registers an organisation (and is not a steward or admin) becomes its admin."""
     if principal.kind == "user" and not principal.is_steward_or_admin:

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.accounts.models import Membership, OrganisationRole
+from app.accounts import service as accounts
+from app.accounts.models import OrganisationRole
 from app.accounts.principal import Principal
 from app.claims.models import ClaimStatus, OrganisationClaim
 from app.claims.schemas import ClaimCreate, ClaimPublic
@@ -120,16 +121,9 @@ def decide(
     claim.reviewed_by_id = principal.id if principal.kind == "user" else None
     session.add(claim)
     if approve:
-        membership = session.execute(
-            select(Membership).where(
-                Membership.user_id == claim.claimant_id,
-                Membership.organisation_id == claim.organisation_id,
-            )
-        ).scalar_one_or_none() or Membership(
-            user_id=claim.claimant_id, organisation_id=claim.organisation_id
+        accounts.grant_membership(
+            session, claim.claimant_id, claim.organisation_id, OrganisationRole.admin
         )
-        membership.role = OrganisationRole.admin
-        session.add(membership)
     session.flush()
     emit(
         session,

@@ -1,11 +1,11 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, problem_responses
+from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
 from app.invitations import service
@@ -18,18 +18,9 @@ from app.invitations.schemas import (
     InvitationPublic,
     OrganisationInvitationCreate,
 )
-from app.organisations.deps import VisibleOrganisation
+from app.organisations.deps import ManagedOrganisationId
 
 router = APIRouter(route_class=IdempotentRoute, prefix="/v1", tags=["invitations"])
-
-
-def _members_manager(organisation: VisibleOrganisation, principal: Authenticated) -> uuid.UUID:
-    if not principal.can_manage_members(organisation.id):
-        raise Forbidden("Only the organisation's admins (and Signpost admins) manage members")
-    return organisation.id
-
-
-ManagedOrganisationId = Annotated[uuid.UUID, Depends(_members_manager)]
 
 
 @router.post(

@@ -9,8 +9,9 @@ import jwt
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.accounts import service as accounts
 from app.accounts.links import LinkRefused
-from app.accounts.models import GlobalRole, Membership, User
+from app.accounts.models import GlobalRole, User
 from app.accounts.passwords import check_password
 from app.accounts.principal import Principal
 from app.accounts.security import create_access_token, hash_password
@@ -220,16 +221,9 @@ def _sign_up(session: Session, invitation: Invitation, body: InvitationAnswer) -
 
 def _join(session: Session, invitation: Invitation, user: User) -> None:
     if invitation.organisation_id is not None:
-        membership = session.execute(
-            select(Membership).where(
-                Membership.user_id == user.id,
-                Membership.organisation_id == invitation.organisation_id,
-            )
-        ).scalar_one_or_none() or Membership(
-            user_id=user.id, organisation_id=invitation.organisation_id
+        accounts.grant_membership(
+            session, user.id, invitation.organisation_id, invitation.organisation_role
         )
-        membership.role = invitation.organisation_role
-        session.add(membership)
         return
     if user.role is GlobalRole.admin and invitation.global_role is not GlobalRole.admin:
         raise Conflict("You are an admin already; an admin's role is changed by another admin")

@@ -52,3 +52,13 @@ def administered_organisation(
 
 
 AdministeredOrganisation = Annotated[Organisation, Depends(administered_organisation)]
+
+
+def _members_manager(organisation: VisibleOrganisation, principal: Authenticated) -> uuid.UUID:
+    if not principal.can_manage_members(organisation.id):
+        raise Forbidden("Only the organisation's admins (and Signpost admins) manage members")
+    return organisation.id
+
+
+# The organisation's id, for its admins and Signpost admins (members, invitations).
+ManagedOrganisationId = Annotated[uuid.UUID, Depends(_members_manager)]
