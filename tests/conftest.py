@@ -16,6 +16,7 @@ from sqlalchemy import delete
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
+from app.accounts.principal_cache import principals
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import upgrade
@@ -38,6 +39,7 @@ def empty_tables():
     yield
     vocabulary_snapshot.clear()
     lexicon.clear()
+    principals.clear()
     with get_engine().begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(delete(table))

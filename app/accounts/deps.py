@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from app.accounts.models import ApiKey, GlobalRole, Membership, User
 from app.accounts.principal import ANONYMOUS, Principal
+from app.accounts.principal_cache import principals
 from app.accounts.security import decode_access_token, secret_matches, split_api_key
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
@@ -44,20 +45,25 @@ def get_principal(
     if token and api_key:
         raise Unauthorized("Send either a bearer token or an API key, not both")
     if api_key:
-        principal = _principal_for_key(session, api_key)
+        principal = principals.lookup(api_key, lambda: _principal_for_key(session, api_key))
     elif token:
-        principal = _principal_for_token(session, token)
+        claims = decode_access_token(token)  # signature and expiry: on every request
+        if claims is None:
+            raise Unauthorized(INVALID_TOKEN)
+        principal = principals.lookup(token, lambda: (_principal_for_token(session, claims), None))
     else:
         principal = ANONYMOUS
     session.info["principal"] = principal  # the audit log records who wrote
     return principal
 
 
-def _principal_for_token(session: Session, token: str) -> Principal:
-    claims = decode_access_token(token)
-    user = session.get(User, claims[0]) if claims else None
+INVALID_TOKEN = "The bearer token is invalid or has expired; sign in again"
+
+
+def _principal_for_token(session: Session, claims: tuple[uuid.UUID, int]) -> Principal:
+    user = session.get(User, claims[0])
     if user is None or not user.is_active or user.token_version != claims[1]:
-        raise Unauthorized("The bearer token is invalid or has expired; sign in again")
+        raise Unauthorized(INVALID_TOKEN)
     memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
     return Principal(
         kind="user",
@@ -67,7 +73,7 @@ def _principal_for_token(session: Session, token: str) -> Principal:
     )
 
 
-def _principal_for_key(session: Session, api_key: str) -> Principal:
+def _principal_for_key(session: Session, api_key: str) -> tuple[Principal, datetime | None]:
     parts = split_api_key(api_key)
     # The key and its organisation's archived_at in one round trip: this runs per request.
     found = (
@@ -98,7 +104,8 @@ def _principal_for_key(session: Session, api_key: str) -> Principal:
         if key.organisation_id and key.organisation_role and organisation_archived_at is None
         else {}
     )
-    return Principal(kind="api_key", id=key.id, role=key.role, memberships=memberships)
+    principal = Principal(kind="api_key", id=key.id, role=key.role, memberships=memberships)
+    return principal, key.expires_at
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     signin_max_failures_per_account: int = Field(5, ge=1)
     signin_max_failures_per_address: int = Field(20, ge=1)
     signin_lockout_minutes: int = Field(15, ge=1)
+    # How long a worker remembers who an API key or bearer token belongs to (0: not at all);
+    # see app/accounts/principal_cache.py.
+    auth_cache_seconds: float = Field(5.0, ge=0, le=60)
     # Demo accounts (one per role, password below) are created only by seed-demo.
     demo_password: SecretStr = SecretStr("signpost-demo")
     # Connections per worker process. Sync routes run in AnyIO's thread pool, which is sized
@@ -48,6 +51,13 @@ class Settings(BaseSettings):
     # Behind PgBouncer in transaction mode: no startup parameters (set the timeouts on the
     # role instead) and no server-side prepared statements.
     db_pgbouncer: bool = False
+    # Pooled connections are replaced after this long (no ping on every checkout: after a
+    # database restart the first request on each dead connection gets a 503 and the pool is
+    # refilled).
+    db_pool_recycle_seconds: int = Field(1800, ge=1)
+    # PostgreSQL's JIT compiles the search's plans on every request and costs more than it
+    # saves on them (up to 78 ms); off for the application's connections.
+    db_jit: bool = False
     # Requests in flight per worker; more get 503 at once. Default: db_pool_size.
     max_in_flight: int | None = Field(None, ge=1)
     retry_after_seconds: int = Field(2, ge=1)

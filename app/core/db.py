@@ -58,11 +58,15 @@ def make_engine(url: str) -> Engine:
         # Startup parameters, so they hold for every transaction on the connection.
         connect_args["options"] = (
             f"-c lock_timeout={settings.db_lock_timeout_ms} "
-            f"-c statement_timeout={settings.db_statement_timeout_ms}"
+            f"-c statement_timeout={settings.db_statement_timeout_ms} "
+            f"-c jit={'on' if settings.db_jit else 'off'}"
         )
     return create_engine(
         url,
-        pool_pre_ping=True,  # connections that died with a database restart are replaced
+        # No ping per checkout (a round trip on every request): a connection that died with
+        # a database restart fails its first statement, which is a 503, and SQLAlchemy then
+        # discards every connection the pool held before it.
+        pool_recycle=settings.db_pool_recycle_seconds,
         connect_args=connect_args,
         **pool,
     )

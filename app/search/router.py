@@ -1,12 +1,12 @@
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
 
 from app.accounts.deps import require_roles
 from app.accounts.models import GlobalRole
 from app.activities.models import DeliveryMode
-from app.core.db import ReadSessionDep, SessionDep
+from app.core.db import ReadSessionDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
@@ -41,8 +41,8 @@ Many = Query(max_length=20)
     description=(service.__doc__ or "").split("\n\n", 1)[1],
 )
 def find_referral_options(
-    session: SessionDep,
     reader: ReadSessionDep,
+    background: BackgroundTasks,
     page: PageDep,
     need: Annotated[
         list[Annotated[str, Query(min_length=1, max_length=100)]],
@@ -120,4 +120,6 @@ def find_referral_options(
         include_online=include_online,
         sort=sort,
     )
-    return service.search(reader, request, page, log=session)
+    found, log = service.search(reader, request, page)
+    background.add_task(service.write_log, log)  # after the answer has gone
+    return found

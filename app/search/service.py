@@ -29,6 +29,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select, text
 from sqlmodel import Session
 
@@ -45,6 +46,7 @@ from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import ACCEPTING, effective_sql
 from app.capacity.service import summarise as summarise_capacity
 from app.core.config import get_settings
+from app.core.db import get_engine
 from app.core.errors import InvalidField
 from app.core.pagination import PageParams, make_page
 from app.core.types import utcnow
@@ -87,6 +89,8 @@ from app.vocabulary.matching import (
     vocabulary_words,
 )
 from app.vocabulary.snapshot import Snapshot, snapshot
+
+logger = structlog.get_logger("signpost.search")
 
 WEIGHTS = {"relevance": 0.40, "proximity": 0.30, "accepting": 0.15, "freshness": 0.15}
 FEW_RESULTS = 3
@@ -211,16 +215,11 @@ def page_statement(planned: Plan, sort: SearchSort, params: PageParams):
 
 
 def search(
-    session: Session,
-    request: SearchRequest,
-    params: PageParams,
-    now: datetime | None = None,
-    log: Session | None = None,
-) -> ReferralOptionPage:
-    """Read with ``session`` (a replica's, perhaps); write the search log with ``log``
-    (the primary's; by default ``session``)."""
+    session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
+) -> tuple[ReferralOptionPage, SearchLog]:
+    """Read with ``session`` (a replica's, perhaps). Returns the page and the search-log row
+    for it, which the caller writes (``write_log``) once the answer has gone."""
     now = now or utcnow()
-    log = log or session
     planned = plan(session, request, now)
     location, terms = planned.location, planned.terms
 
@@ -232,8 +231,7 @@ def search(
             for word in terms.unknown
         ]
         page.location = _location_out(location, request)
-        _log(log, request, location, terms, 0)
-        return page
+        return page, _log(request, location, terms, 0)
 
     rows, total = _page_rows(session, request, planned, params, now)
     contents = _dress(session, request, rows, location, terms, now)
@@ -248,8 +246,7 @@ def search(
         page.hints.append(
             "Few options match: try a larger radius_km, include_online=true or fewer filters"
         )
-    _log(log, request, location, terms, total)
-    return page
+    return page, _log(request, location, terms, total)
 
 
 def _page_of(terms: _Terms, contents, total: int, params: PageParams) -> ReferralOptionPage:
@@ -750,7 +747,7 @@ def _age_band(age: int | None) -> str | None:
     return "65+"
 
 
-def _log(session, request, location, terms, result_count) -> None:
+def _log(request, location, terms, result_count) -> SearchLog:
     filters = {
         "radius_km": request.radius_km if location else None,
         "age_band": _age_band(request.age),
@@ -767,20 +764,27 @@ def _log(session, request, location, terms, result_count) -> None:
         "q_terms": sorted(str(term_id) for term_id in terms.from_q.direct),
         "unknown_terms": len(terms.unknown),
     }
-    session.add(
-        SearchLog(
-            outcode=location.outcode if location else None,
-            need_ids=sorted(str(term_id) for term_id in terms.asked.needs),
-            category_ids=sorted(str(term_id) for term_id in terms.asked.categories),
-            unmatched=list(dict.fromkeys(terms.unmatched)),
-            filters={
-                key: value for key, value in filters.items() if value not in (None, [], False)
-            },
-            result_count=result_count,
-        )
+    return SearchLog(
+        outcode=location.outcode if location else None,
+        need_ids=sorted(str(term_id) for term_id in terms.asked.needs),
+        category_ids=sorted(str(term_id) for term_id in terms.asked.categories),
+        unmatched=list(dict.fromkeys(terms.unmatched)),
+        filters={key: value for key, value in filters.items() if value not in (None, [], False)},
+        result_count=result_count,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # A search writes nothing but this log row, which is statistics: losing the last
-        # few on a crash is fine, so do not make every search wait for a WAL flush.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
-    session.flush()
+
+
+def write_log(entry: SearchLog) -> None:
+    """Store a search's log row in its own short transaction, after the answer has gone
+    (a FastAPI background task), so no search waits for it. A failure is logged, once and
+    without the row, and costs only that statistic."""
+    try:
+        with Session(get_engine()) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Statistics: losing the last few on a crash is fine, so do not make the
+                # commit wait for a WAL flush.
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            session.add(entry)
+            session.commit()
+    except Exception as error:
+        logger.warning("search_log_not_written", error=type(error).__name__)

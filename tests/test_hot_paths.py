@@ -1,0 +1,113 @@
+"""What the hot paths cost in database work (issue #14): who is calling is remembered for
+a few seconds, without outliving a revocation; PostgreSQL's JIT is off; the search log
+is written after the answer and never fails a search."""
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, event, func, select, text
+
+from app.accounts.models import GlobalRole, OrganisationRole
+from app.accounts.service import grant_membership
+from app.core.db import get_engine
+from app.search import service as search_service
+from app.search.models import SearchLog
+from tests.factories import client_for, create_listing, key_client, make_api_key, make_user
+
+
+class Statements:
+    """Counts the SQL statements the engine runs while it is active."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def __call__(self, _conn, _cursor, statement, *_):
+        self.seen.append(statement)
+
+    def __enter__(self):
+        event.listen(get_engine(), "before_cursor_execute", self)
+        return self
+
+    def __exit__(self, *_):
+        event.remove(get_engine(), "before_cursor_execute", self)
+
+    def touching(self, table: str) -> list[str]:
+        return [s for s in self.seen if table in s]
+
+
+def test_a_repeated_api_key_is_not_looked_up_again(session):
+    key = make_api_key(session, role=GlobalRole.link_worker)
+    caller = key_client(key)
+    assert caller.get("/v1/taxonomies").status_code == 200
+    with Statements() as statements:
+        assert caller.get("/v1/taxonomies").status_code == 200
+    assert statements.seen  # the route itself reads
+    assert statements.touching("api_key") == []
+
+
+def test_a_repeated_bearer_token_is_not_looked_up_again(session):
+    caller = client_for(make_user(session, role=GlobalRole.link_worker))
+    assert caller.get("/v1/me").status_code == 200
+    with Statements() as statements:
+        assert caller.get("/v1/taxonomies").status_code == 200
+    assert statements.seen
+    assert statements.touching("membership") == []
+
+
+def test_a_revoked_key_is_refused_at_once(session, client):
+    created = client.post("/v1/api-keys", json={"name": "script", "role": "link_worker"})
+    assert created.status_code == 201, created.text
+    caller = key_client(created.json()["key"])
+    assert caller.get("/v1/me").status_code == 200
+    assert client.post(f"/v1/api-keys/{created.json()['id']}/revoke").status_code == 200
+    refused = caller.get("/v1/me")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_a_deactivated_user_is_refused_at_once(session, client):
+    user = make_user(session, role=GlobalRole.link_worker)
+    caller = client_for(user)
+    assert caller.get("/v1/me").status_code == 200
+    answer = client.patch(
+        f"/v1/users/{user.id}", json={"is_active": False}, headers={"If-Match": '"1"'}
+    )
+    assert answer.status_code == 200, answer.text
+    assert caller.get("/v1/me").status_code == 401
+
+
+def test_a_new_membership_counts_at_once(session, client):
+    user = make_user(session)
+    caller = client_for(user)
+    organisation = create_listing(client)["organisation"]["id"]
+    assert caller.get("/v1/me").json()["memberships"] == []
+    grant_membership(session, user.id, uuid.UUID(organisation), OrganisationRole.editor)
+    session.commit()
+    memberships = caller.get("/v1/me").json()["memberships"]
+    assert [m["organisation_id"] for m in memberships] == [organisation]
+
+
+@pytest.mark.skipif(get_engine().dialect.name != "postgresql", reason="JIT is PostgreSQL's")
+def test_jit_is_off_for_the_application(session):
+    assert session.execute(text("SHOW jit")).scalar_one() == "off"
+
+
+def test_the_search_log_is_written_after_the_answer(client, searcher, session):
+    create_listing(client, name="Logged Walking Group")
+    answer = searcher.get("/v1/referral-options", params={"q": "walking"})
+    assert answer.status_code == 200
+    assert session.scalar(select(func.count()).select_from(SearchLog)) == 1
+
+
+def test_a_search_log_that_cannot_be_written_costs_only_itself(
+    client, searcher, session, monkeypatch
+):
+    create_listing(client, name="Unlogged Walking Group")
+
+    unreachable = create_engine("sqlite:////nonexistent/signpost/search-log.db")
+    monkeypatch.setattr(search_service, "get_engine", lambda: unreachable)
+    answer = searcher.get("/v1/referral-options", params={"q": "walking"})
+    monkeypatch.undo()
+    assert answer.status_code == 200
+    assert [o["activity"]["name"] for o in answer.json()["contents"]] == ["Unlogged Walking Group"]
+    assert session.scalar(select(func.count()).select_from(SearchLog)) == 0
