@@ -18,9 +18,9 @@ from app.notifications.models import (
     UsedToken,
     Webhook,
 )
-from app.organisations.models import Organisation, OrganisationArea
+from app.organisations.models import Organisation, OrganisationArea, OrganisationStanding
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
-from app.search.models import SearchLog
+from app.search.models import ActivityCardRecord, SearchLog
 from app.support.models import SupportMessage, SupportNeed, SupportOffer
 from app.venues.models import Venue
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
@@ -28,6 +28,7 @@ from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSyno
 __all__ = [
     "Activity",
     "ActivityCapacity",
+    "ActivityCardRecord",
     "ActivityTerm",
     "ActivityVenue",
     "ApiKey",
@@ -43,6 +44,7 @@ __all__ = [
     "Organisation",
     "OrganisationArea",
     "OrganisationClaim",
+    "OrganisationStanding",
     "OutboxEvent",
     "Postcode",
     "Referral",

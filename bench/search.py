@@ -65,7 +65,7 @@ from app.core.pagination import PageParams  # noqa: E402
 from app.core.types import utcnow  # noqa: E402
 from app.geo.outcodes import outcodes  # noqa: E402
 from app.search import service as search_service  # noqa: E402
-from app.search.indexing import delivery_mask, weekday_mask  # noqa: E402
+from app.search.indexing import delivery_mask, refresh_missing, weekday_mask  # noqa: E402
 from app.vocabulary.models import TermSynonym  # noqa: E402
 from app.vocabulary.seed import CATEGORIES, NEEDS, seed_vocabulary  # noqa: E402
 
@@ -546,6 +546,38 @@ def measure_api(client: httpx.Client, mix) -> tuple[dict[str, list[float]], int]
     return results, errors
 
 
+def listing_requests(rng: random.Random) -> dict[str, list[str]]:
+    """Anonymous listing pages (the first 50) and single activities, as a directory's
+    public front end or a crawler asks for them."""
+    with psycopg.connect(PLAIN_DSN) as connection:
+        listed = [
+            str(row[0])
+            for row in connection.execute(
+                "SELECT activity_id FROM activity_facet WHERE listed ORDER BY random() LIMIT %s",
+                (ROUNDS,),
+            )
+        ]
+    return {
+        "GET /v1/activities?per_page=20 (anonymous)": [
+            f"/v1/activities?per_page=20&page={rng.randint(1, 50)}" for _ in range(ROUNDS)
+        ],
+        "GET /v1/activities/{id} (anonymous)": [f"/v1/activities/{i}" for i in listed],
+    }
+
+
+def measure_paths(client: httpx.Client, requests: dict[str, list[str]]):
+    results, errors = {}, 0
+    for label, paths in requests.items():
+        samples = []
+        for path in paths:
+            started = time.perf_counter()
+            response = client.get(path)
+            samples.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+        results[label] = samples
+    return results, errors
+
+
 def throughput(key: str, mix, clients: int) -> tuple[float, int]:
     everything = [params for searches in mix.values() for params in searches]
     per_client = THROUGHPUT_REQUESTS // clients
@@ -572,16 +604,19 @@ def throughput(key: str, mix, clients: int) -> tuple[float, int]:
     return per_client * clients / (time.perf_counter() - started), errors
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM of the server process and its workers."""
-    total = 0
+def worker_rss_mb(pid: int) -> list[float]:
+    """Resident memory now (VmRSS, after the runs: steady state) of each worker process of
+    the server ``pid`` (the master when it has no workers). Not VmHWM: each worker's
+    start-up peak (hashing a dummy argon2 password, 64 MiB, given back at once) says
+    nothing about what it holds while serving."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
-    for each in pids:
+    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    sizes = []
+    for each in pids or [pid]:
         for line in Path(f"/proc/{each}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1])
-    return total / 1024
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -589,9 +624,23 @@ def percentile(samples: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
+def build_read_model() -> float:
+    """Cards and standings for whatever lacks them (all of a freshly generated dataset), as
+    `signpost migrate` builds them."""
+    started = time.perf_counter()
+    with Session(get_engine()) as session:
+        refresh_missing(session)
+        session.commit()
+    with psycopg.connect(PLAIN_DSN, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE activity_card")
+        connection.execute("VACUUM ANALYZE organisation_standing")
+    return time.perf_counter() - started
+
+
 def main() -> None:
     ensure_database()
     generated = None if dataset_ready() else generate()
+    carded = build_read_model()
     with Session(get_engine()) as session:
         key = create_api_key(
             session, SYSTEM, ApiKeyCreate(name="bench", role=GlobalRole.link_worker)
@@ -618,16 +667,31 @@ def main() -> None:
                     time.sleep(0.1)
             measure_api(client, {k: v[:20] for k, v in mix.items()})  # warm up
             api, errors = measure_api(client, mix)
+        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as anonymous:
+            paths = listing_requests(random.Random(11))
+            measure_paths(anonymous, {k: v[:20] for k, v in paths.items()})  # warm up
+            listings, listing_errors = measure_paths(anonymous, paths)
+            errors += listing_errors
         single, single_errors = throughput(key, mix, 1)
         eight, eight_errors = throughput(key, mix, 8)
-        rss = peak_rss_mb(server.pid)
+        rss = worker_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
-    write(raw, api, errors, (single, single_errors), (eight, eight_errors), rss, generated)
+    write(
+        raw,
+        api,
+        listings,
+        errors,
+        (single, single_errors),
+        (eight, eight_errors),
+        rss,
+        generated,
+        carded,
+    )
 
 
-def write(raw, api, errors, single, eight, rss, generated) -> None:
+def write(raw, api, listings, errors, single, eight, rss, generated, carded) -> None:
     lines = [
         f"\n## Referral-options search, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -635,10 +699,12 @@ def write(raw, api, errors, single, eight, rss, generated) -> None:
         f"{platform.python_version()}; PostgreSQL (`{PLAIN_DSN.split('@')[-1]}`); "
         f"{ORGANISATIONS:,} organisations, {VENUES:,} venues, {ACTIVITIES:,} activities"
         + (f" (generated in {generated:.0f} s)" if generated else " (reused)")
+        + f"; read model (cards, standings) completed in {carded:.0f} s"
         + f"; uvicorn with {WORKERS} workers; {ROUNDS} searches per row, one client, "
-        "keep-alive. API = HTTP round trip (API key check, term lookup, the page query with "
-        "its window count, dressing the page, search-log insert). SQL = the same page "
-        "statement sent alone through psycopg.",
+        "keep-alive. API = HTTP round trip (API key check, understanding the request, the "
+        "page's one statement: filter, rank, cards, capacity, standing and capped count; "
+        "dressing the page; the search log is written after the answer). SQL = the same "
+        "page statement sent alone through psycopg.",
         "",
         "| search | API p50 | API p95 | API p99 | SQL p50 | SQL p95 | SQL p99 | API/SQL p50 |",
         "|---|---|---|---|---|---|---|---|",
@@ -650,13 +716,21 @@ def write(raw, api, errors, single, eight, rss, generated) -> None:
             f"{percentile(a, 99):.1f} | {percentile(s, 50):.1f} | {percentile(s, 95):.1f} | "
             f"{percentile(s, 99):.1f} | {percentile(a, 50) / max(percentile(s, 50), 0.01):.2f} |"
         )
+    lines += ["", "| listing (no SQL column) | API p50 | API p95 | API p99 |", "|---|---|---|---|"]
+    for label, samples in listings.items():
+        lines.append(
+            f"| {label} | {percentile(samples, 50):.1f} | {percentile(samples, 95):.1f} | "
+            f"{percentile(samples, 99):.1f} |"
+        )
     lines += [
         "",
-        f"Times in ms. Errors in the latency run: {errors}.",
+        f"Times in ms. Errors in the latency runs: {errors}.",
         f"Throughput over the whole mix ({THROUGHPUT_REQUESTS} searches): "
         f"1 client {single[0]:.0f}/s ({single[1]} errors); "
         f"8 clients {eight[0]:.0f}/s ({eight[1]} errors).",
-        f"Peak RSS of the API (all uvicorn processes): {rss:.0f} MB.",
+        "Steady-state RSS per API worker after the runs: "
+        + ", ".join(f"{size:.0f} MB" for size in rss)
+        + ".",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

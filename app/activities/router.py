@@ -1,16 +1,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.activities import service
-from app.activities.deps import ActivityForUpdate, EditableActivity, VisibleActivity
+from app.activities.deps import ActivityForUpdate, EditableActivity
 from app.activities.models import Activity, ActivityStatus
 from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ActivityUpdate
 from app.core.concurrency import set_etag
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
 from app.core.sorting import ListingSort
@@ -41,8 +41,19 @@ def list_activities(
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=400,
+            description="Continue after this cursor (the previous page's `next_after`) "
+            "instead of counting pages; with the same filters and sort",
+        ),
+    ] = None,
 ) -> ActivityPage:
-    """List the activities the caller may see, with schedules, terms and venues."""
+    """List the activities the caller may see, with schedules, terms and venues. Page by
+    `page`, or by `after` (faster deep in a long list)."""
+    if after is not None and page.page != 1:
+        raise InvalidField("query.after", "give page or after, not both", "conflict")
     filters = service.ActivityFilters(
         organisation_id=organisation,
         status=status_,
@@ -51,6 +62,7 @@ def list_activities(
         modified_after=modified_after,
         include_archived=include_archived,
         sort=sort,
+        after=after,
     )
     return service.list_activities(session, principal, filters, page)
 
@@ -73,10 +85,15 @@ def create_activity(
 
 @router.get("/{activity_id}", responses=problem_responses(401, 404, 422))
 def get_activity(
-    session: SessionDep, activity: VisibleActivity, response: Response
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
+    response: Response,
 ) -> ActivityPublic:
     """One activity. The `ETag` header is what `If-Match` needs to change it."""
-    return _public(session, response, activity)
+    activity = service.get_public(session, principal, activity_id)
+    set_etag(response, activity.version)
+    return activity
 
 
 @router.patch("/{activity_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))

@@ -118,13 +118,23 @@ ActivityUpdate = patch_model_of(
 )
 
 
-class ActivityPublic(ActivityBase):
+class ActivityCard(ActivityBase):
+    """What a listing shows of an activity that does not change with the clock: stored per
+    activity (``activity_card``) and completed per request (``ActivityPublic``)."""
+
     id: uuid.UUID
     organisation: OrganisationSummary
     last_confirmed_at: datetime
     schedules: list[SchedulePublic]
     terms: list[TermSummary]
     venues: list[VenueSummary]
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    version: int
+
+
+class ActivityPublic(ActivityCard):
     capacity: CapacitySummary
     freshness: Freshness
     assurance_level: AssuranceLevel = Field(
@@ -133,10 +143,6 @@ class ActivityPublic(ActivityBase):
     responsiveness: Responsiveness = Field(
         description="How the organisation answers referrals (last 90 days)"
     )
-    created_at: datetime
-    updated_at: datetime
-    archived_at: datetime | None
-    version: int
 
 
 class ActivitySummary(SQLModel):
@@ -146,3 +152,10 @@ class ActivitySummary(SQLModel):
 
 class ActivityPage(Page[ActivityPublic]):
     """One page of activities."""
+
+    next_after: str | None = Field(
+        None,
+        description="Pass as `after` for the next page (keyset pagination: as fast on the "
+        "thousandth page as on the first, and steady while listings change); null on the "
+        "last page. A page read with `after` has `first_page` false and `page_number` 1",
+    )

@@ -1,13 +1,13 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import ColumnElement, or_, true
-from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
 from app.accounts.principal import Principal
-from app.activities.freshness import freshness
+from app.activities import cards
 from app.activities.models import (
     Activity,
     ActivityBase,
@@ -16,33 +16,19 @@ from app.activities.models import (
     ActivityVenue,
     Schedule,
 )
-from app.activities.schemas import ActivityCreate, ActivityPublic, ScheduleIn, SchedulePublic
-from app.assurance import service as assurance
-from app.assurance.rules import AssuranceLevel
+from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ScheduleIn
 from app.capacity import service as capacity
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
-from app.core.pagination import Page, PageParams, paginate
-from app.core.sorting import ListingSort, order_by_clauses
+from app.core.pagination import PageParams, capped_count, page_of
+from app.core.sorting import ListingSort, after_clause, cursor_after, order_by_clauses
 from app.core.types import utcnow
-from app.core.validation import field_values, validate_merged
+from app.core.validation import validate_merged
+from app.organisations import standing as organisation_standing
 from app.organisations import visibility as organisation_visibility
 from app.organisations.models import Organisation
-from app.organisations.schemas import OrganisationSummary
-from app.referrals import responsiveness as provider_responsiveness
-from app.referrals.responsiveness import Responsiveness
 from app.search import indexing as search_index
 from app.venues.models import Venue
-from app.venues.schemas import VenueSummary
 from app.vocabulary import service as vocabulary
-from app.vocabulary.models import TaxonomyTerm
-
-_LOAD = (
-    selectinload(Activity.organisation),
-    selectinload(Activity.schedules),
-    selectinload(Activity.terms).selectinload(TaxonomyTerm.taxonomy),
-    selectinload(Activity.venues),
-    selectinload(Activity.capacity),
-)
 
 
 @dataclass(frozen=True)
@@ -54,37 +40,17 @@ class ActivityFilters:
     modified_after: datetime | None = None
     include_archived: bool = False
     sort: ListingSort = ListingSort.name
+    after: str | None = None  # a cursor from the previous page's ``next_after``
 
 
-def to_public(
-    activity: Activity,
-    responsiveness: Responsiveness,
-    assurance_level: AssuranceLevel,
-    now: datetime | None = None,
-) -> ActivityPublic:
-    now = now or utcnow()
-    return ActivityPublic.model_validate(
-        {
-            **field_values(activity, ActivityPublic),
-            "freshness": freshness(activity.last_confirmed_at, now),
-            "assurance_level": assurance_level,
-            "capacity": capacity.summarise(activity.capacity, now),
-            "responsiveness": responsiveness,
-            "organisation": OrganisationSummary.model_validate(activity.organisation),
-            "schedules": [SchedulePublic.model_validate(s) for s in _in_order(activity.schedules)],
-            "terms": [
-                vocabulary.summarise(t) for t in sorted(activity.terms, key=lambda t: t.name)
-            ],
-            "venues": [
-                VenueSummary.model_validate(v)
-                for v in sorted(activity.venues, key=lambda v: v.name)
-            ],
-        }
+def public_one(session: Session, activity: Activity) -> ActivityPublic:
+    """``activity`` (loaded with ``cards.LOAD``) as the API shows it, from the live tables:
+    what a write answers with."""
+    now = utcnow()
+    standing = organisation_standing.for_organisations(session, [activity.organisation_id], now)
+    return cards.public(
+        cards.build(activity), activity.capacity, standing[activity.organisation_id], now
     )
-
-
-def _in_order(schedules: list[Schedule]) -> list[Schedule]:
-    return sorted(schedules, key=lambda s: (s.freq, s.byday, s.opens_at, str(s.id)))
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -102,8 +68,13 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 def list_activities(
     session: Session, principal: Principal, filters: ActivityFilters, params: PageParams
-) -> Page[ActivityPublic]:
-    statement = select(Activity).options(*_LOAD).where(visible_to(principal))
+) -> ActivityPage:
+    """One page in one statement: the filtered, ordered page of ids with their cards,
+    capacity and standing, and the count of all matches up to a limit
+    (``app.core.pagination.capped_count``)."""
+    statement = select(Activity.id, Activity.name, Activity.created_at, Activity.updated_at).where(
+        visible_to(principal)
+    )
     if filters.organisation_id:
         statement = statement.where(Activity.organisation_id == filters.organisation_id)
     if filters.status:
@@ -120,30 +91,43 @@ def list_activities(
         statement = statement.where(Activity.updated_at > filters.modified_after)
     if not filters.include_archived:
         statement = statement.where(Activity.archived_at.is_(None))
-    statement = statement.order_by(*order_by_clauses(Activity, filters.sort))
-    page = paginate(session, statement, params, lambda activity: activity)
-    return page_of_public(session, page)
-
-
-def page_of_public(session: Session, page: Page[Activity]) -> Page[ActivityPublic]:
-    return page.model_copy(update={"contents": _public_many(session, page.contents)})
-
-
-def public_one(session: Session, activity: Activity) -> ActivityPublic:
-    return _public_many(session, [activity])[0]
-
-
-def _public_many(session: Session, activities: list[Activity]) -> list[ActivityPublic]:
-    """Activities for the wire, with their providers' responsiveness and assurance level
-    (one query each for the whole page)."""
-    now = utcnow()
-    organisation_ids = {a.organisation_id for a in activities}
-    answers = provider_responsiveness.for_organisations(session, organisation_ids, now)
-    levels = assurance.levels_for(session, organisation_ids, now.date())
-    return [
-        to_public(a, answers[a.organisation_id], levels[a.organisation_id].level, now)
-        for a in activities
+    page = statement.order_by(*order_by_clauses(Activity, filters.sort))
+    if filters.after:
+        page = page.where(after_clause(Activity, filters.sort, filters.after))
+    else:
+        page = page.offset(params.offset)
+    page = page.limit(params.per_page + 1)
+    in_order = partial(order_by_clauses, sort=filters.sort)  # on the page's own columns
+    rows = [
+        row._mapping
+        for row in session.execute(
+            cards.with_cards(page, "id", in_order, total=capped_count(statement))
+        )
     ]
+    shown, more = rows[: params.per_page], len(rows) > params.per_page
+    envelope = page_of(
+        cards.public_rows(session, shown, utcnow()),
+        params,
+        more=more,
+        counted=rows[0]["capped_total"] if rows else None,
+        count=lambda: session.execute(select(capped_count(statement))).scalar_one(),
+    )
+    if filters.after:  # a page after a cursor: where it stands is not counted
+        envelope = envelope.model_copy(update={"first_page": False, "last_page": not more})
+    return ActivityPage(
+        **dict(envelope),
+        next_after=cursor_after(filters.sort, shown[-1]) if more else None,
+    )
+
+
+def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -> ActivityPublic:
+    """One activity as the API shows it, read from its card in one statement; 404 when it
+    does not exist or the caller may not see it."""
+    statement = select(Activity.id).where(Activity.id == activity_id, visible_to(principal))
+    rows = session.execute(cards.with_cards(statement, "id", lambda _: [])).all()
+    if not rows:
+        raise NotFound(f"No activity with id {activity_id}")
+    return cards.public_rows(session, [rows[0]._mapping], utcnow())[0]
 
 
 def confirm_activity(session: Session, activity: Activity) -> Activity:
@@ -161,7 +145,9 @@ def get_visible_activity(
     session: Session, principal: Principal, activity_id: uuid.UUID
 ) -> Activity:
     activity = session.exec(
-        select(Activity).where(Activity.id == activity_id, visible_to(principal)).options(*_LOAD)
+        select(Activity)
+        .where(Activity.id == activity_id, visible_to(principal))
+        .options(*cards.LOAD)
     ).first()
     if activity is None:
         raise NotFound(f"No activity with id {activity_id}")
@@ -170,7 +156,7 @@ def get_visible_activity(
 
 def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
     activity = session.exec(
-        select(Activity).where(Activity.id == activity_id).options(*_LOAD)
+        select(Activity).where(Activity.id == activity_id).options(*cards.LOAD)
     ).first()
     if activity is None:
         raise NotFound(f"No activity with id {activity_id}")

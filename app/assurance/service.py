@@ -308,6 +308,10 @@ def assured_until_for(
 
 
 def refresh_index(session: Session, organisation_id: uuid.UUID) -> None:
+    """An item changed: the search index's ``assured_until`` and the stored standing."""
+    from app.organisations import standing  # it reads this module's items_of
+
+    standing.mark(session, organisation_id)
     until = assured_until_for(session, [organisation_id])[organisation_id]
     session.execute(
         update(ActivityFacet)

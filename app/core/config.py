@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     signin_max_failures_per_account: int = Field(5, ge=1)
     signin_max_failures_per_address: int = Field(20, ge=1)
     signin_lockout_minutes: int = Field(15, ge=1)
+    # Lists count their matches exactly up to this many; beyond, `total_items` is a lower
+    # bound and `total_is_estimate` is true (a count never scans the whole directory).
+    exact_count_limit: int = Field(1000, ge=1)
     # How long a worker remembers who an API key or bearer token belongs to (0: not at all);
     # see app/accounts/principal_cache.py.
     auth_cache_seconds: float = Field(5.0, ge=0, le=60)

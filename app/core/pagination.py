@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import ScalarSelect, Select, func
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -18,7 +18,17 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    total_items: int = Field(description="Items matching the filters, across all pages")
+    total_items: int = Field(
+        description="Items matching the filters, across all pages. Counted exactly up to "
+        "SIGNPOST_EXACT_COUNT_LIMIT (1,000); beyond that it is a lower bound and "
+        "`total_is_estimate` is true"
+    )
+    total_is_estimate: bool = Field(
+        False,
+        description="True when more items match than are counted exactly: `total_items` and "
+        "`total_pages` are then lower bounds, and `last_page` still says whether a next page "
+        "exists",
+    )
     total_pages: int
     page_number: int = Field(description="This page, counting from 1")
     size: int = Field(description="Items on this page")
@@ -65,18 +75,52 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+def capped_count(statement: Select) -> ScalarSelect[int]:
+    """How many rows ``statement`` matches, counting no further than one past
+    ``SIGNPOST_EXACT_COUNT_LIMIT``: a scalar subquery, so it travels with the page's own
+    statement, and a count that never scans the whole country."""
+    limit = get_settings().exact_count_limit
+    matches = statement.order_by(None).limit(limit + 1).subquery()
+    return select(func.count()).select_from(matches).correlate(None).scalar_subquery()
+
+
 def paginate(
     session: Session,
     statement: SelectOfScalar[Any],
     params: PageParams,
     to_public: Callable[[Any], T],
 ) -> Page[T]:
-    """Count ``statement``'s matches and return one page of them, converted for the wire."""
-    total = session.exec(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    ).one()
-    rows = session.exec(statement.offset(params.offset).limit(params.per_page)).all()
-    return make_page([to_public(row) for row in rows], total, params)
+    """One page of ``statement``'s matches, converted for the wire, with their count (up to
+    the limit) from the same round trip."""
+    page = statement.offset(params.offset).limit(params.per_page + 1)
+    rows = session.execute(page.add_columns(capped_count(statement))).all()
+    return page_of(
+        [to_public(row[0]) for row in rows[: params.per_page]],
+        params,
+        more=len(rows) > params.per_page,
+        counted=rows[0][-1] if rows else None,
+        count=lambda: session.execute(select(capped_count(statement))).scalar_one(),
+    )
+
+
+def page_of(
+    rows: list[T],
+    params: PageParams,
+    more: bool,
+    counted: int | None,
+    count: Callable[[], int],
+) -> Page[T]:
+    """The envelope for one page read with one row more than it shows (``more``: that row
+    was there) and ``capped_count`` beside it (``counted``; None when the page was empty,
+    and then ``count()`` runs it alone, past the first page only)."""
+    if counted is None:
+        counted = count() if params.page > 1 else 0
+    limit = get_settings().exact_count_limit
+    if counted <= limit:
+        return make_page(rows, counted, params)
+    total = max(counted, params.offset + len(rows) + more)
+    page = make_page(rows, total, params)
+    return page.model_copy(update={"total_is_estimate": True, "last_page": not more})
 
 
 def make_page(rows: list[T], total: int, params: PageParams) -> Page[T]:

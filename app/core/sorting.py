@@ -1,9 +1,17 @@
 """Typed sort parameters: ``name`` ascending, ``-name`` descending; ties broken by id."""
 
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_, or_
+
+from app.core.errors import InvalidField
 
 
 def order_by_clauses(model: type[Any], sort: StrEnum) -> list[ColumnElement[Any]]:
@@ -20,3 +28,44 @@ class ListingSort(StrEnum):
     created_at_desc = "-created_at"
     updated_at = "updated_at"
     updated_at_desc = "-updated_at"
+
+
+# --- keyset ("after") pagination ----------------------------------------------------------
+
+
+def after_clause(model: type[Any], sort: StrEnum, cursor: str) -> ColumnElement[bool]:
+    """Rows after the one ``cursor`` names, in ``sort`` order (ties by id): a page that
+    starts where the last one ended, read from the index instead of counted past."""
+    value, row_id = _decode(sort, cursor)
+    name = str(sort.value)
+    column = getattr(model, name.lstrip("-"))
+    beyond = column < value if name.startswith("-") else column > value
+    return or_(beyond, and_(column == value, model.id > row_id))
+
+
+def cursor_after(sort: StrEnum, row: Mapping[str, Any]) -> str:
+    """The cursor naming ``row`` (which holds the sort column and ``id``)."""
+    value = row[str(sort.value).lstrip("-")]
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    payload = json.dumps([str(sort.value), value, str(row["id"])], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode(sort: StrEnum, cursor: str) -> tuple[Any, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if name != str(sort.value):
+            raise InvalidField("query.after", "was made for another sort order", "mismatch")
+        if name.lstrip("-") in ("created_at", "updated_at"):
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, str):
+            raise ValueError(value)
+        return value, uuid.UUID(row_id)
+    except InvalidField:
+        raise
+    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        raise InvalidField(
+            "query.after", "is not a cursor this list gave (use `next_after`)", "invalid"
+        ) from None

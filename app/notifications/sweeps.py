@@ -13,10 +13,12 @@ from app.notifications.models import Delivery, DeliveryStatus, OutboxEvent, Used
 
 def run_sweeps(session: Session, now: datetime) -> dict[str, int]:
     """Everything time makes happen: referrals expiring and expired, pauses ended,
-    assurance expiring and lapsed, listings due for review or stale; old outbox rows go."""
+    assurance expiring and lapsed, listings due for review or stale, organisations'
+    stored standing run out; old outbox rows go."""
     from app.activities.freshness import nudge_unconfirmed
     from app.assurance import service as assurance
     from app.capacity.service import end_elapsed_pauses
+    from app.organisations import standing
     from app.referrals import service as referrals
 
     return {
@@ -27,6 +29,7 @@ def run_sweeps(session: Session, now: datetime) -> dict[str, int]:
         "assurance_expiring": assurance.warn_expiring(session, now.date()),
         "listings_nudged": nudge_unconfirmed(session, now),
         "outbox_purged": purge_outbox(session, now),
+        "standings_refreshed": standing.refresh_stale(session, now),
     }
 
 

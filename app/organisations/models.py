@@ -1,7 +1,7 @@
 """Organisations (HSDS organization): who runs the activities."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -108,3 +108,23 @@ class OrganisationArea(SQLModel, table=True):
         foreign_key="organisation.id", primary_key=True, ondelete="CASCADE"
     )
     area: str = Field(max_length=100, primary_key=True, index=True)
+
+
+class OrganisationStanding(SQLModel, table=True):
+    """Per organisation, its assurance level and how it answers referrals, stored so that
+    listings and searches read them instead of computing them per request. Each figure
+    says how long it holds (the next lapse of a required item; the moment the oldest
+    referral counted leaves the 90-day window); past that, or missing, it is computed from
+    the live tables (``app.organisations.standing``)."""
+
+    __tablename__ = "organisation_standing"
+
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", primary_key=True, ondelete="CASCADE"
+    )
+    assurance_level: str = Field(max_length=16)
+    assurance_valid_through: date | None = None
+    assurance_required: list[str] = Field(sa_type=JSONColumn)
+    responsiveness: dict = Field(sa_type=JSONColumn)
+    responsiveness_valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refreshed_at: datetime = Field(sa_type=UTCDateTime)

@@ -9,13 +9,13 @@ from app.accounts import service as accounts
 from app.accounts.models import GlobalRole
 from app.accounts.principal import Principal
 from app.activities import service as activity_service
-from app.assurance import service as assurance
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
 from app.notifications.events import EventType, emit
+from app.organisations import standing
 from app.organisations.models import (
     LegalForm,
     Organisation,
@@ -28,7 +28,6 @@ from app.organisations.schemas import (
     OrganisationSummary,
 )
 from app.organisations.visibility import is_visible, visible_to
-from app.referrals import responsiveness as provider_responsiveness
 from app.search import indexing as search_index
 
 # Roles that may register organisations: people who run them (no global role), stewards
@@ -75,17 +74,14 @@ def summaries(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Organisa
 
 
 def _public_many(session: Session, organisations: list[Organisation]) -> list[OrganisationPublic]:
-    """With responsiveness and assurance level, one query each for the whole page."""
-    now = utcnow()
-    ids = [o.id for o in organisations]
-    answers = provider_responsiveness.for_organisations(session, ids, now)
-    levels = assurance.levels_for(session, ids, now.date())
+    """With responsiveness and assurance level: their stored standing, one query."""
+    known = standing.for_organisations(session, [o.id for o in organisations], utcnow())
     return [
         OrganisationPublic.model_validate(
             {
                 **field_values(o, OrganisationPublic),
-                "responsiveness": answers[o.id],
-                "assurance_level": levels[o.id].level,
+                "responsiveness": known[o.id].responsiveness,
+                "assurance_level": known[o.id].assurance_level,
             }
         )
         for o in organisations
@@ -196,7 +192,7 @@ def update_organisation(
     session.flush()
     if "areas_served" in changes:
         set_areas(session, organisation)
-    if changes.keys() & {"name", "status"}:  # what the search index reads
+    if changes.keys() & {"name", "status", "phone", "website"}:  # what cards and the index show
         search_index.refresh_organisation(session, organisation.id)
     if published:
         _announce_published(session, organisation)

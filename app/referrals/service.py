@@ -25,6 +25,7 @@ from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, make_page
 from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
+from app.organisations import standing
 from app.referrals.models import (
     Referral,
     ReferralEvent,
@@ -420,6 +421,7 @@ def _add_event(session, principal, referral, from_status, to_status, now, reason
             note=crypto.encrypt({"note": note}) if note else None,
         )
     )
+    standing.mark(session, referral.organisation_id)  # how it answers referrals
 
 
 # --- jobs ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from app.activities import cards
 from app.activities.models import (
     AccessMode,
     Activity,
@@ -21,8 +22,15 @@ from app.activities.models import (
 )
 from app.assurance.service import assured_until_for
 from app.core.types import utcnow
+from app.organisations import standing
 from app.organisations.models import Organisation, OrganisationStatus
-from app.search.models import ActivityFacet, ActivityPlace, ActivitySearch, SearchWord
+from app.search.models import (
+    ActivityCardRecord,
+    ActivityFacet,
+    ActivityPlace,
+    ActivitySearch,
+    SearchWord,
+)
 from app.search.words import add_to_lexicon, lexicon_words
 from app.venues.models import Venue
 from app.vocabulary.models import TaxonomyTerm, TermSynonym
@@ -85,9 +93,12 @@ def refresh_organisation(session: Session, organisation_id: uuid.UUID) -> int:
 
 
 def refresh_all(session: Session) -> int:
-    """Rebuild every activity's rows, and the lexicon from scratch."""
+    """Rebuild every activity's rows and card, the lexicon from scratch, and every
+    organisation's standing."""
     session.exec(delete(SearchWord))
-    return refresh(session, list(session.exec(select(Activity.id))))
+    indexed = refresh(session, list(session.exec(select(Activity.id))))
+    standing.refresh_all(session, utcnow())
+    return indexed
 
 
 def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
@@ -135,6 +146,8 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
             row.document = document
             session.add(row)
     add_to_lexicon(session, lexicon)
+    session.flush()
+    cards.store(session, ids)
 
 
 def _store_places(session: Session, ids: list[uuid.UUID]) -> None:
@@ -196,8 +209,9 @@ def _store_facet(
 
 
 def refresh_missing(session: Session) -> int:
-    """Index activities that have no search rows yet (e.g. rows older than migration 0003),
-    and fill the lexicon if it is empty (databases older than migration 0009)."""
+    """Index activities that have no search rows or card yet (e.g. rows older than
+    migrations 0003 and 0012), fill the lexicon if it is empty (databases older than
+    migration 0009), and store the standing of organisations that have none."""
     if session.exec(select(SearchWord.word).limit(1)).first() is None:
         documents = session.exec(select(ActivitySearch.document)).yield_per(BATCH)
         lexicon: set[str] = set()
@@ -205,4 +219,14 @@ def refresh_missing(session: Session) -> int:
             lexicon |= lexicon_words(document)
         add_to_lexicon(session, lexicon)
     missing = select(Activity.id).where(Activity.id.not_in(select(ActivityFacet.activity_id)))
-    return refresh(session, list(session.exec(missing)))
+    indexed = refresh(session, list(session.exec(missing)))
+    without_card = list(
+        session.exec(
+            select(Activity.id).where(Activity.id.not_in(select(ActivityCardRecord.activity_id)))
+        )
+    )
+    for start in range(0, len(without_card), BATCH):
+        cards.store(session, without_card[start : start + BATCH])
+        session.expunge_all()  # a national directory's worth of objects is not kept
+    standing.refresh_missing(session, utcnow())
+    return indexed

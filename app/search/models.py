@@ -92,3 +92,19 @@ class ActivityPlace(SQLModel, table=True):
     latitude: float
     longitude: float
     accessibility: list[str] = Field(default_factory=list, sa_type=JSONColumn)
+
+
+class ActivityCardRecord(SQLModel, table=True):
+    """Per activity, what a listing or search result shows of it that does not change with
+    the clock (``ActivityCard``, as JSON, plus the provider's contact block under
+    ``provider``). Rebuilt from the live tables by ``app.search.indexing`` on every write
+    that changes it; read in the same statement as the page it belongs to, with the live
+    capacity row and the organisation's standing, so a page costs one round trip."""
+
+    __tablename__ = "activity_card"
+
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", index=True, ondelete="CASCADE"
+    )
+    card: dict = Field(sa_type=JSONColumn)

@@ -16,6 +16,33 @@ HORIZON_DAYS = 400  # look a little over a year ahead, enough for any monthly pa
 
 
 @dataclass(frozen=True)
+class CardSchedule:
+    """A schedule as an activity card stores it (JSON), read back for ``next_session``."""
+
+    freq: str
+    interval: int
+    byday: str
+    opens_at: time
+    closes_at: time
+    valid_from: date | None
+    valid_to: date | None
+    venue_id: str | None
+
+    @classmethod
+    def from_card(cls, data: dict) -> "CardSchedule":
+        return cls(
+            freq=data["freq"],
+            interval=data["interval"],
+            byday=data["byday"],
+            opens_at=time.fromisoformat(data["opens_at"]),
+            closes_at=time.fromisoformat(data["closes_at"]),
+            valid_from=date.fromisoformat(data["valid_from"]) if data["valid_from"] else None,
+            valid_to=date.fromisoformat(data["valid_to"]) if data["valid_to"] else None,
+            venue_id=data["venue_id"],
+        )
+
+
+@dataclass(frozen=True)
 class Session:
     starts_at: datetime
     ends_at: datetime

@@ -33,6 +33,7 @@ import structlog
 from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select, text
 from sqlmodel import Session
 
+from app.activities import cards
 from app.activities.freshness import freshness
 from app.activities.models import (
     Activity,
@@ -41,14 +42,13 @@ from app.activities.models import (
     DeliveryMode,
     Schedule,
 )
-from app.assurance import service as assurance_service
 from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import ACCEPTING, effective_sql
 from app.capacity.service import summarise as summarise_capacity
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import InvalidField
-from app.core.pagination import PageParams, make_page
+from app.core.pagination import PageParams, capped_count, make_page, page_of
 from app.core.types import utcnow
 from app.geo.service import (
     Location,
@@ -57,12 +57,10 @@ from app.geo.service import (
     nearest_outcode,
     resolve_postcode,
 )
-from app.organisations.models import Organisation
-from app.referrals import responsiveness as provider_responsiveness
 from app.search import lexicon, sql
 from app.search.indexing import delivery_mask, weekday_mask
 from app.search.models import ActivityFacet, ActivityPlace, SearchLog
-from app.search.schedule import next_session
+from app.search.schedule import CardSchedule, next_session
 from app.search.schemas import (
     Correction,
     Matched,
@@ -198,20 +196,39 @@ def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
     return Plan(location, terms, statement, distance, score)
 
 
-def count_statement(planned: Plan):
-    return select(func.count()).select_from(planned.statement.subquery())
+def _order(sort: SearchSort, distance, score, name, activity_id) -> list:
+    tie = [name, activity_id]
+    if sort is SearchSort.distance and distance is not None:
+        return [distance.is_(None), distance, *tie]
+    if sort is SearchSort.name:
+        return tie
+    return [score.desc(), *tie]
 
 
-def page_statement(planned: Plan, sort: SearchSort, params: PageParams):
-    """One page in ``sort`` order (all but next_session, which is ordered in Python)."""
-    tie = [ActivityFacet.name, ActivityFacet.activity_id]
-    if sort is SearchSort.distance and planned.distance is not None:
-        order = [planned.distance.is_(None), planned.distance, *tie]
-    elif sort is SearchSort.name:
-        order = tie
-    else:
-        order = [planned.score.desc(), *tie]
-    return planned.statement.order_by(*order).offset(params.offset).limit(params.per_page)
+def page_statement(planned: Plan, sort: SearchSort, params: PageParams, ids=None):
+    """The page's one statement, in ``sort`` order (all but next_session, which is ordered
+    in Python and passes the page's ``ids``): the filtered, ranked page (with one row more,
+    to know whether another page follows), each row's card, capacity and standing, and the
+    capped count of all matches."""
+    facet = ActivityFacet
+    located = planned.distance is not None
+    if ids is not None:
+        page = planned.statement.where(facet.activity_id.in_(ids))
+        return cards.with_cards(
+            page, "activity_id", lambda _: [], total=capped_count(planned.statement)
+        )
+    page = (
+        planned.statement.order_by(
+            *_order(sort, planned.distance, planned.score, facet.name, facet.activity_id)
+        )
+        .offset(params.offset)
+        .limit(params.per_page + 1)
+    )
+
+    def in_order(c):  # the same order, on the page's own columns
+        return _order(sort, c.distance_km if located else None, c.score, c.name, c.activity_id)
+
+    return cards.with_cards(page, "activity_id", in_order, total=capped_count(planned.statement))
 
 
 def search(
@@ -224,7 +241,7 @@ def search(
     location, terms = planned.location, planned.terms
 
     if terms.unknown:
-        page = _page_of(terms, [], 0, params)
+        page = _page_of(terms, make_page([], 0, params))
         page.hints = [
             f"No need or category matches {word!r}; see `suggestions`, try other words or "
             "browse /v1/taxonomy-terms?taxonomy=need"
@@ -233,12 +250,21 @@ def search(
         page.location = _location_out(location, request)
         return page, _log(request, location, terms, 0)
 
-    rows, total = _page_rows(session, request, planned, params, now)
-    contents = _dress(session, request, rows, location, terms, now)
+    rows, more = _page_rows(session, request, planned, params, now)
+    contents = _dress(session, request, rows[: params.per_page], location, terms, now)
+    page = _page_of(
+        terms,
+        page_of(
+            contents,
+            params,
+            more=more,
+            counted=rows[0]["capped_total"] if rows else None,
+            count=lambda: session.execute(select(capped_count(planned.statement))).scalar_one(),
+        ),
+    )
+    total = page.total_items
     if total == 0 and request.q and not terms.from_q.wanted:
-        terms.suggestions += _suggestions(snapshot(session), request.q)
-
-    page = _page_of(terms, contents, total, params)
+        page.suggestions += _suggestions(snapshot(session), request.q)
     page.location = _location_out(location, request)
     if location and location.note:
         page.hints.append(location.note)
@@ -249,8 +275,8 @@ def search(
     return page, _log(request, location, terms, total)
 
 
-def _page_of(terms: _Terms, contents, total: int, params: PageParams) -> ReferralOptionPage:
-    page = ReferralOptionPage(**dict(make_page(contents, total, params)))
+def _page_of(terms: _Terms, envelope) -> ReferralOptionPage:
+    page = ReferralOptionPage(**dict(envelope))
     page.corrections = terms.corrections
     page.understood = terms.understood
     page.suggestions = terms.suggestions
@@ -474,7 +500,6 @@ def _query(request, location, terms, dialect, now):
         facet.name,
         distance if distance is not None else cast(null(), Float).label("distance_km"),
         score.label("score"),
-        func.count().over().label("total"),
     ).select_from(facet)
     for subquery in joins:
         statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
@@ -547,10 +572,18 @@ def _score(request, terms, distance, now, capacity_status, dialect):
 
 
 def _page_rows(session, request, planned, params, now):
-    """The page's (activity id, distance, score) rows in the requested order, and the total
-    (counted by the same query's window function; a separate count only past the end)."""
+    """The page's rows (``with_cards`` mappings) in the requested order, with one more row
+    when another page follows, and whether it does."""
     if request.sort is SearchSort.next_session:
-        by_score = page_statement(planned, SearchSort.relevance, PageParams(1, 0))
+        by_score = planned.statement.order_by(
+            *_order(
+                SearchSort.relevance,
+                None,
+                planned.score,
+                ActivityFacet.name,
+                ActivityFacet.activity_id,
+            )
+        )
         candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT)).all()
         sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
         far_future = datetime.max.replace(tzinfo=now.tzinfo)
@@ -561,16 +594,19 @@ def _page_rows(session, request, planned, params, now):
                 row[1],
             ),
         )
-        rows = ordered[params.offset : params.offset + params.per_page]
+        wanted = [row[0] for row in ordered[params.offset : params.offset + params.per_page + 1]]
+        if not wanted:
+            return [], False
+        found = {
+            row.activity_id: row._mapping
+            for row in session.execute(page_statement(planned, request.sort, params, wanted))
+        }
+        rows = [found[activity_id] for activity_id in wanted if activity_id in found]
     else:
-        rows = session.execute(page_statement(planned, request.sort, params)).all()
-    if rows:
-        total = rows[0][4]
-    elif params.page == 1:
-        total = 0
-    else:
-        total = session.execute(count_statement(planned)).scalar_one()
-    return [(row[0], row[2], row[3]) for row in rows], total
+        rows = [
+            row._mapping for row in session.execute(page_statement(planned, request.sort, params))
+        ]
+    return rows, len(rows) > params.per_page
 
 
 # --- dressing the page --------------------------------------------------------------------
@@ -593,71 +629,31 @@ def _next_sessions(session, request, activity_ids, now, loaded=None):
 
 
 def _dress(session, request, rows, location, terms, now) -> list[ReferralOption]:
-    """Everything a link worker reads about each result, in four lean queries."""
-    ids = [row[0] for row in rows]
-    if not ids:
+    """Everything a link worker reads about each result, from the rows of the page's one
+    statement: the card, with what depends on now and on this search worked out here."""
+    if not rows:
         return []
-    activity_columns = [getattr(Activity, name) for name in OptionActivity.model_fields]
-    organisation_columns = [
-        getattr(Organisation, name).label(f"organisation_{name}") for name in ORGANISATION_FIELDS
-    ]
-    details = {
-        row.id: row._mapping
-        for row in session.execute(
-            select(*activity_columns, *organisation_columns)
-            .join(Organisation, Organisation.id == Activity.organisation_id)
-            .where(Activity.id.in_(ids))
-        )
-    }
-    schedules: dict[uuid.UUID, list] = {}
-    for schedule in session.execute(
-        select(Schedule.__table__).where(Schedule.activity_id.in_(ids))
-    ):
-        schedules.setdefault(schedule.activity_id, []).append(schedule)
-    venue_columns = [getattr(Venue, name) for name in VenueSummary.model_fields]
-    venues: dict[uuid.UUID, list] = {}
-    for venue in session.execute(
-        select(ActivityVenue.activity_id.label("activity_id"), *venue_columns)
-        .join(Venue, Venue.id == ActivityVenue.venue_id)
-        .where(ActivityVenue.activity_id.in_(ids), Venue.archived_at.is_(None))
-    ):
-        venues.setdefault(venue.activity_id, []).append(venue)
-    tags: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for activity_id, term_id in session.execute(
-        select(ActivityTerm.activity_id, ActivityTerm.term_id).where(
-            ActivityTerm.activity_id.in_(ids)
-        )
-    ):
-        tags.setdefault(activity_id, set()).add(term_id)
-    sessions = _next_sessions(session, request, ids, now, schedules)
-    capacities = {
-        row.activity_id: summarise_capacity(row, now)
-        for row in session.execute(
-            select(ActivityCapacity.__table__).where(ActivityCapacity.activity_id.in_(ids))
-        )
-    }
-    organisation_ids = {detail["organisation_id"] for detail in details.values()}
-    answers = provider_responsiveness.for_organisations(session, organisation_ids, now)
-    assurance = assurance_service.levels_for(session, organisation_ids, now.date())
+    standings = cards.standings(session, rows, now)
     filters = _applied_filters(request)
+    window = (request.available_from, request.available_to)
+    days = set(request.days) or None
     options = []
-    for activity_id, distance, score in rows:
-        detail = details[activity_id]
-        venue = _nearest_venue(venues.get(activity_id, []), location)
-        upcoming = sessions.get(activity_id)
+    for row in rows:
+        card = row["card"]
+        live = set(card["live_venue_ids"])
+        venue = _nearest_venue([v for v in card["venues"] if v["id"] in live], location)
+        upcoming = next_session(
+            [CardSchedule.from_card(s) for s in card["schedules"]], now, days, window
+        )
+        capacity = summarise_capacity(cards.capacity_of(row), now)
+        standing = standings[row["card_organisation_id"]]
+        distance = row["distance_km"]
         options.append(
             ReferralOption(
-                activity=OptionActivity.model_validate(
-                    {name: detail[name] for name in OptionActivity.model_fields}
-                ),
-                organisation=OptionOrganisation.model_validate(
-                    {
-                        name: detail[f"organisation_{name}"]
-                        for name in OptionOrganisation.model_fields
-                    }
-                ),
+                activity=OptionActivity.model_validate(card),
+                organisation=OptionOrganisation.model_validate(card["provider"]),
                 distance_km=round(distance, 2) if distance is not None else None,
-                nearest_venue=VenueSummary.model_validate(venue._mapping) if venue else None,
+                nearest_venue=VenueSummary.model_validate(venue) if venue else None,
                 next_session=NextSession(
                     starts_at=upcoming.starts_at,
                     ends_at=upcoming.ends_at,
@@ -665,27 +661,29 @@ def _dress(session, request, rows, location, terms, now) -> list[ReferralOption]
                 )
                 if upcoming
                 else None,
-                capacity_status=capacities[activity_id].status,
-                capacity=capacities[activity_id],
-                responsiveness=answers[detail["organisation_id"]],
-                assurance_status=assurance[detail["organisation_id"]].level,
-                freshness=freshness(detail["last_confirmed_at"], now),
-                score=round(float(score), 4),
-                matched=_matched(tags.get(activity_id, set()), terms, filters),
+                capacity_status=capacity.status,
+                capacity=capacity,
+                responsiveness=standing.responsiveness,
+                assurance_status=standing.assurance_level,
+                freshness=freshness(datetime.fromisoformat(card["last_confirmed_at"]), now),
+                score=round(float(row["score"]), 4),
+                matched=_matched({uuid.UUID(t["id"]) for t in card["terms"]}, terms, filters),
             )
         )
     return options
 
 
-def _nearest_venue(venues: list, location: Location | None):
-    venues = [v for v in venues if v.latitude is not None]
+def _nearest_venue(venues: list[dict], location: Location | None) -> dict | None:
+    venues = [v for v in venues if v["latitude"] is not None]
     if not venues:
         return None
     if location is None:
-        return min(venues, key=lambda v: v.name)
+        return min(venues, key=lambda v: v["name"])
     return min(
         venues,
-        key=lambda v: distance_km(location.latitude, location.longitude, v.latitude, v.longitude),
+        key=lambda v: distance_km(
+            location.latitude, location.longitude, v["latitude"], v["longitude"]
+        ),
     )
 
 

@@ -1,0 +1,211 @@
+"""The read model (issue #14) says what the live tables say, after every kind of write.
+
+Listings, one activity and search results are answered from stored activity cards and
+organisation standings. After each kind of write below, made through the API as users
+make it, every stored card must equal the card built afresh from the live tables, every
+stored standing that claims to hold must equal the standing computed afresh, and what the
+API answers (read from cards) must equal what the live tables give (the ORM path)."""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.activities import cards
+from app.activities import service as activity_service
+from app.activities.models import Activity
+from app.core.db import get_engine
+from app.core.types import utcnow
+from app.organisations import standing
+from app.organisations.models import OrganisationStanding
+from app.search.models import ActivityCardRecord
+from tests.factories import assure, create_venue, patch
+from tests.referral_world import World, build_world
+
+
+def assert_read_model_is_live(admin) -> None:
+    now = utcnow()
+    with Session(get_engine()) as session:
+        activities = session.execute(select(Activity).options(*cards.LOAD)).scalars().all()
+        stored = dict(
+            session.execute(select(ActivityCardRecord.activity_id, ActivityCardRecord.card)).all()
+        )
+        assert set(stored) == {a.id for a in activities}
+        for activity in activities:
+            assert stored[activity.id] == cards.build(activity), activity.name
+        rows = session.execute(
+            select(OrganisationStanding.organisation_id, *standing.COLUMNS)
+        ).all()
+        assert rows, "no standing was stored"
+        computed = standing.complete(session, {}, [row.organisation_id for row in rows], now)
+        for row in rows:
+            kept = standing.stored(row._mapping, now)
+            if kept is not None:  # a standing that has run out is computed when read
+                assert kept == computed[row.organisation_id]
+        for activity in activities:
+            live = activity_service.public_one(session, activity).model_dump(mode="json")
+            answer = admin.get(f"/v1/activities/{activity.id}")
+            assert answer.status_code == 200
+            assert answer.json() == live
+            assert answer.headers["etag"] == f'"{activity.version}"'
+    listed = admin.get("/v1/activities", params={"include_archived": True, "per_page": 100})
+    assert listed.status_code == 200
+    assert {a["id"] for a in listed.json()["contents"]} == {str(a.id) for a in activities}
+
+
+def _activity_path(world: World) -> str:
+    return f"/v1/activities/{world.activity['id']}"
+
+
+def _edit_activity(world: World, session, check) -> None:
+    answer = patch(
+        world.admin,
+        _activity_path(world),
+        {"name": "Easton Striding Group", "cost_type": "fee", "cost_amount": "3.50"},
+    )
+    assert answer.status_code == 200, answer.text
+    check()
+
+
+def _replace_links(world: World, session, check) -> None:
+    venue = create_venue(world.admin, name="Stapleton Road Hall")
+    answer = patch(
+        world.admin,
+        _activity_path(world),
+        {
+            "venue_ids": [venue["id"]],
+            "term_ids": [world.needs["social-isolation"], world.needs["low-mood"]],
+            "schedules": [
+                {"freq": "MONTHLY", "byday": "1TH", "opens_at": "18:30", "closes_at": "20:00"},
+                {"freq": "WEEKLY", "byday": "MO,WE", "opens_at": "09:00", "closes_at": "10:00"},
+            ],
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    check()
+
+
+def _confirm_and_archive(world: World, session, check) -> None:
+    assert world.admin.post(f"{_activity_path(world)}/confirm").status_code == 200
+    check()
+    assert world.admin.post(f"{_activity_path(world)}/archive").status_code == 200
+    check()
+
+
+def _edit_and_archive_venue(world: World, session, check) -> None:
+    venue = create_venue(world.admin, name="Old Hall")
+    linked = patch(world.admin, _activity_path(world), {"venue_ids": [venue["id"]]})
+    assert linked.status_code == 200, linked.text
+    check()
+    moved = patch(
+        world.admin,
+        f"/v1/venues/{venue['id']}",
+        {"name": "New Hall", "address_1": "2 Church Road", "postcode": "BS2 0JZ"},
+    )
+    assert moved.status_code == 200, moved.text
+    check()
+    assert world.admin.post(f"/v1/venues/{venue['id']}/archive").status_code == 200
+    check()
+
+
+def _edit_organisation(world: World, session, check) -> None:
+    path = f"/v1/organisations/{world.organisation['id']}"
+    changed = patch(
+        world.admin,
+        path,
+        {"name": "Easton Walkers", "phone": "0117 496 0000", "website": "https://walk.example"},
+    )
+    assert changed.status_code == 200, changed.text
+    check()
+    assert patch(world.admin, path, {"status": "draft"}).status_code == 200
+    check()
+    assert world.admin.post(f"{path}/verify").status_code == 200
+    check()
+
+
+def _archive_organisation(world: World, session, check) -> None:
+    path = f"/v1/organisations/{world.organisation['id']}/archive"
+    assert world.admin.post(path).status_code == 200
+    check()
+
+
+def _curate_terms(world: World, session, check) -> None:
+    tagged = patch(world.admin, _activity_path(world), {"term_ids": [world.needs["low-mood"]]})
+    assert tagged.status_code == 200, tagged.text
+    check()
+    renamed = patch(
+        world.admin, f"/v1/taxonomy-terms/{world.needs['low-mood']}", {"name": "Feeling low"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    check()
+
+
+def _change_capacity(world: World, session, check) -> None:
+    world.set_capacity(status="paused", pause_reason="staff_capacity")
+    check()
+    world.set_capacity(status="open", maximum=10)
+    check()
+
+
+def _assure(world: World, session, check) -> None:
+    assure(session, world.admin, world.organisation["id"])
+    check()
+
+
+def _refer_and_answer(world: World, session, check) -> None:
+    first = world.refer()
+    assert world.move(first["id"], "accepted").status_code == 200
+    check()
+    second = world.refer()
+    assert world.move(second["id"], "declined", reason="not_eligible").status_code == 200
+    check()
+    world.refer()
+    check()
+
+
+WRITES: dict[str, Callable[[World, Session, Callable[[], None]], None]] = {
+    "activity fields": _edit_activity,
+    "schedules, terms and venues": _replace_links,
+    "confirm and archive an activity": _confirm_and_archive,
+    "venue edited and archived": _edit_and_archive_venue,
+    "organisation edited, unpublished, verified": _edit_organisation,
+    "organisation archived": _archive_organisation,
+    "term renamed": _curate_terms,
+    "capacity": _change_capacity,
+    "assurance submitted and verified": _assure,
+    "referrals sent and answered": _refer_and_answer,
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_the_read_model_matches_the_live_tables_after(write, session, client):
+    world = build_world(session, client)
+    assert_read_model_is_live(world.admin)
+    write(world, session, lambda: assert_read_model_is_live(world.admin))
+
+
+def test_a_standing_that_has_run_out_is_computed_from_the_live_tables(session, client, clock):
+    """Insurance lapses on its date with nobody writing anything: the stored level says
+    until when it holds, and after that the answer comes from the live tables."""
+    world = build_world(session, client)
+    assure(session, world.admin, world.organisation["id"])
+    path = f"/v1/activities/{world.activity['id']}"
+    assert world.admin.get(path).json()["assurance_level"] == "assured"
+    clock.travel(timedelta(days=600))  # past the insurance's expires_on (2027-06-30)
+    assert world.admin.get(path).json()["assurance_level"] == "lapsed"
+    assert_read_model_is_live(world.admin)
+
+
+def test_referrals_change_the_stored_responsiveness(session, client):
+    world = build_world(session, client)
+    world.refer()
+    with Session(get_engine()) as fresh:
+        row = fresh.get(OrganisationStanding, uuid.UUID(world.organisation["id"]))
+        assert row is not None
+        assert row.responsiveness["referrals_received"] == 1
+        assert row.responsiveness_valid_until is not None
+    shown = world.admin.get(f"/v1/activities/{world.activity['id']}").json()
+    assert shown["responsiveness"]["referrals_received"] == 1
