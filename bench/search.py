@@ -610,7 +610,11 @@ def worker_rss_mb(pid: int) -> list[float]:
     start-up peak (hashing a dummy argon2 password, 64 MiB, given back at once) says
     nothing about what it holds while serving."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    pids = [
+        int(p)
+        for p in (children.read_text().split() if children.exists() else [])
+        if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
     sizes = []
     for each in pids or [pid]:
         for line in Path(f"/proc/{each}/status").read_text().splitlines():

@@ -20,6 +20,7 @@ from app.accounts.principal_cache import principals
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import upgrade
+from app.geo import service as geo
 from app.main import app
 from app.models import metadata
 from app.search import lexicon
@@ -40,6 +41,7 @@ def empty_tables():
     vocabulary_snapshot.clear()
     lexicon.clear()
     principals.clear()
+    geo.forget_placed()
     with get_engine().begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(delete(table))

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from app.activities import service as activity_service
 from app.activities.models import Activity
 from app.core.db import get_engine
+from app.search import indexing as search_index
 from tests.factories import client_for, create_activity, create_organisation, make_user
 
 
@@ -111,6 +112,7 @@ def test_the_database_refuses_a_write_that_raced_past_the_etag_check(client, ses
                 .where(Activity.id == target.id)
                 .values(name="The other writer", version=Activity.version + 1)
             )
+            search_index.refresh(other, [target.id])  # as every write through the API does
             other.commit()
         return original(db, target, changes)
 

@@ -29,6 +29,7 @@ def test_list_uses_the_page_envelope(client):
     first = client.get("/v1/organisations", params={"per_page": 2}).json()
     assert {k: first[k] for k in first if k != "contents"} == {
         "total_items": 3,
+        "total_is_estimate": False,
         "total_pages": 2,
         "page_number": 1,
         "size": 2,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
@@ -202,3 +203,38 @@ def test_timeouts_travel_at_connect_unless_behind_pgbouncer(monkeypatch, pgbounc
     else:
         assert lock_timeout == str(get_settings().db_lock_timeout_ms)
         assert prepare_threshold == 5
+
+
+def test_work_after_the_answer_does_not_hold_a_place():
+    """A request whose answer has gone (its background work, such as writing the search
+    log, still running) leaves its place to the next request."""
+    background_started, release = asyncio.Event(), asyncio.Event()
+
+    async def after_the_answer():
+        background_started.set()
+        await release.wait()
+
+    async def answered(_request):
+        return PlainTextResponse("ok", background=BackgroundTask(after_the_answer))
+
+    async def plain(_request):
+        return PlainTextResponse("ok")
+
+    limited = InFlightLimitMiddleware(
+        Starlette(routes=[Route("/answered", answered), Route("/plain", plain)]),
+        limit=1,
+        retry_after=2,
+    )
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=limited)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = asyncio.create_task(client.get("/answered"))
+            await asyncio.wait_for(background_started.wait(), 5)
+            second = await client.get("/plain")  # the first's background still runs
+            release.set()
+            return await first, second
+
+    first, second = asyncio.run(scenario())
+    assert first.status_code == 200
+    assert second.status_code == 200

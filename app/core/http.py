@@ -132,8 +132,23 @@ class InFlightLimitMiddleware:
         if not admitted:
             await send_problem(send, 503, OVERLOADED, (b"retry-after", self.retry_after))
             return
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                with self.lock:
+                    self.in_flight -= 1
+
+        async def send_and_release(message: Message) -> None:
+            await send(message)
+            # The answer has gone: what runs after it (a background task such as the
+            # search log) no longer counts against the client-facing limit.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_release)
         finally:
-            with self.lock:
-                self.in_flight -= 1
+            release()

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,9 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
     except ValueError:
         raise InvalidField(field, f"{value!r} is not a valid UK postcode", "postcode") from None
     outcode = postcode.split(" ")[0]
-    found = session.get(Postcode, postcode)
+    found = _placed(session, postcode)
     if found is not None:
-        return Location(found.latitude, found.longitude, outcode, "postcode")
+        return Location(found[0], found[1], outcode, "postcode")
     area = centroid(outcode)
     if area is None:
         raise InvalidField(field, f"{postcode} is in no known UK outcode", "unknown_postcode")
@@ -59,6 +60,30 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
         "outcode",
         note=f"{postcode} is not in the postcode table; distances are from the {outcode} centre",
     )
+
+
+# Where full postcodes lie, remembered by each worker for a while (a searched postcode is
+# often searched again): the postcode table changes only when a file is imported.
+_PLACED_SECONDS = 600
+_PLACED_MAX = 50_000
+_placed_cache: dict[str, tuple[tuple[float, float] | None, float]] = {}
+
+
+def _placed(session: Session, postcode: str) -> tuple[float, float] | None:
+    known = _placed_cache.get(postcode)
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    row = session.get(Postcode, postcode)
+    place = (row.latitude, row.longitude) if row is not None else None
+    if len(_placed_cache) >= _PLACED_MAX:
+        _placed_cache.clear()
+    _placed_cache[postcode] = (place, time.monotonic() + _PLACED_SECONDS)
+    return place
+
+
+def forget_placed() -> None:
+    """The postcode table changed (an import; tests emptying it)."""
+    _placed_cache.clear()
 
 
 def check_near_postcode(session: Session, latitude: float, longitude: float, postcode: str):
@@ -156,6 +181,7 @@ def import_postcodes(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Replace the postcode table with the file's live postcodes; returns how many."""
+    forget_placed()
     session.exec(delete(Postcode))
     count = 0
     pending: list[dict] = []
@@ -169,4 +195,5 @@ def import_postcodes(
         session.execute(insert(Postcode), pending)
         count += len(pending)
     session.flush()
+    forget_placed()
     return count

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, exists, func, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
@@ -170,10 +170,8 @@ def refresh_all(session: Session, now: datetime) -> int:
 
 def refresh_missing(session: Session, now: datetime) -> int:
     """Store the standing of organisations that have none (``signpost migrate``)."""
-    have = select(OrganisationStanding.organisation_id)
-    return _refresh_in_batches(
-        session, select(Organisation.id).where(Organisation.id.not_in(have)), now
-    )
+    have = exists().where(OrganisationStanding.organisation_id == Organisation.id)
+    return _refresh_in_batches(session, select(Organisation.id).where(~have), now)
 
 
 def refresh_stale(session: Session, now: datetime) -> int:

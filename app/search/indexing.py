@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import delete
+from sqlalchemy import delete, exists
 from sqlmodel import Session, select
 
 from app.activities import cards
@@ -218,11 +218,15 @@ def refresh_missing(session: Session) -> int:
         for document in documents:
             lexicon |= lexicon_words(document)
         add_to_lexicon(session, lexicon)
-    missing = select(Activity.id).where(Activity.id.not_in(select(ActivityFacet.activity_id)))
+    # NOT EXISTS, not NOT IN: an anti-join, where NOT IN over a national directory's ids
+    # overflows work_mem and runs a subplan per row.
+    missing = select(Activity.id).where(~exists().where(ActivityFacet.activity_id == Activity.id))
     indexed = refresh(session, list(session.exec(missing)))
     without_card = list(
         session.exec(
-            select(Activity.id).where(Activity.id.not_in(select(ActivityCardRecord.activity_id)))
+            select(Activity.id).where(
+                ~exists().where(ActivityCardRecord.activity_id == Activity.id)
+            )
         )
     )
     for start in range(0, len(without_card), BATCH):

@@ -48,7 +48,7 @@ from app.capacity.service import summarise as summarise_capacity
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import InvalidField
-from app.core.pagination import PageParams, capped_count, make_page, page_of
+from app.core.pagination import PageParams, make_page
 from app.core.types import utcnow
 from app.geo.service import (
     Location,
@@ -207,28 +207,25 @@ def _order(sort: SearchSort, distance, score, name, activity_id) -> list:
 
 def page_statement(planned: Plan, sort: SearchSort, params: PageParams, ids=None):
     """The page's one statement, in ``sort`` order (all but next_session, which is ordered
-    in Python and passes the page's ``ids``): the filtered, ranked page (with one row more,
-    to know whether another page follows), each row's card, capacity and standing, and the
-    capped count of all matches."""
+    in Python and passes the page's ``ids``): the filtered, ranked page with the count of
+    all matches, and each row's card, capacity and standing."""
     facet = ActivityFacet
     located = planned.distance is not None
-    if ids is not None:
+    if ids is not None:  # the total: counted by the query that found the candidates
         page = planned.statement.where(facet.activity_id.in_(ids))
-        return cards.with_cards(
-            page, "activity_id", lambda _: [], total=capped_count(planned.statement)
-        )
+        return cards.with_cards(page, "activity_id", lambda _: [])
     page = (
         planned.statement.order_by(
             *_order(sort, planned.distance, planned.score, facet.name, facet.activity_id)
         )
         .offset(params.offset)
-        .limit(params.per_page + 1)
+        .limit(params.per_page)
     )
 
     def in_order(c):  # the same order, on the page's own columns
         return _order(sort, c.distance_km if located else None, c.score, c.name, c.activity_id)
 
-    return cards.with_cards(page, "activity_id", in_order, total=capped_count(planned.statement))
+    return cards.with_cards(page, "activity_id", in_order)
 
 
 def search(
@@ -250,19 +247,9 @@ def search(
         page.location = _location_out(location, request)
         return page, _log(request, location, terms, 0)
 
-    rows, more = _page_rows(session, request, planned, params, now)
-    contents = _dress(session, request, rows[: params.per_page], location, terms, now)
-    page = _page_of(
-        terms,
-        page_of(
-            contents,
-            params,
-            more=more,
-            counted=rows[0]["capped_total"] if rows else None,
-            count=lambda: session.execute(select(capped_count(planned.statement))).scalar_one(),
-        ),
-    )
-    total = page.total_items
+    rows, total = _page_rows(session, request, planned, params, now)
+    contents = _dress(session, request, rows, location, terms, now)
+    page = _page_of(terms, make_page(contents, total, params))
     if total == 0 and request.q and not terms.from_q.wanted:
         page.suggestions += _suggestions(snapshot(session), request.q)
     page.location = _location_out(location, request)
@@ -446,17 +433,20 @@ def _query(request, location, terms, dialect, now):
         )
         where.append(facet.activity_id.in_(accessible))
 
+    # A located search has a few hundred candidates at most: each is checked for its terms
+    # and words; a national one collects the matches of each first.
+    few = location is not None and not request.include_online
     if terms.asked.wanted:
-        where.append(facet.activity_id.in_(_tagged(terms.asked.wanted)))
+        where.append(_tagged(terms.asked.wanted, few))
     if terms.from_q.wanted:
         # q's words as text, or the terms they named; the other words ("since her husband
         # died") only rank: those that match every word come first
-        named = facet.activity_id.in_(_tagged(terms.from_q.wanted))
+        named = _tagged(terms.from_q.wanted, few)
         if terms.q_words:
-            named = or_(sql.text_match(facet.activity_id, terms.q_words, dialect), named)
+            named = or_(sql.text_match(facet.activity_id, terms.q_words, dialect, few), named)
         where.append(named)
     elif terms.q_words:
-        where.append(sql.text_match(facet.activity_id, terms.q_words, dialect))
+        where.append(sql.text_match(facet.activity_id, terms.q_words, dialect, few))
     if request.age is not None:
         where += [
             or_(facet.minimum_age.is_(None), facet.minimum_age <= request.age),
@@ -494,20 +484,29 @@ def _query(request, location, terms, dialect, now):
     # still sees them in /v1/activities and in its review queue).
     where.append(facet.last_confirmed_at >= now - timedelta(days=get_settings().hide_after_days))
 
-    score = _score(request, terms, distance, now, capacity_status, dialect)
+    score = _score(request, terms, distance, now, capacity_status, dialect, few)
     statement = select(
         facet.activity_id,
         facet.name,
         distance if distance is not None else cast(null(), Float).label("distance_km"),
         score.label("score"),
+        # Ranking visits every match anyway, so counting them is nearly free; a second,
+        # capped count would scan the table again.
+        func.count().over().label("total"),
     ).select_from(facet)
     for subquery in joins:
         statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
     return statement.where(*where), distance, score
 
 
-def _tagged(term_ids: set[uuid.UUID]):
-    return select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(term_ids))
+def _tagged(term_ids: set[uuid.UUID], per_candidate: bool):
+    if per_candidate:
+        return exists().where(
+            ActivityTerm.activity_id == ActivityFacet.activity_id,
+            ActivityTerm.term_id.in_(term_ids),
+        )
+    tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(term_ids))
+    return ActivityFacet.activity_id.in_(tagged)
 
 
 def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
@@ -524,7 +523,7 @@ def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
     return conditions
 
 
-def _score(request, terms, distance, now, capacity_status, dialect):
+def _score(request, terms, distance, now, capacity_status, dialect, few):
     facet = ActivityFacet
     if terms.asked.wanted or terms.from_q.wanted:
         direct_ids = terms.asked.direct | terms.from_q.direct
@@ -533,7 +532,7 @@ def _score(request, terms, distance, now, capacity_status, dialect):
         )
         answers = [(direct, 1.0)]
         if terms.from_q.wanted and terms.q_words:
-            answers.append((sql.text_match(facet.activity_id, terms.q_words, dialect), 1.0))
+            answers.append((sql.text_match(facet.activity_id, terms.q_words, dialect, few), 1.0))
         relevance = case(*answers, else_=0.8)
     else:
         relevance = literal(1.0)
@@ -572,8 +571,8 @@ def _score(request, terms, distance, now, capacity_status, dialect):
 
 
 def _page_rows(session, request, planned, params, now):
-    """The page's rows (``with_cards`` mappings) in the requested order, with one more row
-    when another page follows, and whether it does."""
+    """The page's rows (``with_cards`` mappings) in the requested order, and the count of
+    all matches (from the window count of the query that ranked them)."""
     if request.sort is SearchSort.next_session:
         by_score = planned.statement.order_by(
             *_order(
@@ -594,19 +593,24 @@ def _page_rows(session, request, planned, params, now):
                 row[1],
             ),
         )
-        wanted = [row[0] for row in ordered[params.offset : params.offset + params.per_page + 1]]
-        if not wanted:
-            return [], False
+        wanted = [row[0] for row in ordered[params.offset : params.offset + params.per_page]]
         found = {
             row.activity_id: row._mapping
-            for row in session.execute(page_statement(planned, request.sort, params, wanted))
+            for row in (
+                session.execute(page_statement(planned, request.sort, params, wanted))
+                if wanted
+                else []
+            )
         }
         rows = [found[activity_id] for activity_id in wanted if activity_id in found]
-    else:
-        rows = [
-            row._mapping for row in session.execute(page_statement(planned, request.sort, params))
-        ]
-    return rows, len(rows) > params.per_page
+        return rows, candidates[0].total if candidates else 0
+    rows = [row._mapping for row in session.execute(page_statement(planned, request.sort, params))]
+    if rows:
+        return rows, rows[0]["total"]
+    if params.page == 1:
+        return [], 0
+    everything = select(func.count()).select_from(planned.statement.subquery())
+    return [], session.execute(everything).scalar_one()
 
 
 # --- dressing the page --------------------------------------------------------------------

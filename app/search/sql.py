@@ -28,10 +28,19 @@ _pg_search = table("activity_search", column("activity_id"), column("tsv"))
 _sqlite_fts = table("activity_fts", column("activity_id"), column("document"))
 
 
-def text_match(activity_id_column, words: Sequence[str], dialect: str) -> ColumnElement[bool]:
-    """Every word, stemmed, occurs in the activity's search document."""
+def text_match(
+    activity_id_column, words: Sequence[str], dialect: str, per_candidate: bool = False
+) -> ColumnElement[bool]:
+    """Every word, stemmed, occurs in the activity's search document. ``per_candidate``:
+    the candidates are few (a located search), so check each one's document through its
+    primary key rather than collect every match in the country first (PostgreSQL; SQLite's
+    full-text table has no key to look a document up by)."""
     if dialect == "postgresql":
         query = func.plainto_tsquery("english", " ".join(words))
+        if per_candidate:
+            return exists().where(
+                _pg_search.c.activity_id == activity_id_column, _pg_search.c.tsv.op("@@")(query)
+            )
         matching = select(_pg_search.c.activity_id).where(_pg_search.c.tsv.op("@@")(query))
     else:
         fts_query = " AND ".join('"' + word.replace('"', "") + '"' for word in words)
