@@ -17,16 +17,18 @@ from sqlmodel import Session
 from app.activities import cards
 from app.activities import service as activity_service
 from app.activities.models import Activity
+from app.activities.schemas import ActivityPage
 from app.core.db import get_engine
 from app.core.types import utcnow
 from app.organisations import standing
 from app.organisations.models import OrganisationStanding
 from app.search.models import ActivityCardRecord
+from app.search.schemas import OptionActivity, ReferralOptionPage
 from tests.factories import assure, create_venue, patch
 from tests.referral_world import World, build_world
 
 
-def assert_read_model_is_live(admin) -> None:
+def assert_read_model_is_live(admin, searcher=None) -> None:
     now = utcnow()
     with Session(get_engine()) as session:
         activities = session.execute(select(Activity).options(*cards.LOAD)).scalars().all()
@@ -53,7 +55,30 @@ def assert_read_model_is_live(admin) -> None:
             assert answer.headers["etag"] == f'"{activity.version}"'
     listed = admin.get("/v1/activities", params={"include_archived": True, "per_page": 100})
     assert listed.status_code == 200
-    assert {a["id"] for a in listed.json()["contents"]} == {str(a.id) for a in activities}
+    body = listed.json()
+    assert {a["id"] for a in body["contents"]} == {str(a.id) for a in activities}
+    assert ActivityPage.model_validate(body).model_dump(mode="json") == body  # the schema's
+    if searcher is not None:
+        _assert_search_is_live(searcher, admin)
+
+
+def _assert_search_is_live(searcher, admin) -> None:
+    """Search results (cards passed through as stored) say what the live tables say, in
+    exactly the shape the OpenAPI document gives."""
+    answer = searcher.get("/v1/referral-options", params={"per_page": 100})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert ReferralOptionPage.model_validate(body).model_dump(mode="json", by_alias=True) == body
+    for option in body["contents"]:
+        live = admin.get(f"/v1/activities/{option['activity']['id']}").json()
+        assert option["activity"] == {name: live[name] for name in OptionActivity.model_fields}
+        assert option["organisation"]["name"] == live["organisation"]["name"]
+        assert option["capacity"] == live["capacity"]
+        assert option["capacity_status"] == live["capacity"]["status"]
+        assert option["responsiveness"] == live["responsiveness"]
+        assert option["assurance_status"] == live["assurance_level"]
+        assert option["freshness"] == live["freshness"]
+        assert option["nearest_venue"] in [*live["venues"], None]
 
 
 def _activity_path(world: World) -> str:
@@ -183,8 +208,8 @@ WRITES: dict[str, Callable[[World, Session, Callable[[], None]], None]] = {
 @pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
 def test_the_read_model_matches_the_live_tables_after(write, session, client):
     world = build_world(session, client)
-    assert_read_model_is_live(world.admin)
-    write(world, session, lambda: assert_read_model_is_live(world.admin))
+    assert_read_model_is_live(world.admin, world.link_worker)
+    write(world, session, lambda: assert_read_model_is_live(world.admin, world.link_worker))
 
 
 def test_a_standing_that_has_run_out_is_computed_from_the_live_tables(session, client, clock):

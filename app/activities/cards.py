@@ -167,30 +167,42 @@ def capacity_of(row: Mapping[str, Any]) -> Any:
     )
 
 
+CARD_FIELDS = tuple(ActivityCard.model_fields)
+
+
+def public_json(
+    card: Mapping[str, Any],
+    capacity_row: Any,
+    standing: organisation_standing.Standing,
+    now: datetime,
+) -> dict[str, Any]:
+    """The activity as the API shows it (an ``ActivityPublic``, as JSON): its card passed
+    through as stored, completed with what depends on now."""
+    last_confirmed = datetime.fromisoformat(card["last_confirmed_at"])
+    return {
+        **{name: card[name] for name in CARD_FIELDS},
+        "capacity": capacity.summarise(capacity_row, now).model_dump(mode="json"),
+        "freshness": freshness(last_confirmed, now).model_dump(mode="json"),
+        "assurance_level": str(standing.assurance_level),
+        "responsiveness": standing.responsiveness.model_dump(mode="json"),
+    }
+
+
 def public(
     card: Mapping[str, Any],
     capacity_row: Any,
     standing: organisation_standing.Standing,
     now: datetime,
 ) -> ActivityPublic:
-    """The activity as the API shows it: its card, completed with what depends on now."""
-    last_confirmed = datetime.fromisoformat(card["last_confirmed_at"])
-    return ActivityPublic.model_validate(
-        {
-            **card,
-            "freshness": freshness(last_confirmed, now),
-            "capacity": capacity.summarise(capacity_row, now),
-            "assurance_level": standing.assurance_level,
-            "responsiveness": standing.responsiveness,
-        }
-    )
+    return ActivityPublic.model_validate(public_json(card, capacity_row, standing, now))
 
 
 def public_rows(
     session: Session, rows: list[Mapping[str, Any]], now: datetime
-) -> list[ActivityPublic]:
+) -> list[dict[str, Any]]:
+    """The activities of ``with_cards`` rows as the API shows them, as JSON."""
     known = standings(session, rows, now)
     return [
-        public(row["card"], capacity_of(row), known[row["card_organisation_id"]], now)
+        public_json(row["card"], capacity_of(row), known[row["card_organisation_id"]], now)
         for row in rows
     ]

@@ -1,6 +1,7 @@
 import uuid
 from typing import Annotated
 
+import pydantic_core
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
@@ -24,7 +25,7 @@ def _public(session: SessionDep, response: Response, activity: Activity) -> Acti
     return service.public_one(session, activity)
 
 
-@router.get("", responses=problem_responses(401, 422))
+@router.get("", response_model=ActivityPage, responses=problem_responses(401, 422))
 def list_activities(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -49,7 +50,7 @@ def list_activities(
             "instead of counting pages; with the same filters and sort",
         ),
     ] = None,
-) -> ActivityPage:
+) -> Response:
     """List the activities the caller may see, with schedules, terms and venues. Page by
     `page`, or by `after` (faster deep in a long list)."""
     if after is not None and page.page != 1:
@@ -64,7 +65,7 @@ def list_activities(
         sort=sort,
         after=after,
     )
-    return service.list_activities(session, principal, filters, page)
+    return service.list_activities(session, principal, filters, page).response()
 
 
 @router.post(
@@ -83,17 +84,19 @@ def create_activity(
     return _public(session, response, activity)
 
 
-@router.get("/{activity_id}", responses=problem_responses(401, 404, 422))
+@router.get(
+    "/{activity_id}", response_model=ActivityPublic, responses=problem_responses(401, 404, 422)
+)
 def get_activity(
     session: SessionDep,
     principal: CurrentPrincipal,
     activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
-    response: Response,
-) -> ActivityPublic:
+) -> Response:
     """One activity. The `ETag` header is what `If-Match` needs to change it."""
     activity = service.get_public(session, principal, activity_id)
-    set_etag(response, activity.version)
-    return activity
+    answer = Response(pydantic_core.to_json(activity), media_type="application/json")
+    set_etag(answer, activity["version"])
+    return answer
 
 
 @router.patch("/{activity_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))

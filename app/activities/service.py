@@ -2,6 +2,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session, select
@@ -19,7 +20,7 @@ from app.activities.models import (
 from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ScheduleIn
 from app.capacity import service as capacity
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
-from app.core.pagination import PageParams, capped_count, page_of
+from app.core.pagination import JsonPage, PageParams, capped_count, page_of
 from app.core.sorting import ListingSort, after_clause, cursor_after, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import validate_merged
@@ -68,7 +69,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 def list_activities(
     session: Session, principal: Principal, filters: ActivityFilters, params: PageParams
-) -> ActivityPage:
+) -> JsonPage:
     """One page in one statement: the filtered, ordered page of ids with their cards,
     capacity and standing, and the count of all matches up to a limit
     (``app.core.pagination.capped_count``)."""
@@ -114,15 +115,14 @@ def list_activities(
     )
     if filters.after:  # a page after a cursor: where it stands is not counted
         envelope = envelope.model_copy(update={"first_page": False, "last_page": not more})
-    return ActivityPage(
-        **dict(envelope),
-        next_after=cursor_after(filters.sort, shown[-1]) if more else None,
+    return JsonPage.of(
+        ActivityPage, envelope, next_after=cursor_after(filters.sort, shown[-1]) if more else None
     )
 
 
-def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -> ActivityPublic:
-    """One activity as the API shows it, read from its card in one statement; 404 when it
-    does not exist or the caller may not see it."""
+def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -> dict[str, Any]:
+    """One activity as the API shows it (JSON), read from its card in one statement; 404
+    when it does not exist or the caller may not see it."""
     statement = select(Activity.id).where(Activity.id == activity_id, visible_to(principal))
     rows = session.execute(cards.with_cards(statement, "id", lambda _: [])).all()
     if not rows:

@@ -5,11 +5,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+import pydantic_core
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ScalarSelect, Select, func
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
+from starlette.responses import Response
 
 from app.core.config import get_settings
 from app.core.errors import InvalidField
@@ -135,3 +137,26 @@ def make_page(rows: list[T], total: int, params: PageParams) -> Page[T]:
         empty=not rows,
         contents=rows,
     )
+
+
+@dataclass(frozen=True)
+class JsonPage:
+    """A page whose items are already JSON (read models pass stored JSON through): its
+    envelope (a ``Page`` model holding no items) and the items, serialised once by
+    ``json`` into exactly what the envelope's model would give with them inside."""
+
+    envelope: BaseModel
+    contents: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, model: type[BaseModel], page: Page[Any], **extra: Any) -> "JsonPage":
+        """``page`` (holding JSON items) as a ``model`` envelope with ``extra`` fields."""
+        return cls(model(**{**dict(page), "contents": [], **extra}), list(page.contents))
+
+    def json(self) -> bytes:
+        body = self.envelope.model_dump(mode="json", by_alias=True)
+        body["contents"] = self.contents
+        return pydantic_core.to_json(body)
+
+    def response(self) -> Response:
+        return Response(self.json(), media_type="application/json")

@@ -1,7 +1,9 @@
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, Depends, Query
+from starlette.background import BackgroundTask
+from starlette.responses import Response
 
 from app.accounts.deps import require_roles
 from app.accounts.models import GlobalRole
@@ -34,6 +36,7 @@ Many = Query(max_length=20)
 
 @router.get(
     "/referral-options",
+    response_model=ReferralOptionPage,
     responses=problem_responses(401, 403, 422),
     dependencies=[
         Depends(require_roles(GlobalRole.link_worker, GlobalRole.steward, GlobalRole.admin))
@@ -42,7 +45,6 @@ Many = Query(max_length=20)
 )
 def find_referral_options(
     reader: ReadSessionDep,
-    background: BackgroundTasks,
     page: PageDep,
     need: Annotated[
         list[Annotated[str, Query(min_length=1, max_length=100)]],
@@ -94,7 +96,7 @@ def find_referral_options(
         bool, Query(description="With a location, also list activities that have no venue")
     ] = False,
     sort: service.SearchSort = service.SearchSort.relevance,
-) -> ReferralOptionPage:
+) -> Response:
     """What near this person helps with what they need, that they can get to, are eligible
     for and is on when they are free: ranked, with distance, next session and why it matched."""
     if available_from and available_to and available_from >= available_to:
@@ -121,5 +123,6 @@ def find_referral_options(
         sort=sort,
     )
     found, log = service.search(reader, request, page)
-    background.add_task(service.write_log, log)  # after the answer has gone
-    return found
+    answer = found.response()
+    answer.background = BackgroundTask(service.write_log, log)  # after the answer has gone
+    return answer

@@ -48,7 +48,7 @@ from app.capacity.service import summarise as summarise_capacity
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import InvalidField
-from app.core.pagination import PageParams, make_page
+from app.core.pagination import JsonPage, PageParams, make_page
 from app.core.types import utcnow
 from app.geo.service import (
     Location,
@@ -67,7 +67,6 @@ from app.search.schemas import (
     NextSession,
     OptionActivity,
     OptionOrganisation,
-    ReferralOption,
     ReferralOptionPage,
     SearchLocation,
     Suggestion,
@@ -75,7 +74,6 @@ from app.search.schemas import (
 )
 from app.search.words import normalise, scrub
 from app.venues.models import AccessibilityFeature, Venue
-from app.venues.schemas import VenueSummary
 from app.vocabulary.matching import (
     NEED_SCHEMES,
     STOPWORDS,
@@ -230,7 +228,7 @@ def page_statement(planned: Plan, sort: SearchSort, params: PageParams, ids=None
 
 def search(
     session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
-) -> tuple[ReferralOptionPage, SearchLog]:
+) -> tuple[JsonPage, SearchLog]:
     """Read with ``session`` (a replica's, perhaps). Returns the page and the search-log row
     for it, which the caller writes (``write_log``) once the answer has gone."""
     now = now or utcnow()
@@ -245,11 +243,14 @@ def search(
             for word in terms.unknown
         ]
         page.location = _location_out(location, request)
-        return page, _log(request, location, terms, 0)
+        return JsonPage(page, []), _log(request, location, terms, 0)
 
     rows, total = _page_rows(session, request, planned, params, now)
     contents = _dress(session, request, rows, location, terms, now)
-    page = _page_of(terms, make_page(contents, total, params))
+    envelope = make_page([], total, params)
+    page = _page_of(
+        terms, envelope.model_copy(update={"size": len(contents), "empty": not contents})
+    )
     if total == 0 and request.q and not terms.from_q.wanted:
         page.suggestions += _suggestions(snapshot(session), request.q)
     page.location = _location_out(location, request)
@@ -259,7 +260,7 @@ def search(
         page.hints.append(
             "Few options match: try a larger radius_km, include_online=true or fewer filters"
         )
-    return page, _log(request, location, terms, total)
+    return JsonPage(page, contents), _log(request, location, terms, total)
 
 
 def _page_of(terms: _Terms, envelope) -> ReferralOptionPage:
@@ -632,9 +633,13 @@ def _next_sessions(session, request, activity_ids, now, loaded=None):
     }
 
 
-def _dress(session, request, rows, location, terms, now) -> list[ReferralOption]:
-    """Everything a link worker reads about each result, from the rows of the page's one
-    statement: the card, with what depends on now and on this search worked out here."""
+OPTION_ACTIVITY_FIELDS = tuple(OptionActivity.model_fields)
+
+
+def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]:
+    """Everything a link worker reads about each result (a ``ReferralOption``, as JSON),
+    from the rows of the page's one statement: the card's parts passed through as stored,
+    and what depends on now and on this search worked out here."""
     if not rows:
         return []
     standings = cards.standings(session, rows, now)
@@ -652,27 +657,30 @@ def _dress(session, request, rows, location, terms, now) -> list[ReferralOption]
         capacity = summarise_capacity(cards.capacity_of(row), now)
         standing = standings[row["card_organisation_id"]]
         distance = row["distance_km"]
+        tags = {uuid.UUID(t["id"]) for t in card["terms"]}
         options.append(
-            ReferralOption(
-                activity=OptionActivity.model_validate(card),
-                organisation=OptionOrganisation.model_validate(card["provider"]),
-                distance_km=round(distance, 2) if distance is not None else None,
-                nearest_venue=VenueSummary.model_validate(venue) if venue else None,
-                next_session=NextSession(
+            {
+                "activity": {name: card[name] for name in OPTION_ACTIVITY_FIELDS},
+                "organisation": card["provider"],
+                "distance_km": round(distance, 2) if distance is not None else None,
+                "nearest_venue": venue,
+                "next_session": NextSession(
                     starts_at=upcoming.starts_at,
                     ends_at=upcoming.ends_at,
                     venue_id=upcoming.schedule.venue_id,
-                )
+                ).model_dump(mode="json")
                 if upcoming
                 else None,
-                capacity_status=capacity.status,
-                capacity=capacity,
-                responsiveness=standing.responsiveness,
-                assurance_status=standing.assurance_level,
-                freshness=freshness(datetime.fromisoformat(card["last_confirmed_at"]), now),
-                score=round(float(row["score"]), 4),
-                matched=_matched({uuid.UUID(t["id"]) for t in card["terms"]}, terms, filters),
-            )
+                "capacity_status": str(capacity.status),
+                "capacity": capacity.model_dump(mode="json"),
+                "responsiveness": standing.responsiveness.model_dump(mode="json"),
+                "assurance_status": str(standing.assurance_level),
+                "freshness": freshness(
+                    datetime.fromisoformat(card["last_confirmed_at"]), now
+                ).model_dump(mode="json"),
+                "score": round(float(row["score"]), 4),
+                "matched": _matched(tags, terms, filters).model_dump(mode="json"),
+            }
         )
     return options
 
