@@ -522,7 +522,8 @@ def compile_raw(mix) -> dict[str, list[tuple[str, dict, str, dict]]]:
 
 def measure_raw(compiled) -> dict[str, list[float]]:
     results = {}
-    with psycopg.connect(PLAIN_DSN) as connection:
+    # With the settings the application's connections have (app/core/db.py: no JIT).
+    with psycopg.connect(PLAIN_DSN, options="-c jit=off") as connection:
         for label, statements in compiled.items():
             samples = []
             for page_sql, page_params in statements:

@@ -2,8 +2,6 @@
 app, no network) knows 30,000 common and breached passwords, keyboard walks, dates, names
 and words, and how a person's own email or name makes a password weaker."""
 
-from zxcvbn import zxcvbn
-
 from app.core.errors import InvalidField
 
 MIN_LENGTH = 12
@@ -14,6 +12,10 @@ def password_problem(password: str, *personal: str | None) -> str | None:
     """Why ``password`` is refused, or None. ``personal``: the account's email and name."""
     if len(password) < MIN_LENGTH:
         return f"must be at least {MIN_LENGTH} characters"
+    # Imported when first needed: its dictionaries cost every API worker 13 MB, and only
+    # sign-up and password changes use them.
+    from zxcvbn import zxcvbn
+
     # zxcvbn's cost grows with length; past 100 characters nothing is guessable anyway.
     words = [p for value in personal if value for p in value.replace("@", " ").split()]
     verdict = zxcvbn(password[:100], user_inputs=words)

@@ -10,8 +10,10 @@ A page is then one statement: the filtered, ordered, limited ids, joined to thei
 their live capacity rows and their organisations' standing (``with_cards``). What depends
 on the clock is worked out per request from what that statement returns: the effective
 capacity, freshness, the standing where it has run out (``app.organisations.standing``).
-``public`` is the one place an ``ActivityPublic`` is assembled, from a card built a moment
-ago or one read back, so both are the same by construction.
+``public_json`` is the one place an activity is put together for the API, from a card built
+a moment ago (what a write answers) or one read back (what a read answers), so both are
+the same by construction; ``tests/test_read_model.py`` checks the stored cards against the
+live tables after every kind of write.
 """
 
 import uuid
