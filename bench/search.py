@@ -232,6 +232,9 @@ def generate() -> float:
         else:
             freq, token = "MONTHLY", f"{rng.choice([1, 2, 3, -1])}{rng.choice(WEEKDAYS)}"
         schedule_rows.append((uuid.uuid4(), activity_id, freq, 1, token, *_times(rng)))
+        tags = [terms[category]]
+        if need_for[category] and rng.random() < 0.5:
+            tags.append(terms[rng.choice(need_for[category])])
         org_row = org_rows[org]
         facet_rows.append(
             (
@@ -246,11 +249,9 @@ def generate() -> float:
                 delivery_mask(delivery),
                 {"free": 0, "donation": 1}.get(cost, 2 if amount and amount <= 5 else 3),
                 confirmed,
+                json.dumps(sorted(str(term_id) for term_id in tags)),
             )
         )
-        tags = [terms[category]]
-        if need_for[category] and rng.random() < 0.5:
-            tags.append(terms[rng.choice(need_for[category])])
         term_rows += [(activity_id, term_id) for term_id in tags]
         if delivery == ["in_person"]:
             venue = venue_rows[rng.randrange(VENUES)]
@@ -435,6 +436,7 @@ FACET_COLUMNS = (
     "delivery",
     "cost_class",
     "last_confirmed_at",
+    "term_ids",
 )
 SCHEDULE_COLUMNS = (
     "id",

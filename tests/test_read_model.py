@@ -22,7 +22,7 @@ from app.core.db import get_engine
 from app.core.types import utcnow
 from app.organisations import standing
 from app.organisations.models import OrganisationStanding
-from app.search.models import ActivityCardRecord
+from app.search.models import ActivityCardRecord, ActivityFacet
 from app.search.schemas import OptionActivity, ReferralOptionPage
 from tests.factories import assure, create_venue, patch
 from tests.referral_world import World, build_world
@@ -36,8 +36,12 @@ def assert_read_model_is_live(admin, searcher=None) -> None:
             session.execute(select(ActivityCardRecord.activity_id, ActivityCardRecord.card)).all()
         )
         assert set(stored) == {a.id for a in activities}
+        facets = dict(
+            session.execute(select(ActivityFacet.activity_id, ActivityFacet.term_ids)).all()
+        )
         for activity in activities:
             assert stored[activity.id] == cards.build(activity), activity.name
+            assert facets[activity.id] == sorted(str(t.id) for t in activity.terms)
         rows = session.execute(
             select(OrganisationStanding.organisation_id, *standing.COLUMNS)
         ).all()

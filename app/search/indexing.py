@@ -114,6 +114,13 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         .where(Activity.id.in_(ids))
     ).all()
     assured = assured_until_for(session, {organisation.id for _, organisation in pairs})
+    tagged: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for activity_id, term_id in session.exec(
+        select(ActivityTerm.activity_id, ActivityTerm.term_id).where(
+            ActivityTerm.activity_id.in_(ids)
+        )
+    ):
+        tagged[activity_id].append(str(term_id))
     for activity, organisation in pairs:
         words[activity.id] += [
             activity.name,
@@ -121,7 +128,14 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
             activity.suits,
             organisation.name,
         ]
-        _store_facet(session, activity, organisation, days[activity.id], assured[organisation.id])
+        _store_facet(
+            session,
+            activity,
+            organisation,
+            days[activity.id],
+            assured[organisation.id],
+            sorted(tagged[activity.id]),
+        )
     for activity_id, term_name in session.exec(
         select(ActivityTerm.activity_id, TaxonomyTerm.name)
         .join(TaxonomyTerm, TaxonomyTerm.id == ActivityTerm.term_id)
@@ -182,6 +196,7 @@ def _store_facet(
     organisation: Organisation,
     days: set[str],
     assured_until: date | None,
+    term_ids: list[str],
 ) -> None:
     values = {
         "name": activity.name,
@@ -199,6 +214,7 @@ def _store_facet(
         "delivery": delivery_mask(activity.delivery_modes),
         "cost_class": cost_class(activity),
         "last_confirmed_at": activity.last_confirmed_at,
+        "term_ids": term_ids,
     }
     facet = session.get(ActivityFacet, activity.id)
     if facet is None:

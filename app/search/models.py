@@ -76,6 +76,11 @@ class ActivityFacet(SQLModel, table=True):
     delivery: int = Field(description="Bit per DeliveryMode, in declaration order")
     cost_class: int = Field(description="0 free, 1 donation, 2 fee up to £5, 3 dearer or unpriced")
     last_confirmed_at: datetime = Field(sa_type=UTCDateTime)
+    # Its need and category term ids, so a search checks them on the row it reads anyway
+    # (PostgreSQL also indexes them with GIN: migration 0012).
+    term_ids: list[str] = Field(
+        default_factory=list, sa_type=JSONColumn, sa_column_kwargs={"server_default": "[]"}
+    )
 
 
 class ActivityPlace(SQLModel, table=True):

@@ -30,14 +30,13 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import Float, case, cast, exists, func, literal, null, or_, select, text
+from sqlalchemy import Float, case, cast, exists, false, func, literal, null, or_, select, text
 from sqlmodel import Session
 
 from app.activities import cards
 from app.activities.freshness import freshness
 from app.activities.models import (
     Activity,
-    ActivityTerm,
     ActivityVenue,
     DeliveryMode,
     Schedule,
@@ -434,15 +433,16 @@ def _query(request, location, terms, dialect, now):
         )
         where.append(facet.activity_id.in_(accessible))
 
-    # A located search has a few hundred candidates at most: each is checked for its terms
-    # and words; a national one collects the matches of each first.
+    # Terms are checked on the facet row itself (GIN-indexed on PostgreSQL). A located
+    # search has a few hundred candidates: each is checked for its words through its key;
+    # a national one collects the text index's matches first.
     few = location is not None and not request.include_online
     if terms.asked.wanted:
-        where.append(_tagged(terms.asked.wanted, few))
+        where.append(_tagged(terms.asked.wanted, dialect))
     if terms.from_q.wanted:
         # q's words as text, or the terms they named; the other words ("since her husband
         # died") only rank: those that match every word come first
-        named = _tagged(terms.from_q.wanted, few)
+        named = _tagged(terms.from_q.wanted, dialect)
         if terms.q_words:
             named = or_(sql.text_match(facet.activity_id, terms.q_words, dialect, few), named)
         where.append(named)
@@ -500,14 +500,10 @@ def _query(request, location, terms, dialect, now):
     return statement.where(*where), distance, score
 
 
-def _tagged(term_ids: set[uuid.UUID], per_candidate: bool):
-    if per_candidate:
-        return exists().where(
-            ActivityTerm.activity_id == ActivityFacet.activity_id,
-            ActivityTerm.term_id.in_(term_ids),
-        )
-    tagged = select(ActivityTerm.activity_id).where(ActivityTerm.term_id.in_(term_ids))
-    return ActivityFacet.activity_id.in_(tagged)
+def _tagged(term_ids: set[uuid.UUID], dialect: str):
+    if not term_ids:
+        return false()
+    return sql.json_has_any(ActivityFacet.term_ids, sorted(str(t) for t in term_ids), dialect)
 
 
 def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
@@ -527,11 +523,7 @@ def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
 def _score(request, terms, distance, now, capacity_status, dialect, few):
     facet = ActivityFacet
     if terms.asked.wanted or terms.from_q.wanted:
-        direct_ids = terms.asked.direct | terms.from_q.direct
-        direct = exists().where(
-            ActivityTerm.activity_id == facet.activity_id, ActivityTerm.term_id.in_(direct_ids)
-        )
-        answers = [(direct, 1.0)]
+        answers = [(_tagged(terms.asked.direct | terms.from_q.direct, dialect), 1.0)]
         if terms.from_q.wanted and terms.q_words:
             answers.append((sql.text_match(facet.activity_id, terms.q_words, dialect, few), 1.0))
         relevance = case(*answers, else_=0.8)

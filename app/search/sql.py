@@ -9,9 +9,10 @@ from app.geo.service import EARTH_RADIUS_KM
 
 
 def json_has_any(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
-    """The JSON array in ``column`` holds at least one of ``values``."""
+    """The JSON array in ``column`` holds at least one of ``values`` (on PostgreSQL the ``?|``
+    operator, which a GIN index on the column serves)."""
     if dialect == "postgresql":
-        return func.jsonb_exists_any(column, array([str(v) for v in values]))
+        return column.op("?|")(array([str(v) for v in values]))
     items = func.json_each(column).table_valued("value").alias()
     return exists(select(1).select_from(items).where(items.c.value.in_([str(v) for v in values])))
 
