@@ -47,8 +47,9 @@ class Standing:
 
 
 def stored(row: Mapping[str, Any] | None, now: datetime) -> Standing | None:
-    """The standing in a row with ``COLUMNS``, or None when it is missing or has run out."""
-    if row is None or row["assurance_level"] is None:
+    """The standing in a row with ``COLUMNS``, or None when it is missing, not computed yet
+    (a placeholder ``refresh`` is about to fill) or has run out."""
+    if row is None or not row["assurance_level"]:
         return None
     through = row["assurance_valid_through"]
     until = row["responsiveness_valid_until"]
