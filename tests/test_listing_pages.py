@@ -100,3 +100,17 @@ def test_search_counts_are_exact(client, searcher, directory, small_count_limit)
     ).json()
     assert last["last_page"] is True
     assert len(last["contents"]) == 1
+
+
+def test_every_list_shares_the_capped_count(client, small_count_limit):
+    """Lists read through app.core.pagination (organisations here, as invitations, claims,
+    webhooks, referrals, assurance items and support needs) count the same way."""
+    for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo"):
+        create_organisation(client, name=name)
+    first = client.get("/v1/organisations", params={"per_page": 2}).json()
+    assert first["total_is_estimate"] is True
+    assert first["last_page"] is False
+    last = client.get("/v1/organisations", params={"per_page": 2, "page": 3}).json()
+    assert [o["name"] for o in last["contents"]] == ["Echo"]
+    assert last["last_page"] is True
+    assert last["total_items"] == 5

@@ -20,7 +20,7 @@ from app.assurance.schemas import (
 from app.core.concurrency import IfMatch, check_if_match, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import PageDep, make_page
+from app.core.pagination import PageDep
 from app.core.types import utcnow
 from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations.deps import VisibleOrganisation
@@ -88,8 +88,7 @@ def list_assurance_items(
 ) -> AssuranceItemPage:
     """Items across organisations, oldest submission first: the stewards' review list
     (`review_status=pending`)."""
-    items, total = service.list_items(session, review_status, kind, organisation, page)
-    return make_page(service.to_public(session, principal, items, utcnow().date()), total, page)
+    return service.list_items(session, principal, review_status, kind, organisation, page)
 
 
 @router.get("/v1/assurance-items/{item_id}", responses=problem_responses(401, 404, 422))

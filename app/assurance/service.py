@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
@@ -25,7 +25,8 @@ from app.assurance.schemas import (
 )
 from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
-from app.core.pagination import PageParams
+from app.core.pagination import Page, PageParams, paginate_many
+from app.core.types import utcnow
 from app.core.validation import field_values, validate_merged
 from app.notifications.events import EventType, emit
 from app.organisations.models import Organisation
@@ -367,11 +368,12 @@ def warn_expiring(session: Session, today: date) -> int:
 
 def list_items(
     session: Session,
+    principal: Principal,
     review_status: ReviewStatus | None,
     kind: AssuranceKind | None,
     organisation_id: uuid.UUID | None,
     params: PageParams,
-) -> tuple[list[AssuranceItem], int]:
+) -> Page[AssuranceItemPublic]:
     statement = select(AssuranceItem)
     if review_status is not None:
         statement = statement.where(AssuranceItem.review_status == review_status)
@@ -379,10 +381,11 @@ def list_items(
         statement = statement.where(AssuranceItem.kind == kind)
     if organisation_id is not None:
         statement = statement.where(AssuranceItem.organisation_id == organisation_id)
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    items = session.execute(
-        statement.order_by(AssuranceItem.submitted_at, AssuranceItem.id)
-        .offset(params.offset)
-        .limit(params.per_page)
-    ).scalars()
-    return list(items), total
+    ordered = statement.order_by(AssuranceItem.submitted_at, AssuranceItem.id)
+    today = utcnow().date()
+    return paginate_many(
+        session,
+        ordered,
+        params,
+        lambda items: to_public(session, principal, items, today),
+    )

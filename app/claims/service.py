@@ -6,7 +6,7 @@ import re
 import uuid
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.accounts import service as accounts
@@ -15,7 +15,7 @@ from app.accounts.principal import Principal
 from app.claims.models import ClaimStatus, OrganisationClaim
 from app.claims.schemas import ClaimCreate, ClaimPublic
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
-from app.core.pagination import Page, PageParams, make_page
+from app.core.pagination import Page, PageParams, paginate
 from app.core.types import utcnow
 from app.notifications.events import EventType, emit
 from app.organisations.models import Organisation
@@ -96,13 +96,8 @@ def list_claims(
         statement = statement.where(OrganisationClaim.claimant_id == principal.id)
     if status is not None:
         statement = statement.where(OrganisationClaim.status == status)
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    rows = session.execute(
-        statement.order_by(OrganisationClaim.created_at, OrganisationClaim.id)
-        .offset(params.offset)
-        .limit(params.per_page)
-    ).scalars()
-    return make_page([ClaimPublic.model_validate(c) for c in rows], total, params)
+    ordered = statement.order_by(OrganisationClaim.created_at, OrganisationClaim.id)
+    return paginate(session, ordered, params, ClaimPublic.model_validate)
 
 
 def decide(

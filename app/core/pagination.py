@@ -90,14 +90,31 @@ def paginate(
     session: Session,
     statement: SelectOfScalar[Any],
     params: PageParams,
-    to_public: Callable[[Any], T],
+    to_public: Callable[..., T],
 ) -> Page[T]:
-    """One page of ``statement``'s matches, converted for the wire, with their count (up to
-    the limit) from the same round trip."""
+    """One page of ``statement``'s matches, converted for the wire row by row
+    (``to_public`` takes a row's columns), with their count (up to the limit) from the same
+    round trip."""
+    return _read_page(session, statement, params, lambda rows: [to_public(*r) for r in rows])
+
+
+def paginate_many(
+    session: Session,
+    statement: SelectOfScalar[Any],
+    params: PageParams,
+    to_public: Callable[[list[Any]], list[T]],
+) -> Page[T]:
+    """``paginate`` for a statement of one entity whose conversion reads the whole page at
+    once (one query for all its rows' related data): ``to_public`` takes the page's
+    objects."""
+    return _read_page(session, statement, params, lambda rows: to_public([r[0] for r in rows]))
+
+
+def _read_page(session, statement, params: PageParams, convert) -> Page[Any]:
     page = statement.offset(params.offset).limit(params.per_page + 1)
     rows = session.execute(page.add_columns(capped_count(statement))).all()
     return page_of(
-        [to_public(row[0]) for row in rows[: params.per_page]],
+        convert([tuple(row[:-1]) for row in rows[: params.per_page]]),
         params,
         more=len(rows) > params.per_page,
         counted=rows[0][-1] if rows else None,

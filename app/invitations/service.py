@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.accounts import service as accounts
@@ -18,7 +18,7 @@ from app.accounts.security import create_access_token, hash_password
 from app.accounts.service import normalise_email
 from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound, Unauthorized
-from app.core.pagination import Page, PageParams, make_page
+from app.core.pagination import Page, PageParams, paginate
 from app.core.types import utcnow
 from app.invitations.models import Invitation, InvitationStatus
 from app.invitations.schemas import (
@@ -102,14 +102,9 @@ def invite_globally(
 
 
 def _page(session: Session, statement, params: PageParams) -> Page[InvitationPublic]:
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    rows = session.execute(
-        statement.order_by(Invitation.created_at.desc(), Invitation.id)
-        .offset(params.offset)
-        .limit(params.per_page)
-    ).scalars()
     now = utcnow()
-    return make_page([to_public(i, now) for i in rows], total, params)
+    ordered = statement.order_by(Invitation.created_at.desc(), Invitation.id)
+    return paginate(session, ordered, params, lambda invitation: to_public(invitation, now))
 
 
 def list_for_organisation(

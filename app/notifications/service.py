@@ -6,7 +6,7 @@ from base64 import b64encode
 from datetime import UTC, datetime
 
 import jwt
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from app.accounts.principal import Principal
@@ -17,7 +17,7 @@ from app.core import crypto
 from app.core.config import get_settings
 from app.core.db import insert_once
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
-from app.core.pagination import Page, PageParams, make_page
+from app.core.pagination import Page, PageParams, paginate
 from app.core.types import utcnow
 from app.notifications.events import DESCRIPTIONS, EventType, emit
 from app.notifications.messages import STILL_ACCURATE
@@ -166,13 +166,8 @@ def list_webhooks(
         statement = statement.where(Webhook.organisation_id.in_(principal.admin_of))
     if organisation_id is not None:
         statement = statement.where(Webhook.organisation_id == organisation_id)
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    rows = session.execute(
-        statement.order_by(Webhook.created_at, Webhook.id)
-        .offset(params.offset)
-        .limit(params.per_page)
-    ).scalars()
-    return make_page([WebhookPublic.model_validate(w) for w in rows], total, params)
+    ordered = statement.order_by(Webhook.created_at, Webhook.id)
+    return paginate(session, ordered, params, WebhookPublic.model_validate)
 
 
 def update_webhook(session: Session, hook: Webhook, changes: dict) -> Webhook:
@@ -213,13 +208,8 @@ def ping(session: Session, hook: Webhook) -> uuid.UUID:
 
 
 def _deliveries(session: Session, statement, params: PageParams) -> Page[DeliveryPublic]:
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    rows = session.execute(
-        statement.order_by(Delivery.created_at.desc(), Delivery.id)
-        .offset(params.offset)
-        .limit(params.per_page)
-    ).all()
-    return make_page([_delivery_public(d, t) for d, t in rows], total, params)
+    ordered = statement.order_by(Delivery.created_at.desc(), Delivery.id)
+    return paginate(session, ordered, params, _delivery_public)
 
 
 def _delivery_public(delivery: Delivery, event_type: str) -> DeliveryPublic:

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
@@ -22,7 +22,7 @@ from app.capacity.models import ActivityCapacity, CapacityStatus, PlaceRelease
 from app.core import crypto
 from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
-from app.core.pagination import Page, PageParams, make_page
+from app.core.pagination import Page, PageParams, paginate_many
 from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
 from app.organisations import standing
@@ -137,17 +137,8 @@ def list_referrals(
     if filters.awaiting_response is not None:
         awaiting = Referral.status == S.sent
         statement = statement.where(awaiting if filters.awaiting_response else ~awaiting)
-    total = session.execute(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    ).scalar_one()
-    rows = list(
-        session.execute(
-            statement.order_by(Referral.created_at.desc(), Referral.id)
-            .offset(params.offset)
-            .limit(params.per_page)
-        ).scalars()
-    )
-    return make_page(_summaries(session, rows), total, params)
+    ordered = statement.order_by(Referral.created_at.desc(), Referral.id)
+    return paginate_many(session, ordered, params, lambda items: _summaries(session, items))
 
 
 def get_readable(session: Session, principal: Principal, referral_id: uuid.UUID) -> Referral:

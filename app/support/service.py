@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy import ColumnElement, case, or_, select, true
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
@@ -20,7 +20,7 @@ from app.assurance.service import items_of
 from app.audit.recorder import record_event
 from app.capacity.models import ActivityCapacity, CapacityStatus, PauseReason
 from app.core.errors import Conflict, Forbidden, NotFound
-from app.core.pagination import Page, PageParams, make_page
+from app.core.pagination import Page, PageParams, paginate_many
 from app.geo.service import distance_km
 from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
@@ -133,16 +133,14 @@ def list_needs(
             sql.json_has_any(Organisation.areas_served, [filters.area], dialect)
         )
         statement = statement.where(SupportNeed.organisation_id.in_(in_area))
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rank = case(*((SupportNeed.urgency == u.value, r) for u, r in URGENCY_RANK.items()), else_=9)
-    needs = list(
-        session.execute(
-            statement.order_by(rank, SupportNeed.created_at, SupportNeed.id)
-            .offset(params.offset)
-            .limit(params.per_page)
-        ).scalars()
+    ordered = statement.order_by(rank, SupportNeed.created_at, SupportNeed.id)
+    return paginate_many(
+        session,
+        ordered,
+        params,
+        lambda items: to_public(session, principal, items, now),
     )
-    return make_page(to_public(session, principal, needs, now), total, params)
 
 
 def get_visible(session: Session, principal: Principal, need_id: uuid.UUID) -> SupportNeed:
@@ -398,15 +396,8 @@ def list_offers(
         statement = statement.where(SupportOffer.organisation_id == organisation_id)
     if not include_withdrawn:
         statement = statement.where(SupportOffer.withdrawn_at.is_(None))
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    offers = list(
-        session.execute(
-            statement.order_by(SupportOffer.created_at.desc(), SupportOffer.id)
-            .offset(params.offset)
-            .limit(params.per_page)
-        ).scalars()
-    )
-    return make_page(offers_public(session, offers), total, params)
+    ordered = statement.order_by(SupportOffer.created_at.desc(), SupportOffer.id)
+    return paginate_many(session, ordered, params, lambda items: offers_public(session, items))
 
 
 def offers_public(session: Session, offers: list[SupportOffer]) -> list[SupportOfferPublic]:
