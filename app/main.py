@@ -26,6 +26,7 @@ from app.core.errors import install_error_handlers
 from app.core.http import (
     BodyLimitMiddleware,
     InFlightLimitMiddleware,
+    OpenAccessMiddleware,
     SecurityHeadersMiddleware,
 )
 from app.core.inputs import refuse_bad_query_text
@@ -35,6 +36,7 @@ from app.health.router import router as health_router
 from app.idempotency.service import Replay, replay_response
 from app.invitations.router import router as invitations_router
 from app.notifications.router import router as notifications_router
+from app.openreferral.router import router as openreferral_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
 from app.reports.router import router as reports_router
@@ -68,6 +70,11 @@ TAGS = [
     {"name": "accounts", "description": "Sign-in, users, organisation members and API keys."},
     {"name": "audit", "description": "Who changed what, when: before and after."},
     {"name": "health", "description": "Liveness and readiness probes."},
+    {
+        "name": "Open Referral UK",
+        "description": "The public directory as an Open Referral UK 3.0 (HSDS UK profile) API: "
+        "no key, any origin, the profile's shapes.",
+    },
 ]
 
 
@@ -116,6 +123,7 @@ def create_app() -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed", "Retry-After"],
         )
+    app.add_middleware(OpenAccessMiddleware, prefix=openreferral_router.prefix)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:
         # X-Forwarded-For is believed only from these addresses; otherwise any client could
@@ -150,6 +158,7 @@ ROUTERS = (
     notifications_router,
     invitations_router,
     claims_router,
+    openreferral_router,
     health_router,
 )
 

@@ -18,6 +18,7 @@ from app.notifications.models import (
     UsedToken,
     Webhook,
 )
+from app.openreferral.models import ExternalRecord, ExternalTerm
 from app.organisations.models import Organisation, OrganisationArea, OrganisationStanding
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import ActivityCardRecord, SearchLog
@@ -36,6 +37,8 @@ __all__ = [
     "AuditEntry",
     "CapacityChange",
     "Delivery",
+    "ExternalRecord",
+    "ExternalTerm",
     "IdempotencyRecord",
     "Invitation",
     "Membership",

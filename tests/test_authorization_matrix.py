@@ -528,6 +528,18 @@ PUBLIC = {
     # Answering an invitation: its token is the credential (test_invitations.py)
     ("POST", "/v1/invitations/accept"): None,
     ("POST", "/v1/invitations/decline"): None,
+    # The Open Referral UK feed (test_openreferral_feed.py checks what it shows)
+    ("GET", "/openreferral/"): "/openreferral/",
+    ("GET", "/openreferral/services"): "/openreferral/services?full=true",
+    ("GET", "/openreferral/services/{id}"): "/openreferral/services/{own_activity}",
+    ("GET", "/openreferral/organizations"): "/openreferral/organizations?full=true",
+    ("GET", "/openreferral/organizations/{id}"): "/openreferral/organizations/{own_org}",
+    ("GET", "/openreferral/service_at_locations"): "/openreferral/service_at_locations?full=true",
+    ("GET", "/openreferral/service_at_locations/{id}"): None,
+    ("GET", "/openreferral/taxonomies"): "/openreferral/taxonomies",
+    ("GET", "/openreferral/taxonomies/{id}"): None,
+    ("GET", "/openreferral/taxonomy_terms"): "/openreferral/taxonomy_terms",
+    ("GET", "/openreferral/taxonomy_terms/{id}"): "/openreferral/taxonomy_terms/{need_term}",
 }
 
 

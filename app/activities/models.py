@@ -136,12 +136,16 @@ class ActivityTerm(SQLModel, table=True):
 
 
 class ActivityVenue(SQLModel, table=True):
+    """An activity held at a venue: Open Referral's ``service_at_location``, whose own id
+    the feed publishes (given by the column default, also when the ORM writes the link)."""
+
     __tablename__ = "activity_venue"
 
     activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
     venue_id: uuid.UUID = Field(
         foreign_key="venue.id", primary_key=True, index=True, ondelete="CASCADE"
     )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True)
 
 
 _version = version_column()

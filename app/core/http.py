@@ -44,6 +44,34 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class OpenAccessMiddleware:
+    """``Access-Control-Allow-Origin: *`` on every answer under ``prefix`` (errors too), so
+    any web page may read an open feed, whatever origins the rest of the API allows."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == self.prefix or path.startswith(self.prefix + "/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_open(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"access-control-allow-origin"
+                ]
+                headers.append((b"access-control-allow-origin", b"*"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_open)
+
+
 class BodyLimitMiddleware:
     """413 for a body over ``max_bytes``, by ``Content-Length`` or while it streams in, so
     nobody can make the API parse megabytes of JSON."""

@@ -47,6 +47,11 @@ class Snapshot:
     categories_of_need: dict[uuid.UUID, set[uuid.UUID]] = field(
         default_factory=lambda: defaultdict(set)
     )
+    # What the Open Referral feed shows of a term beyond its name and code.
+    descriptions: dict[uuid.UUID, str] = field(default_factory=dict)
+    parents: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    taxonomy_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    taxonomy_names: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def find(self, scheme: str, value: str) -> set[uuid.UUID]:
         """Terms of ``scheme`` named exactly by ``value``: id, code, name or synonym."""
@@ -98,11 +103,12 @@ def _forget_after_change(session: OrmSession) -> None:
         clear()
 
 
-def snapshot(session: Session) -> Snapshot:
+def snapshot(session: Session, force: bool = False) -> Snapshot:
+    """The vocabulary as of at most ``CHECK_SECONDS`` ago (``force``: as of now)."""
     global _cached, _checked_at
     with _lock:
         cached, fresh = _cached, time.monotonic() - _checked_at < CHECK_SECONDS
-    if cached is not None and fresh:
+    if cached is not None and fresh and not force:
         return cached
     version = current_version(session)
     if cached is None or cached.version != version:
@@ -114,10 +120,17 @@ def snapshot(session: Session) -> Snapshot:
 
 def _build(session: Session, version: int) -> Snapshot:
     snap = Snapshot(version=version)
-    for term, scheme in session.exec(
-        select(TaxonomyTerm, Taxonomy.code).join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
+    for term, scheme, scheme_name in session.exec(
+        select(TaxonomyTerm, Taxonomy.code, Taxonomy.name).join(
+            Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id
+        )
     ):
         snap.names[term.id] = term.name
+        snap.descriptions[term.id] = term.description
+        snap.taxonomy_of[term.id] = term.taxonomy_id
+        snap.taxonomy_names[term.taxonomy_id] = scheme_name
+        if term.parent_id:
+            snap.parents[term.id] = term.parent_id
         snap.codes[term.id] = term.code
         snap.scheme_of[term.id] = scheme
         snap.by_code[(scheme, term.code)] = term.id
