@@ -168,6 +168,59 @@ def import_postcodes_command(
     typer.echo(f"imported {count} postcodes; {len(upgrades)} venues placed at their postcode")
 
 
+@cli.command("import-oruk")
+def import_oruk_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="An Open Referral UK feed's base URL (https://example.org/openreferral), "
+            "or a JSON file or folder of them"
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; write nothing")
+    ] = False,
+) -> None:
+    """Create or update listings from an Open Referral UK 3.0 source, matched by the
+    source's ids; what the source no longer has is archived. New organisations are drafts
+    until published. Exit status 1 when some records were refused (the rest went in), 2
+    when the source could not be read."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from app.openreferral import importer
+
+    console = Console(stderr=True)
+    with (
+        Session(get_engine()) as session,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        ) as progress,
+    ):
+        pages = progress.add_task("pages read: 0")
+        records = progress.add_task("records: 0")
+        seen = {"pages": 0, "records": 0}
+
+        def tick(name: str, task) -> None:
+            seen[name] += 1
+            progress.update(task, description=f"{name} read: {seen[name]}")
+
+        try:
+            outcome = importer.run(
+                session,
+                source,
+                dry_run=dry_run,
+                on_page=lambda: tick("pages", pages),
+                on_record=lambda: tick("records", records),
+            )
+        except importer.SourceError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+    typer.echo(importer.describe(outcome, dry_run))
+    if outcome.refused:
+        raise typer.Exit(1)
+
+
 @cli.command()
 def worker(
     once: Annotated[

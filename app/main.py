@@ -36,6 +36,7 @@ from app.health.router import router as health_router
 from app.idempotency.service import Replay, replay_response
 from app.invitations.router import router as invitations_router
 from app.notifications.router import router as notifications_router
+from app.openreferral.external_terms import router as external_terms_router
 from app.openreferral.router import router as openreferral_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
@@ -153,6 +154,7 @@ ROUTERS = (
     support_router,
     reports_router,
     vocabulary_router,
+    external_terms_router,
     accounts_router,
     audit_router,
     notifications_router,

@@ -431,6 +431,20 @@ RULES = {
         200,
         _write("/v1/taxonomy-terms/{need_term}/synonyms/lonely"),
     ),
+    ("GET", "/v1/external-terms"): (CURATORS, 200, _get("/v1/external-terms?unmapped=true")),
+    ("PUT", "/v1/external-terms/{external_term_id}/mapping"): (
+        CURATORS,
+        200,
+        _write(
+            "/v1/external-terms/{external_term}/mapping",
+            lambda w: {"term_id": w["ids"]["linked_category"]},
+        ),
+    ),
+    ("DELETE", "/v1/external-terms/{external_term_id}/mapping"): (
+        CURATORS,
+        200,
+        _write("/v1/external-terms/{external_term}/mapping"),
+    ),
     ("PUT", "/v1/taxonomy-terms/{term_id}/helped-by/{category_id}"): (
         CURATORS,
         200,
@@ -676,8 +690,27 @@ def build_world(session, client):
             "retired_term": str(vocabulary["bereavement"].id),
             "linked_category": str(vocabulary["befriending"].id),
             "unlinked_category": str(vocabulary["advice"].id),
+            "external_term": _external_term(session, vocabulary["advice"].id),
         },
     }
+
+
+def _external_term(session, mapped_to) -> str:
+    """A term of another directory's taxonomy, as an import keeps it, mapped by a steward."""
+    from app.core.types import utcnow
+    from app.openreferral.models import ExternalTerm
+
+    term = ExternalTerm(
+        source="https://elsewhere.example/openreferral",
+        external_id="walking-football",
+        taxonomy="Their activities",
+        name="Walking football",
+        term_id=mapped_to,
+        first_seen_at=utcnow(),
+    )
+    session.add(term)
+    session.commit()
+    return str(term.id)
 
 
 def _failed_delivery(session, webhook_id) -> str:

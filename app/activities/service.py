@@ -163,7 +163,10 @@ def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
     return activity
 
 
-def create_activity(session: Session, principal: Principal, data: ActivityCreate) -> Activity:
+def create_activity(
+    session: Session, principal: Principal, data: ActivityCreate, new_id: uuid.UUID | None = None
+) -> Activity:
+    """``new_id``: the id to give it (an import keeps its source's ids where it can)."""
     organisation = session.get(Organisation, data.organisation_id)
     if organisation is None or not organisation_visibility.is_visible(organisation, principal):
         raise InvalidField("body.organisation_id", "no organisation has this id", "unknown_id")
@@ -172,7 +175,9 @@ def create_activity(session: Session, principal: Principal, data: ActivityCreate
     if organisation.archived_at is not None:
         raise Conflict(f"Organisation {organisation.id} is archived; it cannot take new activities")
     fields = data.model_dump(exclude={"schedules", "term_ids", "venue_ids", "last_confirmed_at"})
-    activity = Activity(**fields, last_confirmed_at=data.last_confirmed_at or utcnow())
+    activity = Activity(
+        **fields, id=new_id or uuid.uuid4(), last_confirmed_at=data.last_confirmed_at or utcnow()
+    )
     _set_links(session, activity, data.schedules, data.term_ids, data.venue_ids)
     session.add(activity)
     session.flush()

@@ -116,6 +116,19 @@ def dispose_engines() -> None:
             engine.dispose()
 
 
+def begin_explicitly(session: Session) -> None:
+    """Make savepoints (``begin_nested``) safe on SQLite: the sqlite3 module opens its
+    transaction only at the first write, so a SAVEPOINT before one would open a transaction
+    of its own, and its RELEASE commit it. Opening the transaction here keeps every
+    savepoint inside it. Nothing to do on PostgreSQL."""
+    connection = session.connection()
+    if (
+        connection.dialect.name == "sqlite"
+        and not connection.connection.dbapi_connection.in_transaction
+    ):
+        connection.exec_driver_sql("BEGIN")
+
+
 def get_session() -> Iterator[Session]:
     """Yield a session; commit when the request succeeds, roll back when it fails."""
     with Session(get_engine(), expire_on_commit=False) as session:

@@ -28,6 +28,7 @@ class ExternalTerm(SQLModel, table=True):
     ours (``term_id``), and every later import tags with that term."""
 
     __tablename__ = "external_term"
+    __audit__ = "external_term"
     __table_args__ = (UniqueConstraint("source", "external_id"),)
 
     id: uuid.UUID = id_field()

@@ -2,6 +2,7 @@
 checks every record it reads with them, the tests every page the feed writes."""
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -69,10 +70,29 @@ def validator(name: str) -> Draft7Validator:
     return Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
 
 
-def problems(name: str, document: Any) -> list[str]:
-    """What is wrong with ``document`` by schema ``name``, one line each, e.g.
-    ``"service_at_locations.0.location.location_type: 'house' is not one of [...]"``."""
+@dataclass(frozen=True)
+class Issue:
+    field: str  # the property at fault (for a missing one, its name)
+    line: str  # e.g. "service_at_locations.0.location.location_type: 'house' is not one of..."
+
+
+def issues(name: str, document: Any) -> list[Issue]:
+    """What is wrong with ``document`` by schema ``name``, in document order."""
     found = sorted(validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [
-        f"{'.'.join(str(p) for p in e.absolute_path) or '(record)'}: {e.message}" for e in found
-    ]
+    return [Issue(field=_field(e), line=_line(e)) for e in found]
+
+
+def _field(error: Any) -> str:
+    if error.validator == "required" and "'" in error.message:
+        return error.message.split("'")[1]
+    return str(error.absolute_path[-1]) if error.absolute_path else ""
+
+
+def _line(error: Any) -> str:
+    return f"{'.'.join(str(p) for p in error.absolute_path) or '(record)'}: {error.message}"
+
+
+def problems(name: str, document: Any) -> list[str]:
+    """:func:`issues` as lines, e.g.
+    ``"service_at_locations.0.location.location_type: 'house' is not one of [...]"``."""
+    return [issue.line for issue in issues(name, document)]

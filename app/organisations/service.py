@@ -98,8 +98,12 @@ def get_visible_organisation(
 
 
 def create_organisation(
-    session: Session, principal: Principal, data: OrganisationCreate
+    session: Session,
+    principal: Principal,
+    data: OrganisationCreate,
+    new_id: uuid.UUID | None = None,
 ) -> Organisation:
+    """``new_id``: the id to give it (an import keeps its source's ids where it can)."""
     if principal.role not in REGISTRARS or (principal.kind == "api_key" and not principal.role):
         raise Forbidden(
             "Link workers, commissioners and organisation keys cannot register organisations"
@@ -107,7 +111,7 @@ def create_organisation(
     _check_status_change(principal, OrganisationStatus.draft, data.status)
     if not principal.is_steward_or_admin:
         _refuse_duplicate(session, data)
-    organisation = Organisation.model_validate(data)
+    organisation = Organisation.model_validate(data, update={"id": new_id or uuid.uuid4()})
     session.add(organisation)
     session.flush()
     set_areas(session, organisation)

@@ -75,9 +75,14 @@ def _require_manager(principal: Principal, organisation_id: uuid.UUID | None) ->
         raise Forbidden("Set managed_by_organisation_id to an organisation you are a member of")
 
 
-def create_venue(session: Session, principal: Principal, data: VenueCreate) -> Venue:
+def create_venue(
+    session: Session, principal: Principal, data: VenueCreate, new_id: uuid.UUID | None = None
+) -> Venue:
+    """``new_id``: the id to give it (an import keeps its source's ids where it can)."""
     _require_manager(principal, data.managed_by_organisation_id)
-    venue = Venue.model_validate(data, update={"outcode": outcode_of(data.postcode)})
+    venue = Venue.model_validate(
+        data, update={"outcode": outcode_of(data.postcode), "id": new_id or uuid.uuid4()}
+    )
     _place(session, venue, manual=data.latitude is not None)
     session.add(venue)
     session.flush()
