@@ -185,6 +185,33 @@ def import_oruk_command(
     source's ids; what the source no longer has is archived. New organisations are drafts
     until published. Exit status 1 when some records were refused (the rest went in), 2
     when the source could not be read."""
+    _import(source, dry_run)
+
+
+@cli.command("import-csv")
+def import_csv_command(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="A CSV with the columns GET /v1/activities gives"
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; write nothing")
+    ] = False,
+) -> None:
+    """Create or update listings from a spreadsheet: one row per activity, the columns of
+    `GET /v1/activities?format=csv`. Rows with our ids update those listings; rows without
+    are matched by organisation and activity name on later runs of a file of the same
+    name. New organisations are drafts. Nothing is archived for rows a sheet lacks. Exit
+    status 1 when some rows were refused (the rest went in), 2 when the file is unreadable."""
+    if path.suffix.lower() != ".csv":
+        typer.echo(f"error: {path.name}: expected a .csv file", err=True)
+        raise typer.Exit(2)
+    _import(str(path), dry_run)
+
+
+def _import(source: str, dry_run: bool) -> None:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -198,7 +225,7 @@ def import_oruk_command(
         ) as progress,
     ):
         pages = progress.add_task("pages read: 0")
-        records = progress.add_task("records: 0")
+        records = progress.add_task("records read: 0")
         seen = {"pages": 0, "records": 0}
 
         def tick(name: str, task) -> None:

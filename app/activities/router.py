@@ -5,11 +5,12 @@ import pydantic_core
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
-from app.activities import service
+from app.activities import service, spreadsheet
 from app.activities.deps import ActivityForUpdate, EditableActivity
 from app.activities.models import Activity, ActivityStatus
 from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ActivityUpdate
 from app.core.concurrency import set_etag
+from app.core.csv_writer import CSV_RESPONSE, FormatDep, ReportFormat, csv_download
 from app.core.db import SessionDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import Instant
@@ -25,11 +26,19 @@ def _public(session: SessionDep, response: Response, activity: Activity) -> Acti
     return service.public_one(session, activity)
 
 
-@router.get("", response_model=ActivityPage, responses=problem_responses(401, 422))
+@router.get(
+    "",
+    response_model=ActivityPage,
+    responses={
+        200: {"content": CSV_RESPONSE, "description": "A page as JSON, or every match as CSV"},
+        **problem_responses(401, 422),
+    },
+)
 def list_activities(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    fmt: FormatDep,
     organisation: Annotated[uuid.UUID | None, Query(description="Run by this organisation")] = None,
     status_: Annotated[ActivityStatus | None, Query(alias="status")] = None,
     term: Annotated[
@@ -52,7 +61,9 @@ def list_activities(
     ] = None,
 ) -> Response:
     """List the activities the caller may see, with schedules, terms and venues. Page by
-    `page`, or by `after` (faster deep in a long list)."""
+    `page`, or by `after` (faster deep in a long list). As CSV (`format=csv` or
+    `Accept: text/csv`): every match, one row per activity with its organisation, venues,
+    schedule summary and terms; `signpost import-csv` reads the same columns back."""
     if after is not None and page.page != 1:
         raise InvalidField("query.after", "give page or after, not both", "conflict")
     filters = service.ActivityFilters(
@@ -65,6 +76,12 @@ def list_activities(
         sort=sort,
         after=after,
     )
+    if fmt is ReportFormat.csv:
+        return csv_download(
+            "activities.csv",
+            spreadsheet.COLUMNS,
+            lambda reader: spreadsheet.rows(service.every_activity(reader, principal, filters)),
+        )
     return service.list_activities(session, principal, filters, page).response()
 
 

@@ -1,5 +1,6 @@
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -118,6 +119,22 @@ def list_activities(
     return JsonPage.of(
         ActivityPage, envelope, next_after=cursor_after(filters.sort, shown[-1]) if more else None
     )
+
+
+def every_activity(
+    session: Session, principal: Principal, filters: ActivityFilters, batch: int = 500
+) -> Iterator[list[dict[str, Any]]]:
+    """Every match, as the API shows them, a batch at a time (keyset pages: steady while
+    listings change, and as fast at the end of the country as at its start)."""
+    after = None
+    while True:
+        page = list_activities(
+            session, principal, replace(filters, after=after), PageParams(1, batch)
+        )
+        yield page.contents
+        after = page.envelope.next_after
+        if after is None:
+            return
 
 
 def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -> dict[str, Any]:

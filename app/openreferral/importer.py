@@ -17,6 +17,7 @@ Terms of other taxonomies are kept as ``external_term`` rows; once a steward map
 our vocabulary, every later import tags with our term.
 """
 
+import csv
 import json
 import uuid
 from collections import Counter
@@ -33,6 +34,7 @@ from sqlmodel import Session, select
 
 from app.accounts.principal import SYSTEM
 from app.activities import service as activities
+from app.activities import spreadsheet
 from app.activities.models import Activity, ActivityStatus, FundingSource
 from app.activities.schemas import ActivityCreate, ScheduleIn
 from app.core.db import begin_explicitly
@@ -49,8 +51,11 @@ from app.venues import service as venues
 from app.venues.models import AccessibilityFeature, Venue
 from app.venues.schemas import VenueCreate
 from app.vocabulary.models import Taxonomy, TaxonomyTerm
+from app.vocabulary.snapshot import Snapshot, snapshot
 
 PER_PAGE = 50
+# Fields of ours a record may carry beside the profile's (a spreadsheet row has them).
+OWN_FIELDS = "_signpost"
 # Files are read in this order, so what a record refers to is already in.
 KIND_ORDER = ("taxonomy", "taxonomy_term", "organization", "service", "service_at_location")
 FULL_SERVICE_KEYS = {"schedules", "service_at_locations", "attributes"}
@@ -127,6 +132,9 @@ def read(
     path = Path(source)
     if not path.exists():
         raise SourceError(f"{source}: no such file or folder")
+    if path.suffix.lower() == ".csv":
+        yield from _read_csv(path, on_page)
+        return
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     documents = []
     for file in files:
@@ -140,6 +148,20 @@ def read(
     for _, _, kind, document in sorted(documents, key=lambda d: (d[0], d[1])):
         yield from ((kind, item) for item in _items(document))
         on_page()
+
+
+def _read_csv(path: Path, on_page: Callable[[], None]) -> Iterator[tuple[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"name", "organisation_name"} - set(reader.fieldnames or [])
+            if missing:
+                raise SourceError(f"{path.name}: no {', '.join(sorted(missing))} column")
+            for number, row in enumerate(reader, start=2):  # the header is line 1
+                yield "csv_row", {**row, "_line": str(number)}
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise SourceError(f"{path.name}: not a readable CSV file ({error})") from None
+    on_page()
 
 
 def _items(document: Any) -> list[Any]:
@@ -207,18 +229,23 @@ class Importer:
     """Writes one source's records in ``session`` (the caller commits, or rolls back for a
     dry run)."""
 
-    def __init__(self, session: Session, source: str) -> None:
+    def __init__(self, session: Session, source: str, trust_ids: bool = False) -> None:
         self.session = session
         self.source = source
         self.started = utcnow()
         self.outcome = Outcome()
         self.complete = True  # every record read: what was not seen has left the source
+        # A spreadsheet exported from here names our own rows by their ids.
+        self.trust_ids = trust_ids
 
     # ---- one record, all or nothing
 
     def add(self, kind: str, record: Any) -> None:
         self.outcome.records += 1
-        external_id = str(record.get("id", "?")) if isinstance(record, dict) else "?"
+        if kind == "csv_row":
+            external_id = f"line {record['_line']}"
+        else:
+            external_id = str(record.get("id", "?")) if isinstance(record, dict) else "?"
         savepoint = self.session.begin_nested()
         try:
             handler = {
@@ -227,6 +254,7 @@ class Importer:
                 "service_at_location": self._service_at_location,
                 "taxonomy": self._taxonomy,
                 "taxonomy_term": self._taxonomy_term,
+                "csv_row": self._csv_row,
             }[kind]
             handler(record)
             self.session.flush()
@@ -260,9 +288,19 @@ class Importer:
 
     # ---- external ids
 
-    def _known(self, kind: str, external_id: str) -> uuid.UUID | None:
+    def _known(self, kind: str, external_id: str, model: type) -> uuid.UUID | None:
+        """Our row for the source's record: remembered from an earlier run, or (for a
+        spreadsheet of ours) named by its own id."""
         row = self.session.get(ExternalRecord, (self.source, kind, external_id))
-        return row.local_id if row else None
+        if row is not None:
+            return row.local_id
+        if self.trust_ids:
+            try:
+                ours = uuid.UUID(external_id)
+            except ValueError:
+                return None
+            return ours if self.session.get(model, ours) is not None else None
+        return None
 
     def _remember(self, kind: str, external_id: str, local_id: uuid.UUID) -> None:
         row = self.session.get(ExternalRecord, (self.source, kind, external_id))
@@ -303,12 +341,14 @@ class Importer:
 
     def _upsert_organisation(self, record: dict) -> Organisation:
         external_id = str(record["id"])
-        wanted: dict[str, Any] = {
-            "name": record["name"],
-            "description": record.get("description") or "",
-            "email": record.get("email") or None,
-            "website": record.get("website") or record.get("uri") or None,
-        }
+        # What the record has; what it leaves out stays as it is here.
+        wanted: dict[str, Any] = {"name": record["name"]}
+        if "description" in record:
+            wanted["description"] = record["description"] or ""
+        if "email" in record:
+            wanted["email"] = record["email"] or None
+        if "website" in record or "uri" in record:
+            wanted["website"] = record.get("website") or record.get("uri") or None
         for identifier in record.get("organization_identifiers") or []:
             field_name = IDENTIFIER_FIELDS.get(identifier.get("identifier_scheme", ""))
             value = str(identifier.get("identifier", "")).strip()
@@ -322,7 +362,7 @@ class Importer:
                 else:
                     wanted[field_name] = value
         wanted = _stripped(wanted)
-        local_id = self._known("organization", external_id)
+        local_id = self._known("organization", external_id, Organisation)
         organisation = self.session.get(Organisation, local_id) if local_id else None
         if organisation is None:
             legal_form = LegalForm.charity if wanted.get("charity_number") else None
@@ -357,7 +397,9 @@ class Importer:
             self._check("organization", nested)
             return self._upsert_organisation(nested)
         external_id = record.get("organization_id")
-        local_id = self._known("organization", str(external_id)) if external_id else None
+        local_id = (
+            self._known("organization", str(external_id), Organisation) if external_id else None
+        )
         organisation = self.session.get(Organisation, local_id) if local_id else None
         if organisation is None:
             raise RecordRefused(
@@ -372,7 +414,7 @@ class Importer:
             raise RecordRefused([f"organization {organisation.id} is archived here"])
         wanted = _stripped(self._service_fields(record))
         locations = self._locations(record)
-        local_id = self._known("service", external_id)
+        local_id = self._known("service", external_id, Activity)
         activity = activities.get_activity(self.session, local_id) if local_id else None
         if local_id and activity is None:
             activity = None  # deleted here since: write it again
@@ -440,14 +482,14 @@ class Importer:
         """Our activity's own fields from what the record has (absent keys: unchanged)."""
         wanted: dict[str, Any] = {
             "name": record["name"],
-            "status": ActivityStatus(record["status"]),
+            "status": _status(record["status"]),
         }
         for name in ("description", "url", "email"):
             if name in record:
                 wanted[name] = record[name] or ("" if name == "description" else None)
         for age in ("minimum_age", "maximum_age"):
             if age in record:
-                wanted[age] = None if record[age] is None else int(record[age])
+                wanted[age] = _whole(age, record[age])
         assured = record.get("assured_date")
         if assured:
             try:
@@ -471,6 +513,7 @@ class Importer:
                 wanted["funding_source"] = FundingSource(known[0])
         if record.get("cost_options"):
             wanted.update(_cost(record["cost_options"][0]))
+        wanted.update(record.get(OWN_FIELDS, {}))
         return wanted
 
     def _locations(self, record: dict) -> dict[str, uuid.UUID]:
@@ -504,7 +547,7 @@ class Importer:
 
     def _write_venue(self, record: dict, location: dict) -> Venue | None:
         external_id = str(location["id"])
-        local_id = self._known("location", external_id)
+        local_id = self._known("location", external_id, Venue)
         venue = self.session.get(Venue, local_id) if local_id else None
         wanted = _venue_fields(location)
         wanted = _stripped(wanted) if wanted else None
@@ -630,6 +673,13 @@ class Importer:
             if isinstance(term, dict) and term.get("id"):
                 self._term({"taxonomy": record.get("name"), **term})
 
+    def _csv_row(self, row: dict[str, str]) -> None:
+        """A spreadsheet row (``app.activities.spreadsheet``) as the service it describes."""
+        record, problems = _record_of_row(row, snapshot(self.session, force=True))
+        if problems:
+            raise RecordRefused(problems)
+        self._upsert_service(record, self._upsert_organisation(record["organization"]))
+
     def _taxonomy_term(self, record: Any) -> None:
         self._check("taxonomy_term", record)
         self._term(record)
@@ -672,7 +722,10 @@ def run(
 ) -> Outcome:
     """Import ``source`` in ``session``: committed at the end, or all rolled back for a dry
     run (which then reports exactly what the import would have done)."""
-    importer = Importer(session, _source_key(source))
+    spreadsheet_file = source.lower().endswith(".csv")
+    importer = Importer(session, _source_key(source), trust_ids=spreadsheet_file)
+    # A spreadsheet may hold part of a directory: nothing is archived for what it lacks.
+    importer.complete = not spreadsheet_file
     begin_explicitly(session)  # one transaction, a savepoint per record
 
     def page_read() -> None:
@@ -697,6 +750,8 @@ def run(
 def _source_key(source: str) -> str:
     if source.startswith(("http://", "https://")):
         return source.rstrip("/")
+    if source.lower().endswith(".csv"):
+        return "csv:" + Path(source).name  # an edited copy of the same sheet matches
     return "file:" + str(Path(source).resolve())
 
 
@@ -794,17 +849,140 @@ def _venue_fields(location: dict) -> dict[str, Any] | None:
                 notes.append(str(item["description"]))
         fields = {
             "name": (location.get("name") or address.get("address_1") or "")[:255],
-            "description": (location.get("description") or "")[:2000],
             "address_1": str(address.get("address_1") or "")[:255],
-            "address_2": address.get("address_2") or None,
             "city": str(address.get("city") or "")[:100],
-            "county": (address.get("state_province") or address.get("region") or None),
             "postcode": postcode,
-            "accessibility": list(dict.fromkeys(features)),
-            "accessibility_notes": " ".join(notes)[:1000],
         }
+        if "address_2" in address:
+            fields["address_2"] = address["address_2"] or None
+        if "state_province" in address or "region" in address:
+            fields["county"] = address.get("state_province") or address.get("region") or None
+        # What the location leaves out stays as it is here.
+        if "description" in location:
+            fields["description"] = (location["description"] or "")[:2000]
+        if "accessibility" in location:
+            fields["accessibility"] = list(dict.fromkeys(features))
+            fields["accessibility_notes"] = " ".join(notes)[:1000]
         return fields
     return None
+
+
+def _status(value: Any) -> ActivityStatus:
+    try:
+        return ActivityStatus(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in ActivityStatus)
+        raise RecordRefused([f"status: {value!r} is not one of {choices}"]) from None
+
+
+def _whole(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        raise RecordRefused([f"{name}: {value!r} is not a whole number"]) from None
+
+
+def _cell(row: dict[str, str], name: str) -> str:
+    value = (row.get(name) or "").strip()
+    return value[1:] if value.startswith("'") else value  # the CSV writer's formula guard
+
+
+def _record_of_row(row: dict[str, str], vocabulary: Snapshot) -> tuple[dict, list[str]]:
+    """The service a spreadsheet row describes, as an Open Referral record with our own
+    fields beside it (``OWN_FIELDS``), and what is wrong with the row. Columns the sheet
+    leaves out leave those fields as they are."""
+    problems: list[str] = []
+    organisation_key = _cell(row, "organisation_id") or _cell(row, "organisation_name")
+    record: dict[str, Any] = {
+        "id": _cell(row, "activity_id") or f"{organisation_key}|{_cell(row, 'name')}",
+        "name": _cell(row, "name"),
+        "status": _cell(row, "status") or "active",
+        "organization": {
+            "id": organisation_key,
+            "name": _cell(row, "organisation_name") or organisation_key,
+        },
+    }
+    if not record["name"]:
+        problems.append("name: a name is needed")
+    if not organisation_key:
+        problems.append("organisation_name: an organisation is needed")
+    for name in ("description", "url", "email", "minimum_age", "maximum_age"):
+        if name in row:
+            record[name] = _cell(row, name) if name == "description" else _cell(row, name) or None
+    if "venue_postcodes" in row:
+        record["service_at_locations"] = _row_locations(row, problems)
+    if "schedules" in row:
+        record["schedules"] = _row_schedules(row, problems)
+    if "terms" in row:
+        record["attributes"] = _row_terms(row, vocabulary, problems)
+    own: dict[str, Any] = {}
+    for name in spreadsheet.PLAIN:
+        if name in row and name not in record and name != "status":
+            own[name] = _cell(row, name) or ("" if name in spreadsheet.TEXT else None)
+    for name in spreadsheet.LISTS:
+        if _cell(row, name):
+            own[name] = spreadsheet.split(row.get(name))
+    record[OWN_FIELDS] = own
+    return record, problems
+
+
+def _row_locations(row: dict[str, str], problems: list[str]) -> list[dict]:
+    columns = ["venue_ids", "venue_names", "venue_addresses", "venue_cities", "venue_postcodes"]
+    ids, names, addresses, cities, postcodes = (spreadsheet.split(row.get(c)) for c in columns)
+    if any(len(column) not in (0, len(postcodes)) for column in (ids, names, addresses, cities)):
+        problems.append("venue_postcodes: give each venue its name, address, city and postcode")
+        return []
+    links = []
+    for index, postcode in enumerate(postcodes):
+
+        def at(column: list[str], index: int = index) -> str:
+            return column[index] if column else ""
+
+        location_id = at(ids) or f"{postcode}|{at(addresses)}"
+        address = {
+            "id": location_id,
+            "address_1": at(addresses),
+            "city": at(cities),
+            "postal_code": postcode,
+            "country": "GB",
+            "address_type": "physical",
+        }
+        location = {
+            "id": location_id,
+            "location_type": "physical",
+            "name": at(names) or at(addresses),
+            "addresses": [address],
+        }
+        links.append({"id": location_id, "location": location})
+    return links
+
+
+def _row_schedules(row: dict[str, str], problems: list[str]) -> list[dict]:
+    schedules = []
+    for text in spreadsheet.split(row.get("schedules")):
+        schedule = spreadsheet.parse_schedule(text)
+        if schedule is None:
+            problems.append(
+                f"schedules: {text!r} does not read as FREQ BYDAY HH:MM-HH:MM "
+                "(e.g. WEEKLY TU 10:00-12:00)"
+            )
+        else:
+            schedules.append({"id": text, **schedule})
+    return schedules
+
+
+def _row_terms(row: dict[str, str], vocabulary: Snapshot, problems: list[str]) -> list[dict]:
+    attributes = []
+    for text in spreadsheet.split(row.get("terms")):
+        scheme, _, code = text.partition(":")
+        term_id = vocabulary.by_code.get((scheme.strip(), code.strip().lower()))
+        if term_id is None:
+            problems.append(f"terms: {text!r} is no term of ours (scheme:code)")
+        else:
+            attributes.append({"taxonomy_term": {"id": str(term_id)}})
+    return attributes
 
 
 def describe(outcome: Outcome, dry_run: bool) -> str:

@@ -1,10 +1,11 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal, require_roles
 from app.accounts.models import GlobalRole
 from app.core.concurrency import set_etag
+from app.core.csv_writer import CSV_RESPONSE, FormatDep, ReportFormat, csv_download
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
@@ -35,11 +36,19 @@ def _public(
     return service.public_one(session, organisation)
 
 
-@router.get("", responses=problem_responses(401, 422))
+@router.get(
+    "",
+    response_model=OrganisationPage,
+    responses={
+        200: {"content": CSV_RESPONSE, "description": "A page as JSON, or every match as CSV"},
+        **problem_responses(401, 422),
+    },
+)
 def list_organisations(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    fmt: FormatDep,
     status_: Annotated[OrganisationStatus | None, Query(alias="status")] = None,
     legal_form: LegalForm | None = None,
     modified_after: Annotated[
@@ -47,9 +56,10 @@ def list_organisations(
     ] = None,
     include_archived: bool = False,
     sort: ListingSort = ListingSort.name,
-) -> OrganisationPage:
+) -> Any:
     """List organisations the caller may see: published ones for everyone, plus their own
-    for members, plus all for stewards and admins."""
+    for members, plus all for stewards and admins. As CSV (`format=csv` or
+    `Accept: text/csv`): every match, one row each."""
     filters = service.OrganisationFilters(
         status=status_,
         legal_form=legal_form,
@@ -57,6 +67,12 @@ def list_organisations(
         include_archived=include_archived,
         sort=sort,
     )
+    if fmt is ReportFormat.csv:
+        return csv_download(
+            "organisations.csv",
+            service.CSV_COLUMNS,
+            lambda reader: service.every_organisation_row(reader, principal, filters),
+        )
     return service.list_organisations(session, principal, filters, page)
 
 

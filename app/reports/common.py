@@ -4,16 +4,15 @@ out (JSON and streamed CSV)."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Header, Query
+from fastapi import Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 from sqlalchemy import ColumnElement, Float, cast, func, select
 from sqlmodel import SQLModel
 
-from app.core.csv_writer import csv_rows
+from app.core.csv_writer import ReportFormat, csv_rows, format_param  # noqa: F401 - re-exported
 from app.core.errors import InvalidField
 from app.core.inputs import Day
 from app.core.types import utcnow
@@ -22,11 +21,6 @@ from app.organisations.models import OrganisationArea
 MAX_PERIOD_DAYS = 731  # two years
 SUPPRESSED = "<5"
 WITHHELD = "suppressed"
-
-
-class ReportFormat(StrEnum):
-    json = "json"
-    csv = "csv"
 
 
 @dataclass(frozen=True)
@@ -71,20 +65,6 @@ def area_param(
     ] = None,
 ) -> str | None:
     return area.strip().upper() if area and area.strip() else None
-
-
-def format_param(
-    format_: Annotated[
-        ReportFormat | None,
-        Query(alias="format", description="json (default) or csv; or send Accept: text/csv"),
-    ] = None,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> ReportFormat:
-    if format_ is not None:
-        return format_
-    if accept and "text/csv" in accept:
-        return ReportFormat.csv
-    return ReportFormat.json
 
 
 def check_group_by(values: list[str], allowed: Sequence[str]) -> tuple[str, ...]:
