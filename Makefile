@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-outbox bench-listings bench-phrases test-load clean
+.PHONY: install run test test-postgres fuzz bench-smoke migrate seed-demo openapi lint format serve bench bench-reports bench-openreferral bench-outbox bench-listings bench-phrases test-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ bench: $(STAMP)
 ## Every report over 1M referrals and 2 years of history on PostgreSQL; appends to bench/RESULTS.md
 bench-reports: $(STAMP)
 	$(BIN)/python bench/reports.py
+
+## Crawling the Open Referral UK feed over the national directory (pages/s, full nesting
+## and not) on PostgreSQL; appends to bench/RESULTS.md
+bench-openreferral: $(STAMP)
+	$(BIN)/python bench/openreferral.py
 
 ## Notification deliveries per second by one and by two workers on PostgreSQL; appends to
 ## bench/RESULTS.md (a throwaway database on PG_URL)

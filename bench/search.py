@@ -25,6 +25,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,7 +257,7 @@ def generate() -> float:
         term_rows += [(activity_id, term_id) for term_id in tags]
         if delivery == ["in_person"]:
             venue = venue_rows[rng.randrange(VENUES)]
-            venue_links.append((activity_id, venue[0]))
+            venue_links.append((activity_id, venue[0], uuid.uuid4()))
             places.append((activity_id, venue[0], venue[8], venue[9], venue[10]))
         words = [title, description, org_names[org]]
         for term_id in tags:
@@ -268,7 +270,7 @@ def generate() -> float:
         _copy(connection, "activity", ACTIVITY_COLUMNS, activity_rows)
         _copy(connection, "schedule", SCHEDULE_COLUMNS, schedule_rows)
         _copy(connection, "activity_term", ("activity_id", "term_id"), term_rows)
-        _copy(connection, "activity_venue", ("activity_id", "venue_id"), venue_links)
+        _copy(connection, "activity_venue", ("activity_id", "venue_id", "id"), venue_links)
         _copy(connection, "activity_search", ("activity_id", "document"), documents)
         _copy(connection, "activity_facet", FACET_COLUMNS, facet_rows)
         _copy(
@@ -644,10 +646,39 @@ def build_read_model() -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+@contextmanager
+def api_server() -> Iterator[subprocess.Popen]:
+    """The API served by uvicorn (``WORKERS`` workers) on ``PORT``, once it is ready."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT), "--workers", str(WORKERS)],
+        env=dict(os.environ),
+        cwd=ROOT,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def prepared_directory() -> tuple[float | None, float]:
+    """The national directory, generated unless already there, with its read model:
+    (seconds generating, or None when reused; seconds completing the read model)."""
     ensure_database()
     generated = None if dataset_ready() else generate()
-    carded = build_read_model()
+    return generated, build_read_model()
+
+
+def main() -> None:
+    generated, carded = prepared_directory()
     with Session(get_engine()) as session:
         key = create_api_key(
             session, SYSTEM, ApiKeyCreate(name="bench", role=GlobalRole.link_worker)
@@ -656,22 +687,10 @@ def main() -> None:
     mix = query_mix(random.Random(7))
     raw = measure_raw(compile_raw(mix))
 
-    env = dict(os.environ)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT), "--workers", str(WORKERS)],
-        env=env,
-        cwd=ROOT,
-    )
-    try:
+    with api_server() as server:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{PORT}", headers={"X-API-Key": key}, timeout=30
         ) as client:
-            for _ in range(200):
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
             measure_api(client, {k: v[:20] for k, v in mix.items()})  # warm up
             api, errors = measure_api(client, mix)
         with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as anonymous:
@@ -682,9 +701,6 @@ def main() -> None:
         single, single_errors = throughput(key, mix, 1)
         eight, eight_errors = throughput(key, mix, 8)
         rss = worker_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     write(
         raw,
         api,

@@ -8,6 +8,7 @@ import json
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import delete, func
 from sqlmodel import select
@@ -235,3 +236,38 @@ def test_a_round_trip_gives_the_same_services(session, client, terms, tmp_path):
 
     again = [r for _, r in importer.read("http://testserver/openreferral", client=feed)]
     assert _canonical(again) == _canonical(exported)
+
+
+def _mock_feed(request: httpx.Request) -> httpx.Response:
+    """Another directory's feed, as the validator's Default samples describe it: its list
+    holds services without nesting, so each is read by id."""
+    default = MOCKS / "Default"
+    if request.url.path == "/api/services":
+        return httpx.Response(200, json=json.loads((default / "service_list.json").read_text()))
+    if request.url.path == f"/api/services/{MOCK_SERVICE}":
+        return httpx.Response(200, json=json.loads((default / "service_full.json").read_text()))
+    return httpx.Response(404, json={"detail": "not found"})
+
+
+def test_a_feed_that_lists_without_nesting_is_read_service_by_service(session):
+    requests = []
+
+    def feed(request: httpx.Request) -> httpx.Response:
+        requests.append(request.url.path)
+        return _mock_feed(request)
+
+    with httpx.Client(transport=httpx.MockTransport(feed)) as client:
+        outcome = importer.run(session, "https://elsewhere.example/api", client=client)
+    assert requests == ["/api/services", f"/api/services/{MOCK_SERVICE}"]
+    assert outcome.created["service"] == 1 and outcome.refused == []
+    assert session.get(Activity, MOCK_SERVICE).name == "Community Counselling"
+    assert outcome.pages == 1
+
+
+def test_a_source_that_is_not_a_feed_imports_nothing(session):
+    with (
+        httpx.Client(transport=httpx.MockTransport(_mock_feed)) as client,
+        pytest.raises(importer.SourceError, match="404"),
+    ):
+        importer.run(session, "https://elsewhere.example/nothing", client=client)
+    assert _rows(session)["activity"] == 0

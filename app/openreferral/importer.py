@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.accounts.principal import SYSTEM
@@ -268,6 +269,10 @@ class Importer:
             savepoint.rollback()
             reasons = [f"{e.field}: {e.message}" for e in problem.errors or []] or [problem.detail]
             self.outcome.refused.append(Refusal(kind, external_id, reasons))
+        except IntegrityError:
+            savepoint.rollback()
+            reason = "conflicts with what is stored here (a duplicate or a missing reference)"
+            self.outcome.refused.append(Refusal(kind, external_id, [reason]))
         else:
             savepoint.commit()
 
