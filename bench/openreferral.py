@@ -23,7 +23,6 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-
 import search as directory  # bench/search.py: the dataset and the server
 
 CRAWL_PAGES = int(os.environ.get("BENCH_CRAWL_PAGES", "200"))
@@ -58,30 +57,30 @@ def main() -> None:
     generated, carded = directory.prepared_directory()
     rows = []
     errors = 0
-    with directory.api_server():
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{directory.PORT}", timeout=60
-        ) as client:
-            first = client.get("/openreferral/services", params={"per_page": PER_PAGE}).json()
-            total_pages, total = first["total_pages"], first["total_items"]
-            walked = list(range(1, min(CRAWL_PAGES, total_pages) + 1))
-            deep_count = max(1, len(walked) // 4)
-            deep = list(range(max(1, total_pages - deep_count + 1), total_pages + 1))
-            walk(client, walked[:10], True)  # warm up
-            for label, pages, full in (
-                ("list shape, pages from the first", walked, False),
-                ("full=true, pages from the first", walked, True),
-                ("full=true, the last pages", deep, True),
-            ):
-                samples, failed, rate = walk(client, pages, full)
-                errors += failed
-                rows.append((label, len(pages), rate, samples))
-            listed = client.get(
-                "/openreferral/services",
-                params={"per_page": PER_PAGE, "page": random.Random(3).randint(1, total_pages)},
-            ).json()["contents"]
-            one, failed = by_id(client, [s["id"] for s in listed])
+    with (
+        directory.api_server(),
+        httpx.Client(base_url=f"http://127.0.0.1:{directory.PORT}", timeout=60) as client,
+    ):
+        first = client.get("/openreferral/services", params={"per_page": PER_PAGE}).json()
+        total_pages, total = first["total_pages"], first["total_items"]
+        walked = list(range(1, min(CRAWL_PAGES, total_pages) + 1))
+        deep_count = max(1, len(walked) // 4)
+        deep = list(range(max(1, total_pages - deep_count + 1), total_pages + 1))
+        walk(client, walked[:10], True)  # warm up
+        for label, pages, full in (
+            ("list shape, pages from the first", walked, False),
+            ("full=true, pages from the first", walked, True),
+            ("full=true, the last pages", deep, True),
+        ):
+            samples, failed, rate = walk(client, pages, full)
             errors += failed
+            rows.append((label, len(pages), rate, samples))
+        listed = client.get(
+            "/openreferral/services",
+            params={"per_page": PER_PAGE, "page": random.Random(3).randint(1, total_pages)},
+        ).json()["contents"]
+        one, failed = by_id(client, [s["id"] for s in listed])
+        errors += failed
     lines = [
         f"\n## Open Referral UK feed crawl, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
