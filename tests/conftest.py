@@ -23,6 +23,7 @@ from app.core.migrations import upgrade
 from app.geo import service as geo
 from app.main import app
 from app.models import metadata
+from app.openreferral import counts as feed_counts
 from app.search import lexicon
 from app.vocabulary import snapshot as vocabulary_snapshot
 from tests.factories import client_for, make_user
@@ -41,6 +42,7 @@ def empty_tables():
     vocabulary_snapshot.clear()
     lexicon.clear()
     principals.clear()
+    feed_counts.clear()
     geo.forget_placed()
     with get_engine().begin() as connection:
         for table in reversed(metadata.sorted_tables):

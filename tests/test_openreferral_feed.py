@@ -253,3 +253,16 @@ def test_a_page_is_two_statements_at_most(anon, directory):
         event.remove(get_engine(), "before_cursor_execute", count)
     assert body["size"] == len(directory["public"])
     assert len(statements) <= 2
+
+
+def test_a_remembered_total_is_forgotten_when_listings_change(anon, client, directory):
+    """Totals are remembered per list for crawlers; a write that changes listings empties
+    that memory at its commit."""
+    before = anon.get(f"{BASE}/services").json()["total_items"]
+    assert anon.get(f"{BASE}/services").json()["total_items"] == before  # remembered
+    client.post(
+        "/v1/activities", json={"organisation_id": directory["charity"]["id"], "name": "New"}
+    )
+    assert anon.get(f"{BASE}/services").json()["total_items"] == before + 1
+    client.post(f"/v1/activities/{directory['choir']['id']}/archive")
+    assert anon.get(f"{BASE}/services").json()["total_items"] == before

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # How long a worker remembers who an API key or bearer token belongs to (0: not at all);
     # see app/accounts/principal_cache.py.
     auth_cache_seconds: float = Field(5.0, ge=0, le=60)
+    # How long a feed list's total is remembered per process (app/openreferral/counts.py).
+    feed_count_seconds: float = Field(30.0, ge=0, le=3600)
     # Demo accounts (one per role, password below) are created only by seed-demo.
     demo_password: SecretStr = SecretStr("signpost-demo")
     # Connections per worker process. Sync routes run in AnyIO's thread pool, which is sized

@@ -17,22 +17,22 @@ options, identifiers) are UUIDv5 of what they belong to, so they are stable acro
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from app.accounts.principal import ANONYMOUS
-from app.activities import service as activities
 from app.activities.models import Activity, ActivityTerm, ActivityVenue
 from app.core.errors import InvalidField, NotFound
 from app.core.pagination import Page, PageParams, make_page
 from app.geo import service as geo
+from app.openreferral import counts
 from app.organisations import visibility
-from app.organisations.models import Organisation
+from app.organisations.models import Organisation, OrganisationStatus
 from app.search import sql
 from app.search.models import ActivityCardRecord, ActivityPlace
 from app.search.words import normalise
@@ -78,7 +78,15 @@ class Filters:
 
 
 def _public_activities() -> ColumnElement[bool]:
-    return activities.visible_to(ANONYMOUS)
+    """Live activities of published organisations (``activities.visible_to`` for the
+    public), as EXISTS: PostgreSQL then walks the activity index in id order for the first
+    pages instead of sorting the country."""
+    organisation = aliased(Organisation)
+    return Activity.archived_at.is_(None) & exists().where(
+        organisation.id == Activity.organisation_id,
+        organisation.status == OrganisationStatus.published,
+        organisation.archived_at.is_(None),
+    )
 
 
 def _near(session: Session, filters: Filters) -> tuple[float, float, float] | None:
@@ -176,21 +184,26 @@ def _count(statement: Select) -> Any:
 
 def _paged(
     session: Session,
+    key: Hashable,
     base: Select,
     params: PageParams,
     decorate: Callable[[Any], Select],
     convert: Callable[[list[Mapping[str, Any]]], list[dict[str, Any]]],
 ) -> Page[dict[str, Any]]:
     """One page of ``base`` (ids, ordered by its first column, so pages are stable), each
-    row joined to what ``decorate`` adds, with the exact count beside it: one statement."""
+    row joined to what ``decorate`` adds, with the exact count beside it (one statement),
+    or the count remembered for this list and its filters (``key``; ``counts``)."""
     page = base.offset(params.offset).limit(params.per_page).subquery("page")
-    rows = [
-        row._mapping
-        for row in session.execute(
-            decorate(page).add_columns(_count(base).label("feed_total")).order_by(page.c[0])
+    total = counts.known(key)
+    statement = decorate(page).order_by(page.c[0])
+    if total is None:
+        statement = statement.add_columns(_count(base).label("feed_total"))
+    rows = [row._mapping for row in session.execute(statement)]
+    if total is None:
+        total = (
+            rows[0]["feed_total"] if rows else session.execute(select(_count(base))).scalar_one()
         )
-    ]
-    total = rows[0]["feed_total"] if rows else session.execute(select(_count(base))).scalar_one()
+        counts.remember(key, total)
     return make_page(convert(rows), total, params)
 
 
@@ -241,7 +254,7 @@ def list_services(
             for row in rows
         ]
 
-    return _paged(session, base, params, _with_cards, convert)
+    return _paged(session, ("services", filters), base, params, _with_cards, convert)
 
 
 def get_service(session: Session, service_id: uuid.UUID) -> dict[str, Any]:
@@ -276,7 +289,7 @@ def list_organizations(
     def convert(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [organization(_organisation_of(row), full=full) for row in rows]
 
-    return _paged(session, base, params, decorate, convert)
+    return _paged(session, ("organizations", search), base, params, decorate, convert)
 
 
 def get_organization(
@@ -340,7 +353,8 @@ def list_service_at_locations(
             service_at_location(row, venues.get(row["activity_id"], []), vocabulary) for row in rows
         ]
 
-    return _paged(session, _sal_base(session, filters), params, _sal_decorate, convert)
+    base = _sal_base(session, filters)
+    return _paged(session, ("service_at_locations", filters), base, params, _sal_decorate, convert)
 
 
 def get_service_at_location(session: Session, sal_id: uuid.UUID) -> dict[str, Any]:
@@ -364,7 +378,8 @@ def list_taxonomies(session: Session, search: str | None, params: PageParams) ->
             Taxonomy, Taxonomy.id == page.c.id
         )
 
-    return _paged(session, base, params, decorate, lambda rows: [taxonomy(row) for row in rows])
+    taxonomies = lambda rows: [taxonomy(row) for row in rows]  # noqa: E731
+    return _paged(session, ("taxonomies", search), base, params, decorate, taxonomies)
 
 
 def get_taxonomy(session: Session, taxonomy_id: uuid.UUID) -> dict[str, Any]:
@@ -402,6 +417,7 @@ def list_taxonomy_terms(
     vocabulary = snapshot(session)
     return _paged(
         session,
+        ("taxonomy_terms", search, taxonomy_id, parent_id, top_only),
         base,
         params,
         lambda page: select(page),
