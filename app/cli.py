@@ -94,6 +94,47 @@ def seed_demo_command() -> None:
         typer.echo("orgadmin@ and editor@demo.signpost.example")
 
 
+@cli.command("seed-areas")
+def seed_areas_command(
+    country: Annotated[
+        str, typer.Option(help="ENG, WLS, SCT or NIR: whose local authorities to add")
+    ] = "ENG",
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this authority (repeatable), e.g. 'City of Bristol'"),
+    ] = None,
+) -> None:
+    """Add local authorities as areas, each holding the postcode districts the shipped
+    outcode table places in it (an approximation at district level). Existing ones (by
+    name) are left alone; safe to re-run."""
+    from app.areas.seed import local_authorities
+
+    with Session(get_engine()) as session:
+        created, existing = local_authorities(session, country.upper(), set(name) if name else None)
+        session.commit()
+    typer.echo(f"{created} local authorities added; {existing} already there")
+
+
+@cli.command("match-served-areas")
+def match_served_areas_command() -> None:
+    """Declare, for every organisation, the areas its typed areas_served names (by area
+    name, ignoring case and "City of", or official code), and list the names that match
+    no area, to define or correct. Safe to re-run."""
+    from app.areas.seed import match_served_areas
+
+    with Session(get_engine()) as session:
+        outcome = match_served_areas(session)
+        session.commit()
+    for organisation, areas in outcome.matched.items():
+        typer.echo(f"matched  {organisation}: {', '.join(areas)}")
+    for organisation, names in outcome.unmatched.items():
+        typer.echo(f"no area  {organisation}: {', '.join(names)}")
+    typer.echo(
+        f"{sum(map(len, outcome.matched.values()))} areas declared; "
+        f"{sum(map(len, outcome.unmatched.values()))} names matched no area"
+    )
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(prompt=True, help="The admin's sign-in email")],

@@ -15,6 +15,7 @@ import app.models
 from app import __version__
 from app.accounts.router import router as accounts_router
 from app.activities.router import router as activities_router
+from app.areas.router import router as areas_router
 from app.assurance.router import router as assurance_router
 from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
@@ -68,6 +69,11 @@ TAGS = [
         "description": "The link workers' search: ranked options near a person, with reasons.",
     },
     {"name": "vocabulary", "description": "Needs and activity categories, with synonyms."},
+    {
+        "name": "areas",
+        "description": "Places reports compare: local authorities, ICBs, PCNs, wards, "
+        "neighbourhoods, drawn as postcode districts and sectors.",
+    },
     {"name": "accounts", "description": "Sign-in, users, organisation members and API keys."},
     {"name": "audit", "description": "Who changed what, when: before and after."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -153,6 +159,7 @@ ROUTERS = (
     referrals_router,
     support_router,
     reports_router,
+    areas_router,
     vocabulary_router,
     external_terms_router,
     accounts_router,

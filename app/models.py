@@ -2,6 +2,7 @@
 
 from app.accounts.models import ApiKey, Membership, SignInThrottle, User
 from app.activities.models import Activity, ActivityTerm, ActivityVenue, Schedule
+from app.areas.models import Area, AreaPlace, OrganisationServedArea
 from app.assurance.models import AssuranceItem
 from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
 from app.audit.models import AuditEntry
@@ -19,7 +20,7 @@ from app.notifications.models import (
     Webhook,
 )
 from app.openreferral.models import ExternalRecord, ExternalTerm
-from app.organisations.models import Organisation, OrganisationArea, OrganisationStanding
+from app.organisations.models import Organisation, OrganisationStanding
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search.models import ActivityCardRecord, SearchLog
 from app.support.models import SupportMessage, SupportNeed, SupportOffer
@@ -33,6 +34,8 @@ __all__ = [
     "ActivityTerm",
     "ActivityVenue",
     "ApiKey",
+    "Area",
+    "AreaPlace",
     "AssuranceItem",
     "AuditEntry",
     "CapacityChange",
@@ -45,8 +48,8 @@ __all__ = [
     "NeedCategory",
     "NotificationPreference",
     "Organisation",
-    "OrganisationArea",
     "OrganisationClaim",
+    "OrganisationServedArea",
     "OrganisationStanding",
     "OutboxEvent",
     "Postcode",

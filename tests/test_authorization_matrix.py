@@ -455,6 +455,22 @@ RULES = {
         200,
         _write("/v1/taxonomy-terms/{need_term}/helped-by/{linked_category}"),
     ),
+    ("POST", "/v1/areas"): (
+        CURATORS,
+        201,
+        _write("/v1/areas", lambda w: {"kind": "pcn", "name": "East PCN", "places": ["BS5"]}),
+    ),
+    ("PATCH", "/v1/areas/{area_id}"): (
+        CURATORS,
+        200,
+        _write("/v1/areas/{area}", lambda w: {"places": ["BS5 6", "BS5 0"]}, "area"),
+    ),
+    ("DELETE", "/v1/areas/{area_id}"): (CURATORS, 204, _write("/v1/areas/{area}")),
+    ("GET", "/v1/reports/area-profile"): (
+        REPORT_READERS,
+        200,
+        _get("/v1/reports/area-profile?area={area}"),
+    ),
     ("GET", "/v1/vocabulary/unmatched-phrases"): (
         CURATORS,
         200,
@@ -542,6 +558,9 @@ PUBLIC = {
     # Answering an invitation: its token is the credential (test_invitations.py)
     ("POST", "/v1/invitations/accept"): None,
     ("POST", "/v1/invitations/decline"): None,
+    # Areas are public knowledge; keeping them is for stewards and admins (RULES).
+    ("GET", "/v1/areas"): "/v1/areas",
+    ("GET", "/v1/areas/{area_id}"): "/v1/areas/{area}",
     # The Open Referral UK feed (test_openreferral_feed.py checks what it shows)
     ("GET", "/openreferral/"): "/openreferral/",
     ("GET", "/openreferral/services"): "/openreferral/services?full=true",
@@ -654,9 +673,13 @@ def build_world(session, client):
     from app.accounts.models import ApiKey
 
     spare_key_id = session.scalars(select(ApiKey.id).where(ApiKey.prefix == spare_key[3:15])).one()
+    area = client.post(
+        "/v1/areas", json={"kind": "ward", "name": "Easton", "places": ["BS5 6"]}
+    ).json()
     etags = {
         name: client.get(path).headers["etag"]
         for name, path in (
+            ("area", f"/v1/areas/{area['id']}"),
             ("own_org", f"/v1/organisations/{own['id']}"),
             ("own_venue", f"/v1/venues/{venue['id']}"),
             ("own_activity", f"/v1/activities/{activity['id']}"),
@@ -691,6 +714,7 @@ def build_world(session, client):
             "linked_category": str(vocabulary["befriending"].id),
             "unlinked_category": str(vocabulary["advice"].id),
             "external_term": _external_term(session, vocabulary["advice"].id),
+            "area": area["id"],
         },
     }
 

@@ -19,6 +19,7 @@ from tests.factories import (
     client_for,
     create_activity,
     create_organisation,
+    create_venue,
     key_client,
     make_api_key,
     make_user,
@@ -30,12 +31,30 @@ from tests.referral_world import build_world
 @pytest.fixture
 def world(session, client):
     w = build_world(session, client)  # organisation A with "Easton Walking Group"
-    patch(client, f"/v1/organisations/{w.organisation['id']}", {"areas_served": ["Bristol", "BS5"]})
-    patch(client, f"/v1/activities/{w.activity['id']}", {"funding_source": "commissioned"})
+    areas = {
+        name: _created(client.post("/v1/areas", json=body))
+        for name, body in {
+            "Bristol": {"kind": "local_authority", "name": "Bristol", "code": "E06000023",
+                        "places": ["BS1", "BS5", "BS7"]},
+            "Bath": {"kind": "local_authority", "name": "Bath", "code": "E06000022",
+                     "places": ["BA1", "BA2"]},
+            "Easton": {"kind": "ward", "name": "Easton", "places": ["BS5 6"]},
+        }.items()
+    }  # fmt: skip
+    easton = create_venue(client)  # BS5 6AW: in Bristol and in Easton ward
+    patch(client, f"/v1/activities/{w.activity['id']}",
+          {"funding_source": "commissioned", "venue_ids": [easton["id"]]})  # fmt: skip
     b = create_organisation(client, name="Bath Befrienders", status="published",
-                            areas_served=["Bath"])  # fmt: skip
-    b_activity = create_activity(client, b["id"], name="Phone Friends", access_modes=["referral"],
-                                 funding_source="unfunded")  # fmt: skip
+                            served_area_ids=[areas["Bath"]["id"]])  # fmt: skip
+    bath_hall = create_venue(client, postcode="BA1 1LT", city="Bath")
+    b_activity = create_activity(
+        client,
+        b["id"],
+        name="Phone Friends",
+        access_modes=["referral"],
+        funding_source="unfunded",
+        venue_ids=[bath_hall["id"]],
+    )
     commissioner = client_for(make_user(session, role=GlobalRole.commissioner))
 
     # A receives 7 referrals: 5 accepted, 2 declined; answers came 1..7 hours after sending.
@@ -51,7 +70,18 @@ def world(session, client):
     # B receives 2: one waiting, one withdrawn.
     b_referrals = [w.refer(activity_id=b_activity["id"]) for _ in range(2)]
     w.move(b_referrals[1]["id"], "withdrawn", w.link_worker)
-    return {"w": w, "b": b, "b_activity": b_activity, "commissioner": commissioner}
+    return {
+        "w": w,
+        "b": b,
+        "b_activity": b_activity,
+        "commissioner": commissioner,
+        "areas": areas,
+    }
+
+
+def _created(response) -> dict:
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 def _report(client, name, **params):
@@ -95,15 +125,15 @@ def test_referral_load_by_organisation_and_funding(world):
 
 def test_filters_by_area_and_need(world):
     commissioner = world["commissioner"]
-    bristol = _report(commissioner, "referrals", area="bristol")
+    bristol = _report(commissioner, "referrals", area="e06000023")  # an official code
     assert bristol["rows"][0]["referrals"] == 7
-    assert bristol["filters"] == {"area": "BRISTOL"}
+    assert bristol["filters"] == {"area": "e06000023"}
+    by_id = _report(commissioner, "referrals", area=world["areas"]["Bath"]["id"])
+    assert by_id["rows"][0]["referrals"] == "<5"
     by_area = _report(commissioner, "referrals", group_by="area")
-    assert {r["area"]: r["referrals"] for r in by_area["rows"]} == {
-        "BATH": "<5",
-        "BRISTOL": 7,
-        "BS5": 7,
-    }
+    assert {r["area"]: r["referrals"] for r in by_area["rows"]} == {"Bath": "<5", "Bristol": 7}
+    wards = _report(commissioner, "referrals", group_by="area", area_kind="ward")
+    assert {r["area"]: r["referrals"] for r in wards["rows"]} == {"Easton": 7}
     assert "counts once in each" in " ".join(by_area["notes"])
     none = _report(commissioner, "referrals", need="low-mood")
     assert none["rows"][0]["referrals"] == 0
@@ -156,12 +186,12 @@ def test_unmet_demand_report(world, session):
     now = utcnow()
     lonely, low_mood = w.needs["social-isolation"], w.needs["low-mood"]
     logs = (
-        [("BS5", [lonely], 0)] * 6 + [("BS5", [lonely], 2)] * 2 + [("BS7", [low_mood], 0)] * 5
-        + [("BA1", [lonely], 12)] * 3
+        [("BS5", "BS5 6", [lonely], 0)] * 6 + [("BS5", "BS5 0", [lonely], 2)] * 2
+        + [("BS7", None, [low_mood], 0)] * 5 + [("BA1", None, [lonely], 12)] * 3
     )  # fmt: skip
-    for outcode, needs, count in logs:
+    for outcode, sector, needs, count in logs:
         session.add(SearchLog(searched_at=now - timedelta(days=1), outcode=outcode,
-                              need_ids=needs, result_count=count))  # fmt: skip
+                              sector=sector, need_ids=needs, result_count=count))  # fmt: skip
     session.commit()
     report = _report(world["commissioner"], "unmet-demand", group_by=["need", "outcode"])
     rows = {(r["need"], r["outcode"]): r for r in report["rows"]}
@@ -171,8 +201,10 @@ def test_unmet_demand_report(world, session):
     }  # fmt: skip
     assert rows[("low-mood", "BS7")]["no_results"] == 5
     assert rows[("social-isolation", "BA1")]["searches"] == "<5"
-    bs = _report(world["commissioner"], "unmet-demand", area="BS")
-    assert bs["rows"][0]["searches"] == 13
+    bristol = _report(world["commissioner"], "unmet-demand", area="E06000023")
+    assert bristol["rows"][0]["searches"] == 13
+    easton = _report(world["commissioner"], "unmet-demand", area=world["areas"]["Easton"]["id"])
+    assert easton["rows"][0]["searches"] == 6  # centred in sector BS5 6 only
     lonely_only = _report(world["commissioner"], "unmet-demand", need="social-isolation")
     assert lonely_only["rows"][0]["searches"] == 11
     weekly = _report(world["commissioner"], "unmet-demand", group_by="period", interval="week")
@@ -202,9 +234,9 @@ def test_assurance_report(world, session):
     assure(session, w.admin, w.organisation["id"])
     report = _report(world["commissioner"], "assurance", group_by="area")
     rows = {r["area"]: r for r in report["rows"]}
-    assert rows["BRISTOL"]["assured"] == "<5"
-    assert rows["BATH"]["missing_items"] == "<5"
-    assert rows["BATH"]["share_assured"] is None  # small numbers: no share either
+    assert rows["Bristol"]["assured"] == "<5"
+    assert rows["Bath"]["missing_items"] == "<5"
+    assert rows["Bath"]["share_assured"] is None  # small numbers: no share either
 
 
 @pytest.mark.parametrize(
@@ -218,6 +250,9 @@ def test_assurance_report(world, session):
         ("unmet-demand", {"interval": "fortnight"}, "query.interval"),
         ("capacity", {"category": "volunteers"}, "query.category"),  # not an activity term
         ("assurance", {"group_by": "category"}, "query.group_by"),
+        ("capacity", {"area": "Bristol"}, "query.area"),  # a name is not an id or code
+        ("referrals", {"area": "BS5"}, "query.area"),
+        ("capacity", {"group_by": "area", "area_kind": "county"}, "query.area_kind"),
     ],
 )
 def test_bad_parameters_are_422_naming_them(world, name, params, field):

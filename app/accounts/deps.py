@@ -70,6 +70,7 @@ def _principal_for_token(session: Session, claims: tuple[uuid.UUID, int]) -> Pri
         id=user.id,
         role=user.role,
         memberships={m.organisation_id: m.role for m in memberships},
+        areas=frozenset(uuid.UUID(a) for a in user.area_ids),
     )
 
 
@@ -104,7 +105,13 @@ def _principal_for_key(session: Session, api_key: str) -> tuple[Principal, datet
         if key.organisation_id and key.organisation_role and organisation_archived_at is None
         else {}
     )
-    principal = Principal(kind="api_key", id=key.id, role=key.role, memberships=memberships)
+    principal = Principal(
+        kind="api_key",
+        id=key.id,
+        role=key.role,
+        memberships=memberships,
+        areas=frozenset(uuid.UUID(a) for a in key.area_ids),
+    )
     return principal, key.expires_at
 
 

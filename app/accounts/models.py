@@ -7,7 +7,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-from app.core.types import UTCDateTime, created_at_field, enum_type, id_field
+from app.core.types import JSONColumn, UTCDateTime, created_at_field, enum_type, id_field
 
 
 class GlobalRole(StrEnum):
@@ -44,6 +44,10 @@ class User(SQLModel, table=True):
     # Part of every access token; raised when the password changes, ending older tokens.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Areas a commissioner's reports are limited to (area ids as text); empty: no limit.
+    area_ids: list[str] = Field(
+        default_factory=list, sa_type=JSONColumn, sa_column_kwargs={"server_default": "[]"}
+    )
     created_at: datetime = created_at_field()
 
 
@@ -79,6 +83,10 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    # Areas a commissioner's reports are limited to (area ids as text); empty: no limit.
+    area_ids: list[str] = Field(
+        default_factory=list, sa_type=JSONColumn, sa_column_kwargs={"server_default": "[]"}
+    )
     created_at: datetime = created_at_field()
 
 

@@ -14,6 +14,8 @@ class Principal:
     id: uuid.UUID | None = None
     role: GlobalRole | None = None
     memberships: Mapping[uuid.UUID, OrganisationRole] = field(default_factory=dict)
+    # The areas a commissioner's reports are limited to; empty: no limit.
+    areas: frozenset[uuid.UUID] = frozenset()
 
     @property
     def is_authenticated(self) -> bool:

@@ -133,6 +133,7 @@ def get_me(session: SessionDep, principal: Authenticated) -> Me:
             is_active=True,
             last_login_at=key.last_used_at,
             created_at=key.created_at,
+            area_ids=key.area_ids,
             memberships=[
                 {"organisation_id": org, "organisation_name": name, "role": role}
                 for org, name, role in service.named_memberships(session, principal)

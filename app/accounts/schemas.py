@@ -52,6 +52,11 @@ class UserUpdateFields(RequestModel):
     display_name: DisplayName
     role: GlobalRole | None
     is_active: bool
+    area_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Limit this commissioner's reports to these areas (ids); empty: no limit",
+    )
 
 
 UserUpdate = patch_model_of(
@@ -70,6 +75,7 @@ class UserPublic(SQLModel):
     last_login_at: datetime | None
     created_at: datetime
     memberships: list[MembershipPublic]
+    area_ids: list[uuid.UUID] = Field(description="Areas their reports are limited to")
 
 
 class UserPage(Page[UserPublic]):
@@ -124,6 +130,11 @@ class ApiKeyCreate(RequestModel):
     )
     organisation_role: OrganisationRole | None = None
     expires_at: Instant | None = None
+    area_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Limit this commissioner's reports to these areas (ids); empty: no limit",
+    )
 
     @model_validator(mode="after")
     def _scope(self):
@@ -147,6 +158,7 @@ class ApiKeyPublic(SQLModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     created_at: datetime
+    area_ids: list[uuid.UUID] = Field(description="Areas its reports are limited to")
 
 
 class ApiKeyCreated(ApiKeyPublic):

@@ -32,6 +32,7 @@ from app.accounts.security import (
     throttle_key,
     verify_password,
 )
+from app.areas import service as area_service
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import (
@@ -177,6 +178,8 @@ def get_user(session: Session, user_id: uuid.UUID) -> User:
 
 
 def update_user(session: Session, user: User, changes: dict) -> User:
+    if "area_ids" in changes:
+        changes["area_ids"] = area_service.known_ids(session, changes["area_ids"] or [])
     stays_admin = changes.get("role", user.role) is GlobalRole.admin
     stays_active = changes.get("is_active", user.is_active)
     if user.role is GlobalRole.admin and user.is_active and not (stays_admin and stays_active):
@@ -312,7 +315,8 @@ def add_creator_as_admin(session: Session, principal: Principal, organisation_id
 def create_api_key(session: Session, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
     key, prefix, secret_hash = new_api_key()
     api_key = ApiKey(
-        **data.model_dump(),
+        **data.model_dump(exclude={"area_ids"}),
+        area_ids=area_service.known_ids(session, data.area_ids),
         prefix=prefix,
         secret_hash=secret_hash,
         created_by_id=principal.id if principal.kind == "user" else None,

@@ -238,3 +238,14 @@ ORGANISATIONS = [
     ("Bristol Dementia Friends (fictional)", "charity", "carers", "bishopsworth-library", "1190018", ["Bristol"]),
     ("Bristol City Council Wellbeing Team (fictional)", "statutory", "walking", "central-library", None, ["Bristol"]),
 ]
+
+# Areas within the City of Bristol (a local authority drawn from the outcode table): a few
+# neighbourhoods and two primary care networks, by postcode sector. Fictional boundaries
+# and codes, near enough to the real places to try the area reports on.
+AREAS = [
+    ("Easton and Lawrence Hill", "neighbourhood", None, ["BS5 0", "BS5 6", "BS2 0", "BS2 8"]),
+    ("Bedminster and Southville", "neighbourhood", None, ["BS3 1", "BS3 3", "BS3 4"]),
+    ("Hartcliffe and Withywood", "neighbourhood", None, ["BS13 0", "BS13 7", "BS13 9"]),
+    ("Inner City and East PCN (fictional)", "pcn", "U99901", ["BS2", "BS5", "BS1"]),
+    ("South Bristol PCN (fictional)", "pcn", "U99902", ["BS3", "BS4", "BS13", "BS14"]),
+]

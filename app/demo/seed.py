@@ -12,12 +12,16 @@ from app.accounts.principal import SYSTEM, Principal
 from app.accounts.schemas import UserCreate
 from app.activities import service as activities
 from app.activities.schemas import ActivityCreate
+from app.areas.models import Area
+from app.areas.schemas import AreaCreate
+from app.areas.seed import local_authorities, match_served_areas
+from app.areas.service import create_area
 from app.assurance import service as assurance
 from app.assurance.schemas import AssuranceItemCreate
 from app.capacity import service as capacity
 from app.core.config import get_settings
 from app.core.types import utcnow
-from app.demo.data import KINDS, ORGANISATIONS, VENUES
+from app.demo.data import AREAS, KINDS, ORGANISATIONS, VENUES
 from app.geo.outcodes import centroid
 from app.geo.postcodes import outcode_of
 from app.organisations import service as organisations
@@ -26,6 +30,8 @@ from app.organisations.schemas import OrganisationCreate
 from app.venues import service as venues
 from app.venues.schemas import VenueCreate
 from app.vocabulary.seed import NEEDS, seed_vocabulary
+
+BRISTOL = "City of Bristol"
 
 
 def _jitter(key: str) -> tuple[float, float]:
@@ -118,7 +124,21 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
             first = organisation
         if index == 1:
             _seed_joining(session, first, organisation)
+    _seed_areas(session)
     return len(ORGANISATIONS), activity_count
+
+
+def _seed_areas(session: Session) -> None:
+    """The City of Bristol, its demo neighbourhoods and PCNs, and each organisation's
+    typed areas matched onto them."""
+    local_authorities(session, "ENG", {BRISTOL})
+    bristol = session.exec(select(Area).where(Area.name == BRISTOL)).one()
+    for name, kind, code, places in AREAS:
+        create_area(
+            session,
+            AreaCreate(kind=kind, name=name, code=code, parent_id=bristol.id, places=places),
+        )
+    match_served_areas(session)
 
 
 def _seed_joining(session: Session, first: Organisation, second: Organisation) -> None:

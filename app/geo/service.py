@@ -25,6 +25,7 @@ class Location:
     outcode: str | None
     precision: str  # "postcode", "outcode" or "coordinates"
     note: str | None = None
+    sector: str | None = None  # "BS5 6", when a full postcode was given
 
 
 # Coordinates someone types are checked against their postcode's outcode: a swapped
@@ -47,9 +48,10 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
     except ValueError:
         raise InvalidField(field, f"{value!r} is not a valid UK postcode", "postcode") from None
     outcode = postcode.split(" ")[0]
+    sector = postcode[:-2]
     found = _placed(session, postcode)
     if found is not None:
-        return Location(found[0], found[1], outcode, "postcode")
+        return Location(found[0], found[1], outcode, "postcode", sector=sector)
     area = centroid(outcode)
     if area is None:
         raise InvalidField(field, f"{postcode} is in no known UK outcode", "unknown_postcode")
@@ -59,6 +61,7 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
         outcode,
         "outcode",
         note=f"{postcode} is not in the postcode table; distances are from the {outcode} centre",
+        sector=sector,
     )
 
 

@@ -98,18 +98,6 @@ class Organisation(OrganisationBase, table=True):
     version: int = Field(default=1, sa_column=_version)
 
 
-class OrganisationArea(SQLModel, table=True):
-    """``areas_served`` as rows, so reports can filter and group by area on any database.
-    Kept in step by the organisation service; areas are stored in upper case."""
-
-    __tablename__ = "organisation_area"
-
-    organisation_id: uuid.UUID = Field(
-        foreign_key="organisation.id", primary_key=True, ondelete="CASCADE"
-    )
-    area: str = Field(max_length=100, primary_key=True, index=True)
-
-
 class OrganisationStanding(SQLModel, table=True):
     """Per organisation, its assurance level and how it answers referrals, stored so that
     listings and searches read them instead of computing them per request. Each figure

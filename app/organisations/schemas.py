@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from app.areas.schemas import AreaSummary
 from app.assurance.rules import AssuranceLevel
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
@@ -26,6 +27,12 @@ class OrganisationCreate(RequestModel, OrganisationBase):
     model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
 
     status: OrganisationStatus = OrganisationStatus.draft
+    served_area_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Areas (GET /v1/areas) it serves beyond those its venues lie in: what "
+        "reports by area count it in. `areas_served` stays as it was typed",
+    )
 
 
 OrganisationUpdate = patch_model_of(
@@ -38,6 +45,9 @@ OrganisationUpdate = patch_model_of(
 class OrganisationPublic(OrganisationBase):
     id: uuid.UUID
     status: OrganisationStatus
+    served_areas: list[AreaSummary] = Field(
+        description="The areas it declares it serves (its venues' areas count too)"
+    )
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None = Field(

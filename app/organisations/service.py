@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from app.accounts import service as accounts
 from app.accounts.models import GlobalRole
 from app.accounts.principal import Principal
 from app.activities import service as activity_service
+from app.areas import service as area_service
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.core.sorting import ListingSort, order_by_clauses
@@ -21,7 +21,6 @@ from app.organisations import standing
 from app.organisations.models import (
     LegalForm,
     Organisation,
-    OrganisationArea,
     OrganisationStatus,
 )
 from app.organisations.schemas import (
@@ -111,14 +110,18 @@ def summaries(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Organisa
 
 
 def _public_many(session: Session, organisations: list[Organisation]) -> list[OrganisationPublic]:
-    """With responsiveness and assurance level: their stored standing, one query."""
-    known = standing.for_organisations(session, [o.id for o in organisations], utcnow())
+    """With responsiveness and assurance level (their stored standing, one query) and the
+    areas they declare (one more)."""
+    ids = [o.id for o in organisations]
+    known = standing.for_organisations(session, ids, utcnow())
+    served = area_service.served_by(session, ids)
     return [
         OrganisationPublic.model_validate(
             {
                 **field_values(o, OrganisationPublic),
                 "responsiveness": known[o.id].responsiveness,
                 "assurance_level": known[o.id].assurance_level,
+                "served_areas": served[o.id],
             }
         )
         for o in organisations
@@ -148,10 +151,12 @@ def create_organisation(
     _check_status_change(principal, OrganisationStatus.draft, data.status)
     if not principal.is_steward_or_admin:
         _refuse_duplicate(session, data)
-    organisation = Organisation.model_validate(data, update={"id": new_id or uuid.uuid4()})
+    organisation = Organisation.model_validate(
+        data.model_dump(exclude={"served_area_ids"}), update={"id": new_id or uuid.uuid4()}
+    )
     session.add(organisation)
     session.flush()
-    set_areas(session, organisation)
+    area_service.set_served(session, organisation.id, data.served_area_ids)
     accounts.add_creator_as_admin(session, principal, organisation.id)
     if organisation.status is OrganisationStatus.published:
         _announce_published(session, organisation)
@@ -206,16 +211,6 @@ def _announce_published(session: Session, organisation: Organisation) -> None:
     )
 
 
-def set_areas(session: Session, organisation: Organisation) -> None:
-    """Mirror ``areas_served`` into organisation_area (upper case, for reports)."""
-    session.execute(
-        delete(OrganisationArea).where(OrganisationArea.organisation_id == organisation.id)
-    )
-    for area in sorted({area.strip().upper() for area in organisation.areas_served}):
-        session.add(OrganisationArea(organisation_id=organisation.id, area=area))
-    session.flush()
-
-
 def update_organisation(
     session: Session, principal: Principal, organisation: Organisation, changes: dict
 ) -> Organisation:
@@ -226,13 +221,14 @@ def update_organisation(
     )
     if "status" in changes:
         _check_status_change(principal, organisation.status, changes["status"])
+    served = changes.pop("served_area_ids", None)
     validate_merged(OrganisationCreate, organisation, changes)
     organisation.sqlmodel_update(changes)
     organisation.updated_at = utcnow()
     session.add(organisation)
     session.flush()
-    if "areas_served" in changes:
-        set_areas(session, organisation)
+    if served is not None:
+        area_service.set_served(session, organisation.id, served)
     if changes.keys() & {"name", "status", "phone", "website"}:  # what cards and the index show
         search_index.refresh_organisation(session, organisation.id)
     if published:

@@ -9,14 +9,13 @@ from typing import Annotated, Any
 from fastapi import Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
-from sqlalchemy import ColumnElement, Float, cast, func, select
+from sqlalchemy import Float, cast, func
 from sqlmodel import SQLModel
 
 from app.core.csv_writer import ReportFormat, csv_rows, format_param  # noqa: F401 - re-exported
 from app.core.errors import InvalidField
 from app.core.inputs import Day
 from app.core.types import utcnow
-from app.organisations.models import OrganisationArea
 
 MAX_PERIOD_DAYS = 731  # two years
 SUPPRESSED = "<5"
@@ -76,11 +75,6 @@ def check_group_by(values: list[str], allowed: Sequence[str]) -> tuple[str, ...]
                 "unknown_grouping",
             )
     return tuple(dict.fromkeys(values))
-
-
-def organisations_in(area: str) -> ColumnElement:
-    """Ids of organisations serving ``area``."""
-    return select(OrganisationArea.organisation_id).where(OrganisationArea.area == area)
 
 
 # --- suppression --------------------------------------------------------------------------

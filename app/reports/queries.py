@@ -19,6 +19,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.activities.models import Activity, ActivityStatus, ActivityTerm
+from app.areas import placement
+from app.areas.models import Area, AreaKind
 from app.assurance import rules as assurance_rules
 from app.assurance.models import AssuranceItem, ReviewStatus
 from app.capacity.models import (
@@ -29,9 +31,9 @@ from app.capacity.models import (
     PauseReason,
 )
 from app.capacity.rules import effective_sql
-from app.organisations.models import Organisation, OrganisationArea, OrganisationStatus
+from app.organisations.models import Organisation, OrganisationStatus
 from app.referrals.models import DeclineReason, Referral, ReferralNeed, ReferralStatus
-from app.reports.common import Period, hours_between, nearest_rank, organisations_in
+from app.reports.common import Period, hours_between, nearest_rank
 from app.search import sql as search_sql
 from app.search.models import SearchLog
 from app.support.models import NeedStatus, SupportNeed, Urgency
@@ -43,7 +45,12 @@ class Filters:
     period: Period
     # Organisations the reader may not see (drafts, for commissioners): left out entirely.
     hidden: Select | None = None
-    area: str | None = None
+    # Only what lies in any of these areas (the `area` asked for, else a scoped reader's
+    # areas); None: everywhere.
+    area_ids: frozenset[uuid.UUID] | None = None
+    # The areas a scoped reader may see rows of when grouping by area; None: all.
+    visible_area_ids: frozenset[uuid.UUID] | None = None
+    area_kind: AreaKind = AreaKind.local_authority
     terms: tuple[uuid.UUID, ...] = ()
     group_by: tuple[str, ...] = ()
     interval: str = "week"
@@ -57,25 +64,45 @@ def _within(column, period: Period):
     return column >= period.starts_at, column < period.ends_before
 
 
-def _area_filter(statement, organisation_column, filters: Filters):
-    """Only organisations serving the area, unless grouping by area does it already (the
-    two together misled PostgreSQL's planner into a 10 s plan)."""
-    if filters.area and "area" not in filters.group_by:
-        statement = statement.where(organisation_column.in_(organisations_in(filters.area)))
+@dataclass(frozen=True)
+class Placed:
+    """How a report's rows lie in areas: ``pairs`` (a select of subject and area id, from
+    ``app.areas.placement``) and the row's column that is the subject."""
+
+    pairs: Select
+    subject: Any
+
+
+def _area_filter(statement, organisation_column, filters: Filters, placed: Placed):
+    """Only rows lying in the filter's areas; never a hidden organisation's."""
+    if filters.area_ids is not None:
+        statement = statement.where(
+            placed.subject.in_(placement.subjects_in(placed.pairs, filters.area_ids))
+        )
     if filters.hidden is not None:
         statement = statement.where(organisation_column.not_in(filters.hidden))
     return statement
 
 
-def _area_group(statement, organisation_column, filters: Filters, dims: list):
-    """Group by the areas each organisation serves (one row per organisation and area)."""
-    statement = statement.join(
-        OrganisationArea, OrganisationArea.organisation_id == organisation_column
+def _area_group(statement, filters: Filters, dims: list, placed: Placed):
+    """Group by the areas of ``filters.area_kind`` each row lies in (a row counts once in
+    each), limited to a scoped reader's areas."""
+    pairs = placed.pairs.subquery("placed")
+    statement = statement.join(pairs, pairs.c.subject == placed.subject).join(
+        Area, (Area.id == pairs.c.area_id) & (Area.kind == filters.area_kind.value)
     )
-    if filters.area:
-        statement = statement.where(OrganisationArea.area == filters.area)
-    dims.append(("area", OrganisationArea.area))
+    if filters.visible_area_ids is not None:
+        statement = statement.where(Area.id.in_(list(filters.visible_area_ids)))
+    dims += [("area_id", Area.id), ("area", Area.name), ("area_code", Area.code)]
     return statement
+
+
+def _by_activity(column) -> Placed:
+    return Placed(placement.activity_areas(), column)
+
+
+def _by_organisation(column) -> Placed:
+    return Placed(placement.organisation_areas(), column)
 
 
 def _or_unknown(column):
@@ -153,7 +180,8 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
             *_within(Referral.created_at, filters.period),
         )
     )
-    base = _area_filter(base, Referral.organisation_id, filters)
+    placed = _by_activity(Referral.activity_id)  # where the activity takes place
+    base = _area_filter(base, Referral.organisation_id, filters, placed)
     if filters.terms:
         base = base.where(
             Referral.id.in_(
@@ -173,7 +201,7 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
             base = base.join(funding, funding.id == Referral.activity_id)
             dims.append(("funding", _or_unknown(funding.funding_source)))
         elif dimension == "area":
-            base = _area_group(base, Referral.organisation_id, filters, dims)
+            base = _area_group(base, filters, dims, placed)
         elif dimension == "need":
             # Grouped by the term's id (a cheaper sort than its code); codes follow.
             base = base.join(ReferralNeed, ReferralNeed.referral_id == Referral.id)
@@ -226,7 +254,8 @@ def support_needs(session: Session, filters: Filters):
             *_within(SupportNeed.created_at, filters.period),
         )
     )
-    base = _area_filter(base, SupportNeed.organisation_id, filters)
+    placed = _by_organisation(SupportNeed.organisation_id)  # the organisation's areas
+    base = _area_filter(base, SupportNeed.organisation_id, filters, placed)
     if filters.terms:
         base = base.where(SupportNeed.category_id.in_(filters.terms))
     dims: list[tuple[str, Any]] = []
@@ -239,7 +268,7 @@ def support_needs(session: Session, filters: Filters):
         elif dimension == "status":
             dims.append(("status", SupportNeed.status))
         elif dimension == "area":
-            base = _area_group(base, SupportNeed.organisation_id, filters, dims)
+            base = _area_group(base, filters, dims, placed)
     unfinished = SupportNeed.status.in_(
         [NeedStatus.open.value, NeedStatus.acknowledged.value, NeedStatus.in_progress.value]
     )
@@ -271,7 +300,7 @@ def support_needs(session: Session, filters: Filters):
 
 # --- unmet demand -------------------------------------------------------------------------
 
-DEMAND_DIMENSIONS = ("need", "phrase", "outcode", "period")
+DEMAND_DIMENSIONS = ("need", "phrase", "area", "outcode", "period")
 # A phrase is free text someone typed: it is shown only once this many separate searches
 # used it (in its row), so no one search's words can be picked out.
 PHRASE_MIN_SEARCHES = 5
@@ -292,14 +321,9 @@ def unmet_demand(session: Session, filters: Filters):
             *_within(SearchLog.searched_at, filters.period),
         )
     )
-    if filters.area:
-        if filters.area.isalpha():  # a postcode area such as "BS": its outcodes
-            base = base.where(
-                SearchLog.outcode.like(f"{filters.area}%"),
-                func.substr(SearchLog.outcode, len(filters.area) + 1, 1).between("0", "9"),
-            )
-        else:
-            base = base.where(SearchLog.outcode == filters.area)
+    placed = Placed(placement.search_areas(), SearchLog.id)  # where the search was centred
+    if filters.area_ids is not None:
+        base = base.where(SearchLog.id.in_(placement.subjects_in(placed.pairs, filters.area_ids)))
     wanted = [str(t) for t in filters.terms]
     need = None
     if "need" in filters.group_by:  # one row per (search, need) it asked about
@@ -321,6 +345,8 @@ def unmet_demand(session: Session, filters: Filters):
             dims.append(("phrase", phrase.c.value))
         elif dimension == "outcode":
             dims.append(("outcode", func.coalesce(SearchLog.outcode, "unknown")))
+        elif dimension == "area":
+            base = _area_group(base, filters, dims, placed)
         elif dimension == "period":
             dims.append(("period", _bucket(SearchLog.searched_at, filters.interval, dialect)))
     metrics = [
@@ -363,7 +389,8 @@ def _listed_activities():
 
 def capacity_now(session: Session, filters: Filters, now: datetime):
     base = _listed_activities()
-    base = _area_filter(base, Activity.organisation_id, filters)
+    placed = _by_activity(Activity.id)
+    base = _area_filter(base, Activity.organisation_id, filters, placed)
     if filters.terms:
         base = base.where(
             Activity.id.in_(
@@ -378,7 +405,7 @@ def capacity_now(session: Session, filters: Filters, now: datetime):
         elif dimension == "funding":
             dims.append(("funding", _or_unknown(Activity.funding_source)))
         elif dimension == "area":
-            base = _area_group(base, Activity.organisation_id, filters, dims)
+            base = _area_group(base, filters, dims, placed)
         elif dimension == "category":
             tags = aliased(ActivityTerm)
             base = base.join(tags, tags.activity_id == Activity.id).join(
@@ -429,7 +456,8 @@ def capacity_history(session: Session, filters: Filters):
             *_within(CapacityChange.recorded_at, filters.period),
         )
     )
-    base = _area_filter(base, CapacityChange.organisation_id, filters)
+    placed = _by_activity(CapacityChange.activity_id)
+    base = _area_filter(base, CapacityChange.organisation_id, filters, placed)
     if filters.terms:
         base = base.where(
             CapacityChange.activity_id.in_(
@@ -444,7 +472,7 @@ def capacity_history(session: Session, filters: Filters):
             base = base.join(Organisation, Organisation.id == CapacityChange.organisation_id)
             dims += [("organisation_id", Organisation.id), ("organisation", Organisation.name)]
         elif dimension == "area":
-            base = _area_group(base, CapacityChange.organisation_id, filters, dims)
+            base = _area_group(base, filters, dims, placed)
     cause = CapacityChange.cause
     metrics = [
         ("referrals_received", _count_if(cause == CapacityChangeCause.referral_received.value)),
@@ -509,10 +537,11 @@ def assurance(session: Session, filters: Filters, now: datetime):
             Organisation.status == OrganisationStatus.published.value,
         )
     )
-    base = _area_filter(base, Organisation.id, filters)
+    placed = _by_organisation(Organisation.id)
+    base = _area_filter(base, Organisation.id, filters, placed)
     dims: list[tuple[str, Any]] = []
     if "area" in filters.group_by:
-        base = _area_group(base, Organisation.id, filters, dims)
+        base = _area_group(base, filters, dims, placed)
     metrics = [
         ("organisations", func.count()),
         ("assured", _count_if(assured)),

@@ -1,22 +1,32 @@
 """Commissioners' reports: JSON or CSV, aggregated in SQL, with small numbers suppressed."""
 
-from typing import Annotated, Literal
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from sqlmodel import SQLModel
 
 from app.accounts.deps import require_roles
 from app.accounts.models import GlobalRole
 from app.accounts.principal import Principal
+from app.areas import service as area_service
+from app.areas.models import AreaKind
+from app.areas.schemas import AreaSummary
+from app.core.csv_writer import csv_rows
 from app.core.db import ReadSessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, InvalidField, problem_responses
 from app.core.types import utcnow
 from app.organisations import visibility
-from app.reports import queries
+from app.reports import profile, queries
 from app.reports.common import (
     Period,
     ReportBody,
     ReportFormat,
-    area_param,
     check_group_by,
     format_param,
     period_params,
@@ -31,7 +41,48 @@ ReaderDep = Annotated[
 ]
 
 PeriodDep = Annotated[Period, Depends(period_params)]
-AreaDep = Annotated[str | None, Depends(area_param)]
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    asked: str | None  # the `area` parameter as sent, echoed in the report's filters
+    area_ids: frozenset[uuid.UUID] | None
+    visible_area_ids: frozenset[uuid.UUID] | None
+    kind: AreaKind
+
+    def filters(self) -> dict:
+        return {"area_ids": self.area_ids, "visible_area_ids": self.visible_area_ids,
+                "area_kind": self.kind}  # fmt: skip
+
+
+def area_scope(
+    session: ReadSessionDep,
+    reader: ReaderDep,
+    area: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="An area's id or official code (GET /v1/areas): only what lies in "
+            "it: activities and referrals where the activity meets, searches where they "
+            "were centred, organisations (assurance, support needs) by their areas",
+        ),
+    ] = None,
+    area_kind: Annotated[
+        AreaKind, Query(description="With group_by=area: the kind of area to group by")
+    ] = AreaKind.local_authority,
+) -> AreaScope:
+    """The area a report covers: the one asked for (422 if no area has that id or code;
+    403 if the reader is limited to other areas), else a limited reader's own areas."""
+    limits = frozenset(reader.areas) or None
+    if area and area.strip():
+        found = area_service.resolve(session, area)
+        if limits is not None and found.id not in limits:
+            raise Forbidden("Your reports are limited to your own areas; this is not one of them")
+        return AreaScope(area.strip(), frozenset({found.id}), limits, area_kind)
+    return AreaScope(None, limits, limits, area_kind)
+
+
+AreaDep = Annotated[AreaScope, Depends(area_scope)]
 FormatDep = Annotated[ReportFormat, Depends(format_param)]
 Interval = Literal["day", "week", "month"]
 ACTIVITY_TERMS = ["activity-category", "need"]
@@ -69,13 +120,13 @@ def referrals_report(
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
-        area=area,
+        **area.filters(),
         terms=vocabulary.resolve(session, need, ["need"], "query.need"),
         group_by=check_group_by(group_by, queries.REFERRAL_DIMENSIONS),
     )
     columns, rows, counts = queries.referrals(session, filters)
     return respond(
-        fmt, "referrals", period, {"area": area, "need": need}, filters.group_by,
+        fmt, "referrals", period, {"area": area.asked, "need": need}, filters.group_by,
         columns, rows, counts, [SUPPRESSION, _multi(filters.group_by, {"area", "need"})],
     )  # fmt: skip
 
@@ -98,7 +149,7 @@ def capacity_report(
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
-        area=area,
+        **area.filters(),
         terms=vocabulary.resolve(
             session, category, ["activity-category", "need"], "query.category"
         ),
@@ -106,7 +157,7 @@ def capacity_report(
     )
     columns, rows, counts = queries.capacity_now(session, filters, utcnow())
     return respond(
-        fmt, "capacity", period, {"area": area, "category": category}, filters.group_by,
+        fmt, "capacity", period, {"area": area.asked, "category": category}, filters.group_by,
         columns, rows, counts,
         [SUPPRESSION, NOW, _multi(filters.group_by, {"area", "category"})],
     )  # fmt: skip
@@ -130,7 +181,7 @@ def capacity_history_report(
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
-        area=area,
+        **area.filters(),
         terms=vocabulary.resolve(
             session, category, ["activity-category", "need"], "query.category"
         ),
@@ -140,7 +191,7 @@ def capacity_history_report(
     columns, rows, counts = queries.capacity_history(session, filters)
     return respond(
         fmt, "capacity-history", period,
-        {"area": area, "category": category, "interval": interval},
+        {"area": area.asked, "category": category, "interval": interval},
         ("period", *filters.group_by), columns, rows, counts, [SUPPRESSION],
     )  # fmt: skip
 
@@ -164,14 +215,14 @@ def unmet_demand_report(
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
-        area=area,
+        **area.filters(),
         terms=vocabulary.resolve(session, need, ["need"], "query.need"),
         group_by=check_group_by(group_by, queries.DEMAND_DIMENSIONS),
         interval=interval,
     )
     columns, rows, counts = queries.unmet_demand(session, filters)
     return respond(
-        fmt, "unmet-demand", period, {"area": area, "need": need, "interval": interval},
+        fmt, "unmet-demand", period, {"area": area.asked, "need": need, "interval": interval},
         filters.group_by, columns, rows, counts,
         [SUPPRESSION, _multi(filters.group_by, {"need", "phrase"})],
     )  # fmt: skip
@@ -192,12 +243,12 @@ def assurance_report(
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
-        area=area,
+        **area.filters(),
         group_by=check_group_by(group_by, queries.ASSURANCE_DIMENSIONS),
     )
     columns, rows, counts = queries.assurance(session, filters, utcnow())
     return respond(
-        fmt, "assurance", period, {"area": area}, filters.group_by, columns, rows, counts,
+        fmt, "assurance", period, {"area": area.asked}, filters.group_by, columns, rows, counts,
         [SUPPRESSION, NOW, _multi(filters.group_by, {"area"})],
     )  # fmt: skip
 
@@ -219,13 +270,13 @@ def support_needs_report(
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
-        area=area,
+        **area.filters(),
         terms=vocabulary.resolve(session, category, ["support-category"], "query.category"),
         group_by=check_group_by(group_by, queries.SUPPORT_DIMENSIONS),
     )
     columns, rows, counts = queries.support_needs(session, filters)
     return respond(
-        fmt, "support-needs", period, {"area": area, "category": category}, filters.group_by,
+        fmt, "support-needs", period, {"area": area.asked, "category": category}, filters.group_by,
         columns, rows, counts, [SUPPRESSION, _multi(filters.group_by, {"area"})],
     )  # fmt: skip
 
@@ -237,3 +288,111 @@ def _multi(group_by, many: set[str]) -> str:
             "each it belongs to, so totals can exceed the number of distinct rows."
         )
     return "Each row counted once."
+
+
+class ProfileFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    svg = "svg"
+
+
+def profile_format(
+    format_: Annotated[
+        ProfileFormat | None,
+        Query(
+            alias="format",
+            description="json (default), csv (the by-need table) or svg (a chart of it); "
+            "or send Accept: text/csv or image/svg+xml",
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ProfileFormat:
+    if format_ is not None:
+        return format_
+    for media, chosen in (("image/svg+xml", ProfileFormat.svg), ("text/csv", ProfileFormat.csv)):
+        if accept and media in accept:
+            return chosen
+    return ProfileFormat.json
+
+
+class AreaProfileBody(SQLModel):
+    report: Literal["area-profile"] = "area-profile"
+    area: AreaSummary
+    period: dict[str, Any]
+    generated_at: datetime
+    by_need: list[dict[str, Any]] = Field(
+        description="Per need: searches centred in the area (and those finding fewer than 3 "
+        "or none), the listed activities there that help with it (tagged with the need or a "
+        "category that helps), open ones, places free, waiting lists, and searches per open "
+        "activity and per free place"
+    )
+    by_need_totals: dict[str, Any]
+    supply: dict[str, Any] = Field(description="Listed activities in the area, now")
+    referrals: dict[str, Any] = Field(
+        description="Referrals in the period to activities meeting in the area"
+    )
+    support_needs: dict[str, Any] = Field(
+        description="Support needs raised in the period by organisations of the area"
+    )
+    notes: list[str]
+
+
+@router.get(
+    "/area-profile",
+    response_model=AreaProfileBody,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "image/svg+xml": {"schema": {"type": "string"}},
+            },
+            "description": "The profile as JSON, its by-need table as CSV, or a chart as SVG",
+        },
+        **problem_responses(401, 403, 422),
+    },
+)
+def area_profile_report(
+    session: ReadSessionDep,
+    reader: ReaderDep,
+    period: PeriodDep,
+    area: AreaDep,
+    fmt: Annotated[ProfileFormat, Depends(profile_format)],
+) -> Any:
+    """One area in one view: demand (searches centred there, by need; those finding too
+    little), supply (activities there by capacity status, places free, waiting lists,
+    paused for staff capacity), referral flow (sent, accepted, declined for no capacity,
+    the unfunded load) and open support needs, with searches per open activity and per free
+    place by need. `area` is required."""
+    if area.asked is None:
+        raise InvalidField("query.area", "name the area to profile: its id or code", "missing")
+    found = area_service.resolve(session, area.asked)
+    filters = queries.Filters(
+        hidden=visibility.unpublished_hidden_from(reader), period=period, **area.filters()
+    )
+    body = profile.area_profile(session, filters, utcnow())
+    if fmt is ProfileFormat.csv:
+        return StreamingResponse(
+            csv_rows(profile.NEED_COLUMNS, body["by_need"]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="area-profile.csv"'},
+        )
+    if fmt is ProfileFormat.svg:
+        title = (
+            f"{found.name}: searches and open activities by need, {period.start} to {period.end}"
+        )
+        return Response(profile.chart_svg(title, body["by_need"]), media_type="image/svg+xml")
+    profile_body = AreaProfileBody(
+        area=AreaSummary.model_validate(found),
+        period={"from": period.start, "to": period.end},
+        generated_at=utcnow(),
+        notes=[SUPPRESSION, PROFILE_NOTE],
+        **body,
+    )
+    return Response(profile_body.model_dump_json(), media_type="application/json")
+
+
+PROFILE_NOTE = (
+    "Searches count by where they were centred; activities, places and referrals by where "
+    "the activity meets; support needs by the organisation's areas. Ratios show only where "
+    "both figures are 5 or more."
+)

@@ -22,8 +22,8 @@ class ActivitySearch(SQLModel, table=True):
 
 class SearchLog(SQLModel, table=True):
     """One referral-options search, for unmet-demand reports. Nothing here identifies a
-    person: the area is an outcode, age is kept as a band, and free text only as the
-    vocabulary terms it matched or, when it matched none, as scrubbed words
+    person: the area is an outcode or postcode sector, age is kept as a band, and free
+    text only as the vocabulary terms it matched or, when it matched none, as scrubbed words
     (``app.search.phrases``: no digits, nothing shaped like a postcode, email, phone or
     NHS number, at most a few short words)."""
 
@@ -32,6 +32,9 @@ class SearchLog(SQLModel, table=True):
     id: uuid.UUID = id_field()
     searched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     outcode: str | None = Field(default=None, max_length=4, index=True)
+    # The postcode sector ("BS5 6", about 3,000 addresses), when a full postcode was given:
+    # areas as small as wards see their demand; nothing finer is kept.
+    sector: str | None = Field(default=None, max_length=6, index=True)
     need_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
     category_ids: list[str] = Field(default_factory=list, sa_type=JSONColumn)
     filters: dict = Field(default_factory=dict, sa_type=JSONColumn)

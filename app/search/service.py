@@ -768,6 +768,7 @@ def _log(request, location, terms, result_count) -> SearchLog:
     }
     return SearchLog(
         outcode=location.outcode if location else None,
+        sector=location.sector if location else None,
         need_ids=sorted(str(term_id) for term_id in terms.asked.needs),
         category_ids=sorted(str(term_id) for term_id in terms.asked.categories),
         unmatched=list(dict.fromkeys(terms.unmatched)),

@@ -1,0 +1,201 @@
+"""One view of one area: demand against supply by need, capacity, referral flow and open
+support needs, for a commissioner deciding what to fund.
+
+Every figure reads "in the area" as every other report does (``app.areas.placement``):
+searches by where they were centred, activities and referrals by where the activity meets,
+support needs by the organisation's areas. Counts of 1 to 4 are suppressed as everywhere.
+"""
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import distinct, func, select, union
+from sqlmodel import Session
+
+from app.activities.models import Activity, ActivityStatus, ActivityTerm
+from app.capacity.models import ActivityCapacity, CapacityStatus
+from app.capacity.rules import effective_sql
+from app.reports import queries
+from app.reports.common import suppress
+from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm
+
+NEED_COLUMNS = [
+    "need",
+    "searches",
+    "fewer_than_3",
+    "no_results",
+    "activities",
+    "open_activities",
+    "places_available",
+    "waiting_list_length",
+    "searches_per_open_activity",
+    "searches_per_place_available",
+]
+NEED_COUNTS = NEED_COLUMNS[1:8]
+
+
+def _supply_by_need(session: Session, filters: queries.Filters, now: datetime) -> dict[str, dict]:
+    """Per need: the listed activities in the area that help with it (tagged with the need
+    or with a category that helps with it), each counted once, with their capacity."""
+    needs = (
+        select(TaxonomyTerm.id)
+        .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
+        .where(Taxonomy.code == "need")
+    )
+    helps = union(
+        select(TaxonomyTerm.id.label("need_id"), TaxonomyTerm.id.label("term_id")).where(
+            TaxonomyTerm.id.in_(needs)
+        ),
+        select(NeedCategory.need_id, NeedCategory.category_id.label("term_id")),
+    ).subquery("helps")
+    matched = (
+        select(helps.c.need_id, ActivityTerm.activity_id)
+        .join(ActivityTerm, ActivityTerm.term_id == helps.c.term_id)
+        .distinct()
+        .subquery("matched")
+    )
+    base = queries._listed_activities().join(matched, matched.c.activity_id == Activity.id)
+    base = queries._area_filter(
+        base, Activity.organisation_id, filters, queries._by_activity(Activity.id)
+    )
+    status = effective_sql(ActivityCapacity, now)
+    active = Activity.status == ActivityStatus.active.value
+    statement = (
+        base.with_only_columns(
+            TaxonomyTerm.code.label("need"),
+            func.count(distinct(Activity.id)).label("activities"),
+            func.count(distinct(Activity.id))
+            .filter(active & (status == CapacityStatus.open.value))
+            .label("open_activities"),
+            func.coalesce(func.sum(ActivityCapacity.available), 0).label("places_available"),
+            func.coalesce(func.sum(ActivityCapacity.waiting_list_length), 0).label(
+                "waiting_list_length"
+            ),
+        )
+        .join(TaxonomyTerm, TaxonomyTerm.id == matched.c.need_id)
+        .group_by(TaxonomyTerm.code)
+    )
+    return {row.need: dict(row._mapping) for row in session.execute(statement)}
+
+
+def _ratio(part: Any, whole: Any) -> float | None:
+    """``part / whole`` to 1 decimal place, when neither is under 5 (a ratio beside a
+    shown count must not give away a suppressed one)."""
+    if not isinstance(part, int) or not isinstance(whole, int) or part < 5 or whole < 5:
+        return None
+    return round(part / whole, 1)
+
+
+def area_profile(session: Session, filters: queries.Filters, now: datetime) -> dict[str, Any]:
+    demand_filters = replace(filters, group_by=("need",), terms=())
+    _, demand_rows, _ = queries.unmet_demand(session, demand_filters)
+    supply = _supply_by_need(session, filters, now)
+    by_need = []
+    for need in sorted({row["need"] for row in demand_rows} | set(supply)):
+        demand = next((r for r in demand_rows if r["need"] == need), {})
+        offered = supply.get(need, {})
+        by_need.append(
+            {
+                "need": need,
+                "searches": demand.get("searches", 0),
+                "fewer_than_3": demand.get("fewer_than_3", 0),
+                "no_results": demand.get("no_results", 0),
+                "activities": offered.get("activities", 0),
+                "open_activities": offered.get("open_activities", 0),
+                "places_available": int(offered.get("places_available", 0)),
+                "waiting_list_length": int(offered.get("waiting_list_length", 0)),
+            }
+        )
+    for row in by_need:  # ratios from the true counts, shown only where neither is small
+        row["searches_per_open_activity"] = _ratio(row["searches"], row["open_activities"])
+        row["searches_per_place_available"] = _ratio(row["searches"], row["places_available"])
+    shown, totals = suppress(by_need, NEED_COUNTS)
+
+    _, capacity_rows, capacity_counts = queries.capacity_now(
+        session, replace(filters, group_by=(), terms=()), now
+    )
+    _, referral_rows, referral_counts = queries.referrals(
+        session, replace(filters, group_by=("funding",), terms=())
+    )
+    _, support_rows, support_counts = queries.support_needs(
+        session, replace(filters, group_by=(), terms=())
+    )
+    capacity, _ = suppress(capacity_rows, capacity_counts)
+    referrals, referral_totals = suppress(referral_rows, referral_counts)
+    support, _ = suppress(support_rows, support_counts)
+    now_capacity = capacity[0] if capacity else {}
+    return {
+        "by_need": shown,
+        "by_need_totals": totals,
+        "supply": {
+            key: now_capacity.get(key, 0)
+            for key in (
+                "activities",
+                "active",
+                "open",
+                "waitlist",
+                "paused",
+                "paused_staff_capacity",
+                "closed",
+                "places_available",
+                "places_maximum",
+                "waiting_list_length",
+            )
+        },
+        "referrals": {
+            "sent": referral_totals.get("referrals", 0),
+            "accepted": referral_totals.get("ever_accepted", 0),
+            "declined_no_capacity": referral_totals.get("declined_no_capacity", 0),
+            "by_funding": [
+                {"funding": r["funding"], "referrals": r["referrals"]} for r in referrals
+            ],
+            "unfunded": next((r["referrals"] for r in referrals if r["funding"] == "unfunded"), 0),
+        },
+        "support_needs": {
+            "raised": support[0]["raised"] if support else 0,
+            "still_open": support[0]["still_open"] if support else 0,
+        },
+    }
+
+
+def chart_svg(title: str, by_need: list[dict[str, Any]]) -> bytes:
+    """Demand against supply by need, as an SVG bar chart (suppressed counts drawn as 0
+    and labelled "<5")."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    needs = [row["need"] for row in by_need] or ["(none)"]
+
+    def values(name: str) -> list[int]:
+        return [row[name] if isinstance(row[name], int) else 0 for row in by_need] or [0]
+
+    figure = Figure(figsize=(9, max(3, 0.45 * len(needs) + 1.5)))
+    axes = figure.subplots()
+    positions = range(len(needs))
+    height = 0.38
+    searches = axes.barh(
+        [p - height / 2 for p in positions], values("searches"), height, label="Searches"
+    )
+    open_ones = axes.barh(
+        [p + height / 2 for p in positions],
+        values("open_activities"),
+        height,
+        label="Open activities",
+    )
+    for bars, name in ((searches, "searches"), (open_ones, "open_activities")):
+        labels = [str(row[name]) for row in by_need] or ["0"]
+        axes.bar_label(bars, labels=labels, padding=2, fontsize=8)
+    axes.set_yticks(list(positions), needs)
+    axes.invert_yaxis()
+    axes.set_xlabel("Count in the period (searches) and now (activities)")
+    axes.set_title(title)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue().encode()
