@@ -1,11 +1,13 @@
 """Commissioner reports at national scale, on PostgreSQL.
 
-On top of the search benchmark's directory (50,000 organisations, 200,000 activities; built
-by bench/search.py if missing) this adds, once: every organisation's area (300 local
-authorities), 1,000,000 referrals over two years with their transitions (~2.6 million
-events) and needs, the capacity history they imply (~2.2 million changes), 2,000,000
-searches in the search log and 20,000 support needs. Then it serves the API and times every
-report through HTTP for one area and for all of England, and appends to bench/RESULTS.md.
+On top of the search benchmark's directory (50,000 organisations, 200,000 activities at
+100,000 venues over real English outcodes; built by bench/search.py if missing) this adds,
+once: England's local authorities as areas (`signpost seed-areas`: each holds its postcode
+districts), 1,000,000 referrals over two years with their transitions (~2.6 million events)
+and needs, the capacity history they imply (~2.2 million changes), 2,000,000 searches in the
+search log and 20,000 support needs. Then it serves the API and times every report through
+HTTP for one area (the City of Bristol) and for all of England, grouped by local authority
+where a report groups by area, plus the area profile, and appends to bench/RESULTS.md.
 
 Environment: as bench/search.py (BENCH_DATABASE_URL, BENCH_PORT, BENCH_WORKERS);
 BENCH_REPORT_RUNS (5 per report); BENCH_SCALE and BENCH_RESULTS as there.
@@ -25,12 +27,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import search as directory
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.accounts.models import GlobalRole
 from app.accounts.principal import SYSTEM
 from app.accounts.schemas import ApiKeyCreate
 from app.accounts.service import create_api_key
+from app.areas.models import Area
+from app.areas.seed import local_authorities
 from app.core.db import get_engine
 from app.vocabulary.seed import seed_vocabulary
 
@@ -38,17 +42,10 @@ RUNS = int(os.environ.get("BENCH_REPORT_RUNS", "5"))
 REFERRALS, SEARCHES, NEEDS = (
     max(100, int(n * directory.SCALE)) for n in (1_000_000, 2_000_000, 20_000)
 )
-AREA = "LA017"
-DEMAND_AREA = "BS"
+AREA_NAME = "City of Bristol"
 RESULTS = directory.RESULTS
 
 GENERATE = [
-    # Areas: every organisation serves one of 300 local authorities.
-    """
-    INSERT INTO organisation_area (organisation_id, area)
-    SELECT id, 'LA' || lpad((abs(hashtext(id::text)::bigint) % 300)::text, 3, '0') FROM organisation
-    ON CONFLICT DO NOTHING
-    """,
     # Referrals over two years to activities that take them, with realistic outcomes.
     f"""
     WITH t AS (
@@ -173,7 +170,7 @@ def ensure_report_data() -> float | None:
         started = time.perf_counter()
         connection.execute(
             "TRUNCATE referral, referral_need, referral_event, capacity_change, search_log, "
-            "support_need, support_message, organisation_area CASCADE"
+            "support_need, support_message CASCADE"
         )
         for statement in GENERATE:
             connection.execute(statement)
@@ -183,25 +180,33 @@ def ensure_report_data() -> float | None:
         return time.perf_counter() - started
 
 
-def cases() -> list[tuple[str, str, dict]]:
+def ensure_areas() -> str:
+    """England's local authorities as areas (once); the id of the one area measured."""
+    with Session(get_engine()) as session:
+        local_authorities(session, "ENG")
+        session.commit()
+        return str(session.exec(select(Area.id).where(Area.name == AREA_NAME)).one())
+
+
+def cases(area_id: str) -> list[tuple[str, str, dict]]:
     two_years = {"from": (date.today() - timedelta(days=729)).isoformat()}
     found = []
-    for scope, area in (("one area", {"area": AREA}), ("England", {})):
+    for scope, area in (("one area", {"area": area_id}), ("England", {})):
         base = {**two_years, **area}
-        # The search log knows outcodes, not local authorities: one postcode area there.
-        demand = {**two_years, **({"area": DEMAND_AREA} if area else {})}
         found += [
             ("referrals", scope, base),
             ("referrals", scope, {**base, "group_by": ["organisation", "funding"]}),
             ("referrals", scope, {**base, "group_by": ["need"]}),
+            ("referrals", scope, {**base, "group_by": ["area"]}),
             ("capacity", scope, {**base, "group_by": ["area"]}),
             ("capacity-history", scope, {**base, "interval": "week"}),
-            ("unmet-demand", scope, {**demand, "group_by": ["need", "period"]}),
-            ("unmet-demand", scope, {**demand, "group_by": ["outcode"]}),
-            ("unmet-demand", scope, {**demand, "group_by": ["phrase"]}),
+            ("unmet-demand", scope, {**base, "group_by": ["need", "period"]}),
+            ("unmet-demand", scope, {**base, "group_by": ["area"]}),
+            ("unmet-demand", scope, {**base, "group_by": ["phrase"]}),
             ("assurance", scope, {**base, "group_by": ["area"]}),
-            ("support-needs", scope, {**base, "group_by": ["category", "urgency"]}),
+            ("support-needs", scope, {**base, "group_by": ["area", "urgency"]}),
         ]
+    found.append(("area-profile", "one area", {**two_years, "area": area_id}))
     return found
 
 
@@ -210,6 +215,7 @@ def main() -> None:
     if not directory.dataset_ready():
         directory.generate()
     generated = ensure_report_data()
+    area_id = ensure_areas()
     with Session(get_engine()) as session:
         key = create_api_key(
             session, SYSTEM, ApiKeyCreate(name="bench reports", role=GlobalRole.commissioner)
@@ -234,14 +240,15 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            for name, scope, params in cases():
+            for name, scope, params in cases(area_id):
                 times, rows = [], 0
                 for _ in range(RUNS):
                     started = time.perf_counter()
                     response = client.get(f"/v1/reports/{name}", params=params)
                     times.append((time.perf_counter() - started) * 1000)
                     response.raise_for_status()
-                    rows = len(response.json()["rows"])
+                    body = response.json()
+                    rows = len(body["rows"] if "rows" in body else body["by_need"])
                 results.append((name, scope, params, statistics.median(times), max(times), rows))
                 print(f"{name:17} {scope:9} {results[-1][3]:8.0f} ms  {rows} rows", flush=True)
     finally:
@@ -260,17 +267,20 @@ def write(results, generated) -> None:
         f"they imply, {SEARCHES:,} logged searches and {NEEDS:,} support needs"
         + (f" (generated in {generated:.0f} s)" if generated else " (reused)")
         + f"; uvicorn with {directory.WORKERS} workers; each report {RUNS} times over HTTP "
-        f"(JSON), period two years; one area = {AREA} (1 of 300 local authorities; for unmet "
-        f"demand the postcode area {DEMAND_AREA}).",
+        f"(JSON), period two years; one area = the {AREA_NAME} (1 of England's local "
+        "authorities, drawn from the outcode table); England grouped by area = by local "
+        "authority. Targets: the area profile of one area 300 ms, England by local authority "
+        "2 s.",
         "",
-        "| report | grouping | scope | p50 ms | max ms | rows | ≤ 2 s? |",
+        "| report | grouping | scope | p50 ms | max ms | rows | target met? |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, scope, params, p50, worst, rows in results:
         grouping = ", ".join(params.get("group_by", [])) or params.get("interval", "-")
+        target = 300 if name == "area-profile" else 2000
         lines.append(
             f"| {name} | {grouping} | {scope} | {p50:.0f} | {worst:.0f} | {rows:,} | "
-            f"{'yes' if worst <= 2000 else 'no'} |"
+            f"{'yes' if p50 <= target else 'no'} (≤ {target:,}) |"
         )
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")

@@ -99,3 +99,22 @@ def test_demo_has_a_pending_invitation_and_a_pending_claim(client):
     ]
     claims = client.get("/v1/claims", params={"status": "pending"}).json()["contents"]
     assert len(claims) == 1 and claims[0]["role_email"].startswith("coordinator@")
+
+
+def test_demo_ships_bristol_its_neighbourhoods_and_pcns(client):
+    assert CliRunner().invoke(cli, ["seed-demo"]).exit_code == 0
+    areas = client.get("/v1/areas", params={"per_page": 100}).json()["contents"]
+    kinds = Counter(a["kind"] for a in areas)
+    assert kinds == {"local_authority": 1, "neighbourhood": 3, "pcn": 2}
+    bristol = next(a for a in areas if a["kind"] == "local_authority")
+    assert bristol["name"] == "City of Bristol"
+    assert all(a["parent_id"] == bristol["id"] for a in areas if a is not bristol)
+    # Organisations that typed "Bristol" declare the city; every area holds listings.
+    organisations = client.get("/v1/organisations", params={"per_page": 100}).json()
+    declared = [o for o in organisations["contents"] if o["served_areas"]]
+    assert declared and all(
+        [a["name"] for a in o["served_areas"]] == ["City of Bristol"] for o in declared
+    )
+    for area in areas:
+        capacity = client.get("/v1/reports/capacity", params={"area": area["id"]}).json()
+        assert capacity["rows"][0]["activities"] not in (0, "<5"), area["name"]
