@@ -185,17 +185,22 @@ def import_postcodes_command(
 ) -> None:
     """Load full postcodes for the referral search; replaces any loaded before. Terminated
     postcodes and those without coordinates are skipped. Venues placed at their district's
-    centre move to their own postcode's coordinates."""
+    centre move to their own postcode's coordinates. When the file has ONSPD's or NSPL's
+    local authority, ward, ICB or sub-ICB columns, those official areas are created (named
+    by their GSS code until renamed) or redrawn, each holding the postcode sectors most of
+    whose postcodes carry its code."""
+    from app.areas.seed import official_areas
     from app.geo.service import import_postcodes
     from app.search.indexing import refresh_venues
     from app.venues.service import outcode_placed_with_postcode, place_at_postcode
 
+    sectors: dict = {}
     with Session(get_engine()) as session:
         try:
             with typer.progressbar(
                 length=path.stat().st_size, label="reading postcodes", file=sys.stderr
             ) as bar:
-                count = import_postcodes(session, path, progress=bar.update)
+                count = import_postcodes(session, path, progress=bar.update, sectors=sectors)
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -205,8 +210,11 @@ def import_postcodes_command(
                 place_at_postcode(session, venue, postcode)
         session.flush()
         refresh_venues(session, [venue.id for venue, _ in upgrades])  # in batches
+        created, redrawn = official_areas(session, sectors)
         session.commit()
     typer.echo(f"imported {count} postcodes; {len(upgrades)} venues placed at their postcode")
+    if created or redrawn:
+        typer.echo(f"official areas: {created} created, {redrawn} redrawn")
 
 
 @cli.command("import-oruk")

@@ -343,3 +343,36 @@ def test_local_authorities_come_from_the_outcode_table_and_names_are_matched(cli
     assert f"no area  {typed['name']}: Narnia" in matched.output
     served = client.get(f"/v1/organisations/{typed['id']}").json()["served_areas"]
     assert [a["name"] for a in served] == ["City of Bristol"]
+
+
+def test_a_postcode_file_brings_its_official_areas(client, commissioner, tmp_path):
+    """ONSPD's local authority and ward columns become areas by GSS code, each holding the
+    sectors most of whose postcodes carry it; a re-import redraws them by code."""
+    organisation = create_organisation(client, status="published")
+    venue = create_venue(client, postcode="BS5 6AW")
+    create_activity(client, organisation["id"], venue_ids=[venue["id"]])
+    onspd = tmp_path / "onspd.csv"
+    onspd.write_text(
+        "pcds,lat,long,doterm,oslaua,osward\n"
+        "BS5 6AW,51.4632,-2.5618,,E06000023,E05010891\n"
+        "BS5 6AA,51.4635,-2.5620,,E06000023,E05010891\n"
+        "BS5 6ZZ,51.4630,-2.5610,,E06000023,E05010999\n"  # the sector's minority
+        "BS5 0HE,51.4610,-2.5700,,E06000023,E05010892\n"
+        "BA1 1LT,51.3810,-2.3590,,E06000022,E05001950\n"
+    )
+    result = CliRunner().invoke(cli, ["import-postcodes", str(onspd)])
+    assert result.exit_code == 0, result.output
+    assert "official areas: 5 created, 0 redrawn" in result.output
+    ward = client.get("/v1/areas", params={"q": "E05010891"}).json()["contents"][0]
+    assert (ward["kind"], ward["name"], ward["places"]) == ("ward", "E05010891", ["BS5 6"])
+    bristol = client.get("/v1/areas", params={"q": "E06000023"}).json()["contents"][0]
+    assert (bristol["kind"], bristol["places"]) == ("local_authority", ["BS5 0", "BS5 6"])
+    capacity = _report(commissioner, "capacity", area="E05010891")
+    assert capacity["rows"][0]["activities"] == "<5"  # the one API-made activity
+    assert _report(commissioner, "capacity", area="E05010892")["rows"][0]["activities"] == 0
+
+    renamed = patch(client, f"/v1/areas/{ward['id']}", {"name": "Easton"})
+    assert renamed.status_code == 200
+    again = CliRunner().invoke(cli, ["import-postcodes", str(onspd)])
+    assert "official areas: 0 created, 5 redrawn" in again.output
+    assert client.get(f"/v1/areas/{ward['id']}").json()["name"] == "Easton"  # kept

@@ -8,17 +8,18 @@ boundaries (by sector) for exact ones.
 """
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
 from app.areas.models import Area, AreaKind, AreaPlace, OrganisationServedArea
 from app.areas.schemas import AreaCreate
-from app.areas.service import create_area
-from app.geo.outcodes import outcodes
+from app.areas.service import create_area, update_area
+from app.geo.outcodes import centroid, outcodes
 from app.organisations.models import Organisation
 
+_GSS = re.compile(r"^[ENWSL][0-9]{8}$")  # ONS GSS codes; pseudo-codes (E99999999) excluded
 _NOISE = re.compile(r"^(city of|county of|royal borough of|london borough of)\s+|\s+council$")
 
 
@@ -94,3 +95,30 @@ def match_served_areas(session: Session) -> Matching:
                 outcome.matched.setdefault(organisation.name, []).append(area.name)
     session.flush()
     return outcome
+
+
+def official_areas(session: Session, sectors: dict[str, dict[str, Counter]]) -> tuple[int, int]:
+    """Create or redraw the official areas a postcode file names (``import_postcodes``'s
+    tally: per kind, per sector, how many postcodes carry each GSS code). Each sector goes
+    to the code most of its postcodes carry; an area found by its code keeps its name and
+    parent and takes the new places; a new one is named by its code until a steward names
+    it. Returns (created, redrawn)."""
+    created = redrawn = 0
+    for kind, by_sector in sectors.items():
+        places: dict[str, list[str]] = defaultdict(list)
+        for sector, counts in by_sector.items():
+            code = counts.most_common(1)[0][0]
+            if _GSS.match(code) and centroid(sector.split(" ")[0]) is not None:
+                places[code].append(sector)
+        for code, held in sorted(places.items()):
+            existing = session.exec(select(Area).where(Area.code == code)).first()
+            if existing is None:
+                create_area(
+                    session,
+                    AreaCreate(kind=AreaKind(kind), name=code, code=code, places=sorted(held)),
+                )
+                created += 1
+            else:
+                update_area(session, existing, {"places": sorted(held)})
+                redrawn += 1
+    return created, redrawn

@@ -3,6 +3,7 @@
 import csv
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,13 +139,26 @@ def bounding_box(latitude: float, longitude: float, radius_km: float) -> tuple[f
 
 # Column names in ONSPD and NSPL CSVs; "doterm" is set for postcodes no longer in use.
 POSTCODE_COLUMNS = ("pcds", "pcd")
+# The official geographies ONSPD (first names) and NSPL (second) give each postcode, by the
+# kind of area (app.areas.models.AreaKind) they make: GSS codes of local authorities,
+# wards, ICBs and sub-ICB locations.
+OFFICIAL_COLUMNS = {
+    "local_authority": ("oslaua", "laua"),
+    "ward": ("osward", "ward"),
+    "icb": ("icb",),
+    "sub_icb": ("sicbl", "ccg"),
+}
 NO_LOCATION_LATITUDE = 99.999999  # how ONSPD marks postcodes without a grid reference
 
 
 def read_postcode_file(
-    path: Path, progress: Callable[[int], None] | None = None
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+    codes: Callable[[str, dict[str, str]], None] | None = None,
 ) -> Iterator[Postcode]:
-    """The file's live postcodes; ``progress`` is told how many bytes each line took."""
+    """The file's live postcodes; ``progress`` is told how many bytes each line took;
+    ``codes`` is given each postcode with its official codes by kind of area (the columns
+    of ``OFFICIAL_COLUMNS`` the file has)."""
 
     def lines(handle) -> Iterator[str]:
         for raw in handle:
@@ -159,6 +173,11 @@ def read_postcode_file(
         if code_column is None or "lat" not in header or "long" not in header:
             raise ValueError("expected ONSPD/NSPL columns pcds (or pcd), lat and long")
         terminated = header.get("doterm")
+        official = {
+            kind: next(header[c] for c in names if c in header)
+            for kind, names in OFFICIAL_COLUMNS.items()
+            if any(c in header for c in names)
+        }
         for row in reader:
             if terminated and row[terminated].strip():
                 continue
@@ -169,6 +188,8 @@ def read_postcode_file(
                 continue
             if abs(latitude - NO_LOCATION_LATITUDE) < 1e-6:
                 continue
+            if codes and official:
+                codes(postcode, {kind: row[column].strip() for kind, column in official.items()})
             yield Postcode(
                 postcode=postcode,
                 outcode=postcode.split(" ")[0],
@@ -182,13 +203,23 @@ def import_postcodes(
     path: Path,
     batch: int = 5000,
     progress: Callable[[int], None] | None = None,
+    sectors: dict[str, dict[str, Counter]] | None = None,
 ) -> int:
-    """Replace the postcode table with the file's live postcodes; returns how many."""
+    """Replace the postcode table with the file's live postcodes; returns how many.
+    ``sectors`` (when given) collects, per kind of official area, how many of each postcode
+    sector's postcodes carry each code."""
     forget_placed()
     session.exec(delete(Postcode))
     count = 0
     pending: list[dict] = []
-    for postcode in read_postcode_file(path, progress):
+
+    def tally(postcode: str, found: dict[str, str]) -> None:
+        sector = postcode[:-2]
+        for kind, code in found.items():
+            if code and sectors is not None:
+                sectors.setdefault(kind, {}).setdefault(sector, Counter())[code] += 1
+
+    for postcode in read_postcode_file(path, progress, tally if sectors is not None else None):
         pending.append(postcode.model_dump())
         if len(pending) >= batch:
             session.execute(insert(Postcode), pending)
