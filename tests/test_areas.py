@@ -206,6 +206,12 @@ def test_a_venue_moved_by_the_api_moves_between_areas(client, commissioner, plac
         _report(commissioner, "capacity", area=places["easton"]["id"])["rows"][0]["activities"]
         == 11
     )
+    # An archived venue is no longer a place its activities meet.
+    assert client.post(f"/v1/venues/{venue}/archive").status_code == 200
+    assert (
+        _report(commissioner, "capacity", area=places["easton"]["id"])["rows"][0]["activities"]
+        == 6
+    )
 
 
 def test_searches_count_where_they_were_centred(commissioner, searcher, places, session):

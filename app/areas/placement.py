@@ -22,27 +22,30 @@ def sector_of(postcode) -> ColumnElement[str]:
     return func.substr(postcode, 1, func.length(postcode) - 2)
 
 
-def _placed(subject, outcode, sector, source) -> list[Select]:
+def _placed(subject, outcode, sector, source, *where) -> list[Select]:
     """The two joins (district; sector), to be put in one UNION with any others (SQLite
     takes no nested UNION)."""
-    by_district = (
+    return [
         select(subject.label("subject"), AreaPlace.area_id)
         .select_from(source)
-        .join(AreaPlace, AreaPlace.prefix == outcode)
-    )
-    by_sector = (
-        select(subject.label("subject"), AreaPlace.area_id)
-        .select_from(source)
-        .join(AreaPlace, AreaPlace.prefix == sector)
-    )
-    return [by_district, by_sector]
+        .join(AreaPlace, AreaPlace.prefix == place)
+        .where(*where)
+        for place in (outcode, sector)
+    ]
 
 
 def activity_areas() -> Select:
-    """(activity id, area id): the areas of the venues an activity meets at."""
+    """(activity id, area id): the areas of the live venues an activity meets at (today's
+    places, for history too, as areas are today's boundaries)."""
     source = ActivityVenue.__table__.join(Venue, Venue.id == ActivityVenue.venue_id)
     return union(
-        *_placed(ActivityVenue.activity_id, Venue.outcode, sector_of(Venue.postcode), source)
+        *_placed(
+            ActivityVenue.activity_id,
+            Venue.outcode,
+            sector_of(Venue.postcode),
+            source,
+            Venue.archived_at.is_(None),
+        )
     )
 
 
