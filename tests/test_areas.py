@@ -209,8 +209,7 @@ def test_a_venue_moved_by_the_api_moves_between_areas(client, commissioner, plac
     # An archived venue is no longer a place its activities meet.
     assert client.post(f"/v1/venues/{venue}/archive").status_code == 200
     assert (
-        _report(commissioner, "capacity", area=places["easton"]["id"])["rows"][0]["activities"]
-        == 6
+        _report(commissioner, "capacity", area=places["easton"]["id"])["rows"][0]["activities"] == 6
     )
 
 
