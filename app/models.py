@@ -2,7 +2,7 @@
 
 from app.accounts.models import ApiKey, Membership, SignInThrottle, User
 from app.activities.models import Activity, ActivityTerm, ActivityVenue, Schedule
-from app.areas.models import Area, AreaPlace, OrganisationServedArea
+from app.areas.models import Area, AreaKey, AreaPlace, OrganisationServedArea
 from app.assurance.models import AssuranceItem
 from app.audit import recorder  # noqa: F401 - registers the audit hook on every session
 from app.audit.models import AuditEntry
@@ -35,6 +35,7 @@ __all__ = [
     "ActivityVenue",
     "ApiKey",
     "Area",
+    "AreaKey",
     "AreaPlace",
     "AssuranceItem",
     "AuditEntry",

@@ -61,6 +61,18 @@ class AreaPlace(SQLModel, table=True):
     prefix: str = Field(max_length=8, primary_key=True, index=True)
 
 
+class AreaKey(SQLModel, table=True):
+    """What a place matches, one row per key, kept with the places (``app.areas.service``):
+    a sector ("BS5 6") matches itself; a district ("BS5") matches itself (a search centred
+    on a district alone) and its ten sectors. Everything is then placed by one equality:
+    a venue by its sector, a search by its sector or, without one, its district."""
+
+    __tablename__ = "area_key"
+
+    area_id: uuid.UUID = Field(foreign_key="area.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(max_length=8, primary_key=True, index=True)
+
+
 class OrganisationServedArea(SQLModel, table=True):
     """An area an organisation says it serves (beside those of its venues)."""
 

@@ -1,9 +1,11 @@
 """Which areas a venue, an activity, an organisation or a search is in: the one reading
 of "in an area" that every report uses.
 
-A place is in an area when its postcode district ("BS5") or sector ("BS5 6") is one of the
-area's places. Each ``*_areas`` function is a select of (subject, area_id) pairs, built
-from two equality joins (district; sector) so both databases can hash them.
+A place is in an area when its postcode sector ("BS5 6") or district ("BS5") is one of the
+area's places. Areas keep what their places match as keys (``AreaKey``: a district's key
+covers its sectors), so each subject is placed by a single equality: a venue by its
+sector, a search by its sector or, when it was centred on a district alone, its district.
+Each ``*_areas`` function is a select of (subject, area_id) pairs.
 """
 
 import uuid
@@ -12,7 +14,7 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, Select, func, select, union
 
 from app.activities.models import Activity, ActivityVenue
-from app.areas.models import AreaPlace, OrganisationServedArea
+from app.areas.models import AreaKey, OrganisationServedArea
 from app.search.models import SearchLog
 from app.venues.models import Venue
 
@@ -22,49 +24,48 @@ def sector_of(postcode) -> ColumnElement[str]:
     return func.substr(postcode, 1, func.length(postcode) - 2)
 
 
-def _placed(subject, outcode, sector, source, *where) -> list[Select]:
-    """The two joins (district; sector), to be put in one UNION with any others (SQLite
-    takes no nested UNION)."""
-    return [
-        select(subject.label("subject"), AreaPlace.area_id)
-        .select_from(source)
-        .join(AreaPlace, AreaPlace.prefix == place)
-        .where(*where)
-        for place in (outcode, sector)
-    ]
+def _venue_pairs(subject, *where) -> Select:
+    return (
+        select(subject.label("subject"), AreaKey.area_id)
+        .select_from(ActivityVenue)
+        .join(Venue, Venue.id == ActivityVenue.venue_id)
+        .join(AreaKey, AreaKey.key == sector_of(Venue.postcode))
+        .where(Venue.archived_at.is_(None), *where)
+        .distinct()
+    )
 
 
 def activity_areas() -> Select:
     """(activity id, area id): the areas of the live venues an activity meets at (today's
     places, for history too, as areas are today's boundaries)."""
-    source = ActivityVenue.__table__.join(Venue, Venue.id == ActivityVenue.venue_id)
-    return union(
-        *_placed(
-            ActivityVenue.activity_id,
-            Venue.outcode,
-            sector_of(Venue.postcode),
-            source,
-            Venue.archived_at.is_(None),
-        )
-    )
+    return _venue_pairs(ActivityVenue.activity_id)
 
 
 def organisation_areas() -> Select:
-    """(organisation id, area id): the areas of its activities' venues, and those it
-    declares."""
-    source = ActivityVenue.__table__.join(Venue, Venue.id == ActivityVenue.venue_id).join(
+    """(organisation id, area id): the areas of its live activities' live venues, and
+    those it declares."""
+    venues = _venue_pairs(Activity.organisation_id, Activity.archived_at.is_(None)).join(
         Activity, Activity.id == ActivityVenue.activity_id
     )
-    venues = _placed(Activity.organisation_id, Venue.outcode, sector_of(Venue.postcode), source)
     declared = select(
         OrganisationServedArea.organisation_id.label("subject"), OrganisationServedArea.area_id
     )
-    return union(*venues, declared)
+    return union(venues, declared)
 
 
 def search_areas() -> Select:
-    """(search log id, area id): the areas of the district or sector it was centred on."""
-    return union(*_placed(SearchLog.id, SearchLog.outcode, SearchLog.sector, SearchLog.__table__))
+    """(search log id, area id): the areas of the sector (or district) it was centred on;
+    one key per search, so no search counts twice in an area."""
+    return select(SearchLog.id.label("subject"), AreaKey.area_id).join(
+        AreaKey, AreaKey.key == func.coalesce(SearchLog.sector, SearchLog.outcode)
+    )
+
+
+def search_in(area_ids: Collection[uuid.UUID]) -> ColumnElement[bool]:
+    """Searches centred in any of ``area_ids``: their own key among the areas' keys (no
+    pairing of every search with its areas first)."""
+    keys = select(AreaKey.key).where(AreaKey.area_id.in_(list(area_ids)))
+    return func.coalesce(SearchLog.sector, SearchLog.outcode).in_(keys)
 
 
 def subjects_in(placed: Select, area_ids: Collection[uuid.UUID]) -> Select:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, or_
 from sqlmodel import Session, select
 
-from app.areas.models import Area, AreaKind, AreaPlace, OrganisationServedArea
+from app.areas.models import Area, AreaKey, AreaKind, AreaPlace, OrganisationServedArea
 from app.areas.schemas import AreaCreate, AreaPublic, AreaSummary
 from app.audit.recorder import record_event
 from app.core.errors import Conflict, InvalidField, NotFound
@@ -28,6 +28,16 @@ def normalise_place(value: str, field: str) -> str:
     raise InvalidField(
         field, f'{value!r} is not a postcode district ("BS5") or sector ("BS5 6")', "place"
     )
+
+
+def keys_of(places: Iterable[str]) -> set[str]:
+    """What ``places`` match: each sector, each district and its sectors 0 to 9."""
+    keys: set[str] = set()
+    for place in places:
+        keys.add(place)
+        if " " not in place:
+            keys.update(f"{place} {digit}" for digit in SECTOR_DIGITS)
+    return keys
 
 
 def _places(values: Iterable[str]) -> list[str]:
@@ -160,7 +170,9 @@ def _set_places(session: Session, area: Area, places: list[str], action: str) ->
     if before == places:
         return
     session.execute(delete(AreaPlace).where(AreaPlace.area_id == area.id))
+    session.execute(delete(AreaKey).where(AreaKey.area_id == area.id))
     session.add_all(AreaPlace(area_id=area.id, prefix=p) for p in places)
+    session.add_all(AreaKey(area_id=area.id, key=k) for k in keys_of(places))
     record_event(
         session, action, "area", area.id, None, {"places": {"before": before, "after": places}}
     )

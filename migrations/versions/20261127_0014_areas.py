@@ -55,6 +55,15 @@ def upgrade() -> None:
     with op.batch_alter_table('area_place', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_area_place_prefix'), ['prefix'], unique=False)
 
+    op.create_table('area_key',
+    sa.Column('area_id', sa.Uuid(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.ForeignKeyConstraint(['area_id'], ['area.id'], name=op.f('fk_area_key_area_id_area'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('area_id', 'key', name=op.f('pk_area_key'))
+    )
+    with op.batch_alter_table('area_key', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_area_key_key'), ['key'], unique=False)
+
     op.create_table('organisation_served_area',
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
     sa.Column('area_id', sa.Uuid(), nullable=False),
@@ -111,6 +120,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_area_place_prefix'))
 
     op.drop_table('area_place')
+    with op.batch_alter_table('area_key', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_area_key_key'))
+
+    op.drop_table('area_key')
     with op.batch_alter_table('area', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_area_updated_at'))
         batch_op.drop_index(batch_op.f('ix_area_parent_id'))
