@@ -22,7 +22,8 @@ from app.notifications.models import (
 from app.openreferral.models import ExternalRecord, ExternalTerm
 from app.organisations.models import Organisation, OrganisationStanding
 from app.referrals.models import Referral, ReferralEvent, ReferralNeed
-from app.search.models import ActivityCardRecord, SearchLog
+from app.search import demand  # noqa: F401 - counts demand as each search is logged
+from app.search.models import ActivityCardRecord, SearchDemandDay, SearchLog
 from app.support.models import SupportMessage, SupportNeed, SupportOffer
 from app.venues.models import Venue
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
@@ -58,6 +59,7 @@ __all__ = [
     "ReferralEvent",
     "ReferralNeed",
     "Schedule",
+    "SearchDemandDay",
     "SearchLog",
     "SignInThrottle",
     "SupportMessage",

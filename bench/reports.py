@@ -135,6 +135,15 @@ GENERATE = [
         floor(power(random(), 2) * 40)::int
     FROM generate_series(1, {SEARCHES}), o, n
     """,
+    # The daily demand counts the API keeps as it logs each search (app/search/demand.py).
+    """
+    INSERT INTO search_demand_day (day, place, need_id, searches, fewer_than_3, no_results)
+    SELECT searched_at::date, coalesce(sector, outcode), n.value, count(*),
+           count(*) FILTER (WHERE result_count < 3), count(*) FILTER (WHERE result_count = 0)
+    FROM search_log, jsonb_array_elements_text(need_ids) AS n(value)
+    WHERE coalesce(sector, outcode) IS NOT NULL
+    GROUP BY 1, 2, 3
+    """,
     f"""
     WITH c AS (SELECT array_agg(term.id) AS ids FROM taxonomy_term term
                JOIN taxonomy s ON s.id = term.taxonomy_id WHERE s.code = 'support-category'),
@@ -170,6 +179,7 @@ def ensure_report_data() -> float | None:
         started = time.perf_counter()
         connection.execute(
             "TRUNCATE referral, referral_need, referral_event, capacity_change, search_log, "
+            "search_demand_day, "
             "support_need, support_message CASCADE"
         )
         for statement in GENERATE:

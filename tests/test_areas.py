@@ -287,6 +287,12 @@ def test_the_area_profile_puts_demand_beside_supply(commissioner, searcher, plac
     assert chart.text.lstrip().startswith("<?xml") and "<svg" in chart.text
     assert "physical-inactivity" in chart.text  # the needs label the bars
 
+    # The profile's daily counts agree with the search log the demand report reads.
+    logged = _report(commissioner, "unmet-demand", area=places["easton"]["id"], group_by="need")
+    assert {r["need"]: r["searches"] for r in logged["rows"]} == {
+        r["need"]: r["searches"] for r in profile["by_need"] if r["searches"] != 0
+    }
+
     missing = commissioner.get("/v1/reports/area-profile")
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "query.area"

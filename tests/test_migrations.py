@@ -1,5 +1,7 @@
 """The migrations and the models describe the same schema, and the chain runs both ways."""
 
+import uuid
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -86,3 +88,37 @@ def test_areas_are_backfilled_for_organisations_that_existed_before_reports(clie
         session.rollback()
         upgrade(url)
         engine.dispose()
+
+
+def test_searches_logged_before_areas_count_in_the_daily_demand(session):
+    """Migration 0014 counts the searches already logged into search_demand_day."""
+    from sqlalchemy import text
+
+    url = get_settings().database_url
+    engine = get_engine()
+    downgrade(url, "0013_open_referral")
+    engine.dispose()
+    try:
+        need = str(uuid.uuid4())
+        for count in (0, 2, 7):
+            session.execute(
+                text(
+                    "INSERT INTO search_log (id, searched_at, outcode, need_ids, category_ids, "
+                    "filters, unmatched, result_count) VALUES (:id, :at, 'BS5', :needs, '[]', "
+                    "'{}', '[]', :count)"
+                ),
+                {
+                    "id": uuid.uuid4().hex,
+                    "at": "2026-11-20 10:00:00",
+                    "needs": f'["{need}"]',
+                    "count": count,
+                },
+            )
+        session.commit()
+    finally:
+        upgrade(url)
+        engine.dispose()
+    row = session.execute(
+        text("SELECT place, searches, fewer_than_3, no_results FROM search_demand_day")
+    ).one()
+    assert tuple(row) == ("BS5", 3, 2, 1)

@@ -162,7 +162,7 @@ def get_read_session(session: SessionDep) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def _insert(session: Session, table):
+def dialect_insert(session: Session, table):
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -172,7 +172,7 @@ def _insert(session: Session, table):
 def insert_once(session: Session, table, values: dict, key: list[str]) -> bool:
     """INSERT … ON CONFLICT (key) DO NOTHING, on either database: True when inserted."""
     statement = (
-        _insert(session, table)
+        dialect_insert(session, table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=key)
         .returning(table.c[key[0]])  # rowcount is not reported for it by every driver
@@ -183,7 +183,9 @@ def insert_once(session: Session, table, values: dict, key: list[str]) -> bool:
 def insert_missing(session: Session, table, rows: list[dict], key: list[str]) -> None:
     """INSERT … ON CONFLICT (key) DO NOTHING for many rows in a few round trips."""
     if rows:
-        session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=key), rows)
+        session.execute(
+            dialect_insert(session, table).on_conflict_do_nothing(index_elements=key), rows
+        )
 
 
 def insert_or_replace(session: Session, table, rows: list[dict], key: list[str]) -> None:
@@ -191,6 +193,6 @@ def insert_or_replace(session: Session, table, rows: list[dict], key: list[str])
     many rows in a few round trips."""
     if not rows:
         return
-    statement = _insert(session, table)
+    statement = dialect_insert(session, table)
     replace = {name: statement.excluded[name] for name in rows[0] if name not in key}
     session.execute(statement.on_conflict_do_update(index_elements=key, set_=replace), rows)

@@ -15,10 +15,12 @@ from sqlmodel import Session
 
 from app.activities.models import Activity, ActivityStatus, ActivityTerm
 from app.areas import placement
+from app.areas.models import AreaKey
 from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import effective_sql
 from app.reports import queries
 from app.reports.common import suppress
+from app.search.models import SearchDemandDay
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm
 
 NEED_COLUMNS = [
@@ -83,6 +85,37 @@ def _supply_by_need(session: Session, filters: queries.Filters, now: datetime) -
     return {row.need: dict(row._mapping) for row in session.execute(statement)}
 
 
+def _demand_by_need(session: Session, filters: queries.Filters) -> dict[str, dict]:
+    """Per need: the searches centred in the area in the period, from the daily counts
+    (``SearchDemandDay``, written with the log) rather than the log itself."""
+    statement = select(
+        SearchDemandDay.need_id,
+        func.sum(SearchDemandDay.searches).label("searches"),
+        func.sum(SearchDemandDay.fewer_than_3).label("fewer_than_3"),
+        func.sum(SearchDemandDay.no_results).label("no_results"),
+    ).where(
+        SearchDemandDay.day >= filters.period.start,
+        SearchDemandDay.day <= filters.period.end,
+    )
+    if filters.area_ids is not None:
+        # The keys as values, not a subquery: the planner then sees how few rows they pick
+        # and reads them by the (place, day) index.
+        keys = session.scalars(
+            select(AreaKey.key).where(AreaKey.area_id.in_(list(filters.area_ids)))
+        ).all()
+        statement = statement.where(SearchDemandDay.place.in_(list(keys)))
+    rows = session.execute(statement.group_by(SearchDemandDay.need_id)).all()
+    codes = {str(i): c for i, c in session.execute(select(TaxonomyTerm.id, TaxonomyTerm.code))}
+    return {
+        codes.get(row.need_id, row.need_id): {
+            "searches": int(row.searches),
+            "fewer_than_3": int(row.fewer_than_3),
+            "no_results": int(row.no_results),
+        }
+        for row in rows
+    }
+
+
 def _ratio(part: Any, whole: Any) -> float | None:
     """``part / whole`` to 1 decimal place, when neither is under 5 (a ratio beside a
     shown count must not give away a suppressed one)."""
@@ -92,12 +125,11 @@ def _ratio(part: Any, whole: Any) -> float | None:
 
 
 def area_profile(session: Session, filters: queries.Filters, now: datetime) -> dict[str, Any]:
-    demand_filters = replace(filters, group_by=("need",), terms=())
-    _, demand_rows, _ = queries.unmet_demand(session, demand_filters)
+    demand_by_need = _demand_by_need(session, filters)
     supply = _supply_by_need(session, filters, now)
     by_need = []
-    for need in sorted({row["need"] for row in demand_rows} | set(supply)):
-        demand = next((r for r in demand_rows if r["need"] == need), {})
+    for need in sorted(set(demand_by_need) | set(supply)):
+        demand = demand_by_need.get(need, {})
         offered = supply.get(need, {})
         by_need.append(
             {

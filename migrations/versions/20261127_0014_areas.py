@@ -85,6 +85,34 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sector', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=True))
         batch_op.create_index(batch_op.f('ix_search_log_sector'), ['sector'], unique=False)
 
+    op.create_table('search_demand_day',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('place', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('need_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('searches', sa.Integer(), nullable=False),
+    sa.Column('fewer_than_3', sa.Integer(), nullable=False),
+    sa.Column('no_results', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'place', 'need_id', name=op.f('pk_search_demand_day'))
+    )
+    with op.batch_alter_table('search_demand_day', schema=None) as batch_op:
+        batch_op.create_index('ix_search_demand_day_place_day', ['place', 'day'], unique=False)
+    # Searches logged before this count too: by day, place (sector, else district), need.
+    if op.get_bind().dialect.name == 'postgresql':
+        day, needs = "searched_at::date", "jsonb_array_elements_text(need_ids) AS n(value)"
+    else:
+        day, needs = "date(searched_at)", "json_each(need_ids) AS n"
+    op.execute(
+        f"""
+        INSERT INTO search_demand_day (day, place, need_id, searches, fewer_than_3, no_results)
+        SELECT {day}, coalesce(sector, outcode), n.value, count(*),
+               sum(CASE WHEN result_count < 3 THEN 1 ELSE 0 END),
+               sum(CASE WHEN result_count = 0 THEN 1 ELSE 0 END)
+        FROM search_log, {needs}
+        WHERE coalesce(sector, outcode) IS NOT NULL
+        GROUP BY {day}, coalesce(sector, outcode), n.value
+        """
+    )
+
     with op.batch_alter_table('user_account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('area_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), server_default='[]', nullable=False))
 
@@ -102,6 +130,11 @@ def downgrade() -> None:
 
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.drop_column('area_ids')
+
+    with op.batch_alter_table('search_demand_day', schema=None) as batch_op:
+        batch_op.drop_index('ix_search_demand_day_place_day')
+
+    op.drop_table('search_demand_day')
 
     op.create_table('organisation_area',
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
