@@ -75,6 +75,7 @@ CSV_COLUMNS = [
     "email",
     "phone",
     "areas_served",
+    "served_areas",
     "assurance_level",
     "verified_at",
     "created_at",
@@ -85,13 +86,18 @@ CSV_COLUMNS = [
 def every_organisation_row(
     session: Session, principal: Principal, filters: OrganisationFilters
 ) -> Iterator[dict[str, Any]]:
-    """Every match as a spreadsheet row (areas separated by "; "), 200 at a time."""
+    """Every match as a spreadsheet row (areas as typed, and the areas it declares, each
+    separated by "; "), 200 at a time."""
     number = 1
     while True:
         page = list_organisations(session, principal, filters, PageParams(number, 200))
         for organisation in page.contents:
             row = organisation.model_dump(mode="json", include=set(CSV_COLUMNS))
-            yield {**row, "areas_served": "; ".join(organisation.areas_served)}
+            yield {
+                **row,
+                "areas_served": "; ".join(organisation.areas_served),
+                "served_areas": "; ".join(a.name for a in organisation.served_areas),
+            }
         if page.last_page or page.empty:
             return
         number += 1
