@@ -4,14 +4,13 @@ and its ``token_version`` (so any password change voids links sent before it), u
 (``used_token``), expiring by Signpost's clock."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-import jwt
 from sqlmodel import Session
 
 from app.accounts.models import User
-from app.core.config import get_settings
+from app.core import links as signed_links
 from app.core.db import insert_once
 from app.core.errors import Problem
 from app.core.types import utcnow
@@ -29,38 +28,22 @@ class LinkRefused(Problem):
 
 
 def make(purpose: Purpose, user: User, now: datetime) -> str:
-    claims = {
-        "purpose": purpose,
-        "sub": str(user.id),
-        "ver": user.token_version,
-        "jti": uuid.uuid4().hex,
-        "exp": int((now + LIFETIMES[purpose]).timestamp()),
-    }
-    return jwt.encode(claims, get_settings().secret_key.get_secret_value(), algorithm="HS256")
+    return signed_links.sign(
+        purpose, user.id, now + LIFETIMES[purpose], ver=user.token_version, jti=uuid.uuid4().hex
+    )
 
 
 def use(session: Session, purpose: Purpose, token: str) -> User:
     """The account the link is for, once: expired, used, forged, superseded (the password
     changed since) and other-purpose links are all refused alike."""
     refused = LinkRefused("This link is not valid, has expired or was already used")
-    try:
-        claims = jwt.decode(
-            token,
-            get_settings().secret_key.get_secret_value(),
-            algorithms=["HS256"],
-            options={"require": ["purpose", "sub", "ver", "jti", "exp"], "verify_exp": False},
-        )
-        user_id = uuid.UUID(str(claims["sub"]))
-        expires = datetime.fromtimestamp(float(claims["exp"]), UTC)
-    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
-        raise refused from None
-    if claims["purpose"] != purpose or expires <= utcnow() or not isinstance(claims["jti"], str):
+    link = signed_links.read(token, purpose, require=("ver", "jti"))
+    if link is None or link.expires <= utcnow():
         raise refused
-    user = session.get(User, user_id)
-    if user is None or user.token_version != claims["ver"]:
+    user = session.get(User, link.subject)
+    if user is None or user.token_version != link.claims["ver"]:
         raise refused
-    if not insert_once(
-        session, UsedToken.__table__, {"jti": claims["jti"][:64], "expires_at": expires}, ["jti"]
-    ):
+    used = {"jti": link.claims["jti"][:64], "expires_at": link.expires}
+    if not insert_once(session, UsedToken.__table__, used, ["jti"]):
         raise refused
     return user

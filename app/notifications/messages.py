@@ -5,11 +5,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
 from sqlalchemy import select
 from sqlmodel import Session
 
 from app.activities.models import Activity
+from app.core import links
 from app.core.config import get_settings
 from app.notifications.events import EventType
 from app.organisations.models import Organisation
@@ -28,15 +28,8 @@ class Message:
 def still_accurate_token(activity_id: uuid.UUID, now: datetime) -> str:
     """A signed link that confirms one listing unchanged, once, until it expires; it
     grants nothing else (app/notifications/router.py checks the purpose)."""
-    settings = get_settings()
-    claims = {
-        "purpose": STILL_ACCURATE,
-        "sub": str(activity_id),
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + timedelta(days=settings.still_accurate_link_days),
-    }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
+    expires = now + timedelta(days=get_settings().still_accurate_link_days)
+    return links.sign(STILL_ACCURATE, activity_id, expires, jti=uuid.uuid4().hex)
 
 
 def _names(session: Session, payload: dict, organisation_id: uuid.UUID | None) -> dict:

@@ -3,9 +3,7 @@
 import secrets
 import uuid
 from base64 import b64encode
-from datetime import UTC, datetime
 
-import jwt
 from sqlalchemy import select, update
 from sqlmodel import Session
 
@@ -13,8 +11,7 @@ from app.accounts.principal import Principal
 from app.activities import service as activities
 from app.activities.models import Activity
 from app.audit.recorder import record_event
-from app.core import crypto
-from app.core.config import get_settings
+from app.core import crypto, links
 from app.core.db import insert_once
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, paginate
@@ -285,26 +282,12 @@ class LinkProblem(Exception):
 def _claims(token: str) -> dict:
     """The link's claims, if we signed it for this purpose and it has not expired (by
     Signpost's clock, which the sweeps that send the links also read)."""
-    try:
-        claims = jwt.decode(
-            token,
-            get_settings().secret_key.get_secret_value(),
-            algorithms=["HS256"],
-            options={
-                "require": ["exp", "jti", "sub", "purpose"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
-        expires = datetime.fromtimestamp(float(claims["exp"]), UTC)
-        activity_id = uuid.UUID(str(claims["sub"]))
-    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
-        raise LinkProblem(400, "This link is not valid") from None
-    if claims.get("purpose") != STILL_ACCURATE or not isinstance(claims["jti"], str):
+    link = links.read(token, STILL_ACCURATE, require=("jti",))
+    if link is None:
         raise LinkProblem(400, "This link is not valid")
-    if expires <= utcnow():
+    if link.expires <= utcnow():
         raise LinkProblem(410, "This link has expired; sign in to confirm the listing")
-    return claims | {"activity_id": activity_id, "expires": expires}
+    return link.claims | {"activity_id": link.subject, "expires": link.expires}
 
 
 def still_accurate_activity(session: Session, token: str) -> Activity:
