@@ -95,6 +95,14 @@ def find_referral_options(
     include_online: Annotated[
         bool, Query(description="With a location, also list activities that have no venue")
     ] = False,
+    include_remote: Annotated[
+        bool,
+        Query(
+            description="With a location, also offer phone, online and home-visit services "
+            "(no venue) whose organisation declares an area holding the place searched; "
+            "false leaves them out"
+        ),
+    ] = True,
     sort: service.SearchSort = service.SearchSort.relevance,
 ) -> Response:
     """What near this person helps with what they need, that they can get to, are eligible
@@ -120,6 +128,7 @@ def find_referral_options(
         accepting_referrals=accepting_referrals,
         assured_only=assured_only,
         include_online=include_online,
+        include_remote=include_remote,
         sort=sort,
     )
     found, log = service.search(reader, request, page)

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 from app.activities.freshness import Freshness
 from app.activities.models import AccessMode, ActivityStatus, CostType, DeliveryMode
+from app.activities.schemas import SchedulePublic
 from app.assurance.rules import AssuranceLevel
 from app.capacity.models import CapacityStatus
 from app.capacity.schemas import CapacitySummary
@@ -59,9 +60,28 @@ class Matched(SQLModel):
     filters: list[str] = Field(description="Other filters it passed, e.g. `age`, `day`")
 
 
+class OptionContact(SQLModel):
+    """How to reach the activity, as its provider chose: its own details, else its
+    organisation's."""
+
+    phone: str | None
+    email: str | None
+    website: str | None
+
+
 class ReferralOption(SQLModel):
     activity: OptionActivity
     organisation: OptionOrganisation
+    contact: OptionContact
+    remote: bool = Field(
+        description="Delivered by phone, online or at home: no venue to get to. Located "
+        "searches offer remote services whose organisation serves the place searched "
+        "(include_remote=false leaves them out)"
+    )
+    schedules: list[SchedulePublic] = Field(description="Every schedule, in full")
+    venues: list[VenueSummary] = Field(
+        description="Where it meets: addresses and accessibility (nearest_venue is one)"
+    )
     distance_km: float | None = Field(description="To the nearest venue; null if no venue")
     nearest_venue: VenueSummary | None
     next_session: NextSession | None

@@ -30,7 +30,20 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import Float, case, cast, exists, false, func, literal, null, or_, select, text
+from sqlalchemy import (
+    Float,
+    Select,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+)
 from sqlmodel import Session
 
 from app.activities import cards
@@ -41,6 +54,7 @@ from app.activities.models import (
     DeliveryMode,
     Schedule,
 )
+from app.areas.models import AreaKey, OrganisationServedArea
 from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import ACCEPTING, effective_sql
 from app.capacity.service import summarise as summarise_capacity
@@ -127,6 +141,7 @@ class SearchRequest:
     accepting_referrals: bool = False
     assured_only: bool = False
     include_online: bool = False
+    include_remote: bool = True
     sort: SearchSort = SearchSort.relevance
 
 
@@ -413,8 +428,13 @@ def _query(request, location, terms, dialect, now):
             .where(*place_where)
             .group_by(place.activity_id)
             .having(func.min(exact) <= request.radius_km)
-            .subquery("nearby")
         )
+        offers_remote = request.include_remote and not request.include_online
+        if offers_remote and not request.accessibility:
+            # Phone, online and home-visit services (no venue) whose organisation serves
+            # this place join the candidates, with no distance.
+            nearby = nearby.union_all(_serving_remotely(location))
+        nearby = nearby.subquery("nearby")
         distance = nearby.c.distance_km
         joins.append(nearby)
         if request.include_online and not request.accessibility:
@@ -642,7 +662,8 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
     for row in rows:
         card = row["card"]
         live = set(card["live_venue_ids"])
-        venue = _nearest_venue([v for v in card["venues"] if v["id"] in live], location)
+        venues = [v for v in card["venues"] if v["id"] in live]
+        venue = _nearest_venue(venues, location)
         upcoming = next_session(
             [CardSchedule.from_card(s) for s in card["schedules"]], now, days, window
         )
@@ -654,6 +675,10 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
             {
                 "activity": {name: card[name] for name in OPTION_ACTIVITY_FIELDS},
                 "organisation": card["provider"],
+                "contact": _contact(card),
+                "remote": not venues,
+                "schedules": card["schedules"],
+                "venues": venues,
                 "distance_km": round(distance, 2) if distance is not None else None,
                 "nearest_venue": venue,
                 "next_session": NextSession(
@@ -675,6 +700,31 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
             }
         )
     return options
+
+
+def _serving_remotely(location: Location) -> Select:
+    """(activity id, no distance) for the services with no venue whose organisation
+    declares an area holding the place searched: its postcode sector, or its district when
+    there is no sector."""
+    areas = select(AreaKey.area_id).where(AreaKey.key == (location.sector or location.outcode))
+    serving = select(OrganisationServedArea.organisation_id).where(
+        OrganisationServedArea.area_id.in_(areas)
+    )
+    return select(Activity.id, null()).where(
+        Activity.organisation_id.in_(serving),
+        ~exists().where(ActivityVenue.activity_id == Activity.id),
+    )
+
+
+def _contact(card: dict) -> dict[str, str | None]:
+    """How to reach the activity, as its provider chose: the activity's own phone, email
+    and website, else its organisation's."""
+    provider = card["provider"]
+    return {
+        "phone": card["phone"] or provider["phone"],
+        "email": card["email"],
+        "website": card["url"] or provider["website"],
+    }
 
 
 def _nearest_venue(venues: list[dict], location: Location | None) -> dict | None:
@@ -763,6 +813,7 @@ def _log(request, location, terms, result_count) -> SearchLog:
         "accepting_referrals": request.accepting_referrals,
         "assured_only": request.assured_only,
         "include_online": request.include_online,
+        "include_remote": request.include_remote,
         "q_terms": sorted(str(term_id) for term_id in terms.from_q.direct),
         "unknown_terms": len(terms.unknown),
     }
