@@ -147,6 +147,8 @@ def test_unanswered_referrals_expire_and_the_link_worker_sees_it(world, session)
         "to_status": "expired",
         "actor_type": "system",
         "actor_id": None,
+        "actor_name": "Signpost",
+        "actor_role": None,
         "reason": "no_response",
         "note": None,
     }

@@ -1,5 +1,7 @@
 """Referrals: sending, answering, every legal and illegal move, who may read what."""
 
+import uuid
+
 import pytest
 from sqlalchemy import text
 
@@ -270,3 +272,29 @@ def test_refused_personal_data_is_not_echoed_back(world):
     assert response.status_code == 422
     assert "943 476 5919" not in response.text
     assert "looks like an NHS number" in response.text
+
+
+def test_the_provider_sees_who_referred_and_history_names_who_acted(world, session):
+    """Who sent it (name, role, work email) for the provider to reach them; each step of
+    the history by name and role, not a bare id."""
+    from app.accounts.models import User
+
+    referral = world.refer()
+    world.move(referral["id"], "accepted")
+    seen = world.provider.get(f"/v1/referrals/{referral['id']}").json()
+    sender = session.get(User, uuid.UUID(seen["referrer"]["id"]))
+    assert seen["referrer"] == {
+        "id": str(sender.id),
+        "display_name": sender.display_name,
+        "role": "link_worker",
+        "email": sender.email,
+    }
+    listed = world.provider.get("/v1/referrals").json()["contents"][0]
+    assert listed["referrer"]["email"] == sender.email
+    names = [(e["to_status"], e["actor_name"], e["actor_role"]) for e in seen["history"]]
+    assert names == [
+        ("sent", sender.display_name, "link_worker"),
+        ("accepted", "Test User", "editor"),  # the provider's editor, by their role there
+    ]
+    # What identifies the person referred stays out of lists.
+    assert "person_reference" not in listed and "contact" not in listed

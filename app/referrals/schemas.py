@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import EmailStr, Field, field_validator, model_validator
 from sqlmodel import SQLModel
 
+from app.accounts.models import GlobalRole
 from app.core.pagination import Page
 from app.core.schemas import Phone, RequestModel
 from app.organisations.schemas import OrganisationSummary
@@ -133,8 +134,18 @@ class ActivityRef(SQLModel):
     name: str
 
 
+class Referrer(SQLModel):
+    """Who sent a referral, so the provider can reach them: a professional's work details,
+    nothing of the person referred."""
+
+    id: uuid.UUID
+    display_name: str
+    role: GlobalRole | None
+    email: str | None = Field(description="Their work email (what they sign in with)")
+
+
 class ReferralSummary(SQLModel):
-    """A referral without personal data: what lists show."""
+    """A referral without personal data of the person referred: what lists show."""
 
     id: uuid.UUID
     activity: ActivityRef
@@ -151,6 +162,9 @@ class ReferralSummary(SQLModel):
         description="SNOMED CT concepts for the GP record: the referral, and the decline if "
         "declined"
     )
+    referrer: Referrer | None = Field(
+        None, description="Who sent it; null when their account has been deleted"
+    )
 
 
 class ContactPublic(SQLModel):
@@ -166,6 +180,13 @@ class ReferralEventPublic(SQLModel):
     to_status: ReferralStatus
     actor_type: str = Field(description="user, api_key or system")
     actor_id: uuid.UUID | None
+    actor_name: str | None = Field(
+        None, description="Their display name (an API key's name; Signpost for the system)"
+    )
+    actor_role: str | None = Field(
+        None,
+        description="Their Signpost role, or their role in the receiving organisation",
+    )
     reason: str | None
     note: str | None = Field(description="Null once purged")
 

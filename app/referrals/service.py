@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlmodel import Session
 
-from app.accounts.models import GlobalRole
+from app.accounts.models import ApiKey, GlobalRole, Membership, User
 from app.accounts.principal import Principal
 from app.activities import service as activities
 from app.activities.models import AccessMode, Activity, ActivityStatus
@@ -42,6 +42,7 @@ from app.referrals.schemas import (
     ReferralPublic,
     ReferralSummary,
     ReferralTransition,
+    Referrer,
 )
 from app.vocabulary import service as vocabulary
 
@@ -158,6 +159,8 @@ def to_public(session: Session, referral: Referral) -> ReferralPublic:
         .where(ReferralEvent.referral_id == referral.id)
         .order_by(ReferralEvent.occurred_at, ReferralEvent.id)
     ).scalars()
+    events = list(events)
+    actors = _actors(session, events, referral.organisation_id)
     history = [
         ReferralEventPublic(
             occurred_at=event.occurred_at,
@@ -165,6 +168,10 @@ def to_public(session: Session, referral: Referral) -> ReferralPublic:
             to_status=event.to_status,
             actor_type=event.actor_type,
             actor_id=event.actor_id,
+            actor_name=actors.get(event.actor_id, (None, None))[0]
+            if event.actor_type != "system"
+            else "Signpost",
+            actor_role=actors.get(event.actor_id, (None, None))[1],
             reason=event.reason,
             note=crypto.decrypt(event.note)["note"] if event.note else None,
         )
@@ -183,9 +190,44 @@ def to_public(session: Session, referral: Referral) -> ReferralPublic:
     )
 
 
+def _actors(
+    session: Session, events: list[ReferralEvent], organisation_id: uuid.UUID
+) -> dict[uuid.UUID, tuple[str, str | None]]:
+    """Who acted on a referral, by id: (display name, role), where the role is their
+    Signpost role or, for the receiving organisation's people, their role there."""
+    user_ids = {e.actor_id for e in events if e.actor_type == "user" and e.actor_id}
+    key_ids = {e.actor_id for e in events if e.actor_type == "api_key" and e.actor_id}
+    found: dict[uuid.UUID, tuple[str, str | None]] = {}
+    if user_ids:
+        roles = dict(
+            session.execute(
+                select(Membership.user_id, Membership.role).where(
+                    Membership.user_id.in_(user_ids),
+                    Membership.organisation_id == organisation_id,
+                )
+            ).all()
+        )
+        for user in session.scalars(select(User).where(User.id.in_(user_ids))):
+            role = user.role or roles.get(user.id)
+            found[user.id] = (user.display_name, str(role) if role else None)
+    if key_ids:
+        for key in session.scalars(select(ApiKey).where(ApiKey.id.in_(key_ids))):
+            role = key.role or key.organisation_role
+            found[key.id] = (key.name, str(role) if role else None)
+    return found
+
+
 def _summaries(session: Session, referrals: list[Referral]) -> list[ReferralSummary]:
     if not referrals:
         return []
+    referrers = {
+        user.id: Referrer(
+            id=user.id, display_name=user.display_name, role=user.role, email=user.email
+        )
+        for user in session.scalars(
+            select(User).where(User.id.in_({r.referrer_id for r in referrals if r.referrer_id}))
+        )
+    }
     ids = [r.id for r in referrals]
     activity_names = dict(
         session.execute(
@@ -220,6 +262,7 @@ def _summaries(session: Session, referrals: list[Referral]) -> list[ReferralSumm
             coding=[REFERRAL_CODING, DECLINE_CODING]
             if r.status is S.declined
             else [REFERRAL_CODING],
+            referrer=referrers.get(r.referrer_id),
         )
         for r in referrals
     ]
