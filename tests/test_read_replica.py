@@ -62,11 +62,16 @@ def test_every_report_is_covered():
 
 
 @pytest.mark.parametrize("path", REPORTS)
-def test_reports_read_the_replica(replica, as_role, path):
+def test_reports_read_the_replica(replica, as_role, client, path):
     commissioner = as_role(GlobalRole.commissioner)
+    params = {}
+    if path.endswith("/area-profile"):  # the one report that needs an area
+        area = client.post("/v1/areas", json={"kind": "ward", "name": "X", "places": ["BS5 6"]})
+        params = {"area": area.json()["id"]}
     replica["reset"]()
-    assert commissioner.get(path).status_code == 200
-    assert replica["replica"] == 1
+    assert commissioner.get(path, params=params).status_code == 200
+    # One statement per report; the profile joins several reports' figures.
+    assert replica["replica"] >= 1 if params else replica["replica"] == 1
 
 
 def test_writes_never_touch_the_replica(replica, client):
