@@ -54,11 +54,16 @@ def migrate() -> None:
 
     upgrade(get_settings().database_url)
     typer.echo("database is at the latest migration")
+    from app.referrals.person import backfill
+
     with Session(get_engine()) as session:
         indexed = refresh_missing(session)
+        hashed = backfill(session)
         session.commit()
     if indexed:
         typer.echo(f"indexed {indexed} activities for search")
+    if hashed:
+        typer.echo(f"{hashed} referrals can now be found by their person reference")
 
 
 @cli.command("seed-vocabulary")

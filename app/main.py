@@ -44,6 +44,7 @@ from app.referrals.router import router as referrals_router
 from app.reports.router import router as reports_router
 from app.search.router import router as search_router
 from app.support.router import router as support_router
+from app.teams.router import router as teams_router
 from app.venues.router import router as venues_router
 from app.vocabulary.router import router as vocabulary_router
 
@@ -157,6 +158,7 @@ ROUTERS = (
     assurance_router,
     search_router,
     referrals_router,
+    teams_router,
     support_router,
     reports_router,
     areas_router,

@@ -25,6 +25,7 @@ from app.referrals.models import Referral, ReferralEvent, ReferralNeed
 from app.search import demand  # noqa: F401 - counts demand as each search is logged
 from app.search.models import ActivityCardRecord, SearchDemandDay, SearchLog
 from app.support.models import SupportMessage, SupportNeed, SupportOffer
+from app.teams.models import Team, TeamMember
 from app.venues.models import Venue
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm, TermSynonym
 
@@ -67,6 +68,8 @@ __all__ = [
     "SupportOffer",
     "Taxonomy",
     "TaxonomyTerm",
+    "Team",
+    "TeamMember",
     "TermSynonym",
     "UsedToken",
     "User",

@@ -455,6 +455,34 @@ RULES = {
         200,
         _write("/v1/taxonomy-terms/{need_term}/helped-by/{linked_category}"),
     ),
+    ("GET", "/v1/teams"): (SIGNED_IN, 200, _get("/v1/teams")),
+    ("GET", "/v1/teams/{team_id}"): (
+        CURATORS | {"link_worker"},  # stewards and admins, and the team's members
+        200,
+        _get("/v1/teams/{team}"),
+    ),
+    ("POST", "/v1/teams"): (
+        CURATORS,
+        201,
+        _write("/v1/teams", lambda w: {"name": "South link workers"}),
+    ),
+    ("PUT", "/v1/teams/{team_id}/members/{user_id}"): (
+        CURATORS,
+        200,
+        _write("/v1/teams/{team}/members/{spare_link_worker}"),
+    ),
+    ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): (
+        CURATORS,
+        200,
+        _write("/v1/teams/{team}/members/{colleague}"),
+    ),
+    ("POST", "/v1/referrals/{referral_id}/handover"): (
+        frozenset({"link_worker", "admin"}),
+        200,
+        _write(
+            "/v1/referrals/{referral}/handover", lambda w: {"to_user_id": w["ids"]["colleague"]}
+        ),
+    ),
     ("POST", "/v1/areas"): (
         CURATORS,
         201,
@@ -493,6 +521,10 @@ RULES = {
 # existence is not given away; the referring link worker may read it but not answer it.
 NOT_FOUND_TO_OUTSIDERS = {
     ("GET", "/v1/referrals/{referral_id}"): {},
+    # The receiving organisation reads a referral but does not hand it over.
+    ("POST", "/v1/referrals/{referral_id}/handover"): {"own_editor": 403, "own_admin": 403},
+    # A team exists for its members, stewards and admins.
+    ("GET", "/v1/teams/{team_id}"): {},
     ("POST", "/v1/referrals/{referral_id}/transitions"): {"link_worker": 403},
     # A need shared with responders only does not exist for other organisations.
     ("GET", "/v1/support-needs/{need_id}"): {},
@@ -634,6 +666,11 @@ def build_world(session, client):
         "other_admin": client_for(make_user(session, member_of={other["id"]: "admin"})),
     }
     referral = callers["link_worker"].post("/v1/referrals", json=referral_body).json()
+    # The link worker's team, with a colleague to hand referrals to.
+    team = client.post("/v1/teams", json={"name": "East link workers"}).json()
+    colleague = make_user(session, role=GlobalRole.link_worker)
+    for team_member in (callers["link_worker"].get("/v1/me").json()["id"], colleague.id):
+        client.put(f"/v1/teams/{team['id']}/members/{team_member}")
     claim = (
         callers["other_editor"]
         .post(f"/v1/organisations/{own['id']}/claims", json={"role_email": "ed@own.example"})
@@ -714,6 +751,9 @@ def build_world(session, client):
             "linked_category": str(vocabulary["befriending"].id),
             "unlinked_category": str(vocabulary["advice"].id),
             "external_term": _external_term(session, vocabulary["advice"].id),
+            "team": team["id"],
+            "colleague": str(colleague.id),
+            "spare_link_worker": str(make_user(session, role=GlobalRole.link_worker).id),
             "area": area["id"],
         },
     }

@@ -296,5 +296,5 @@ def test_the_provider_sees_who_referred_and_history_names_who_acted(world, sessi
         ("sent", sender.display_name, "link_worker"),
         ("accepted", "Test User", "editor"),  # the provider's editor, by their role there
     ]
-    # What identifies the person referred stays out of lists.
-    assert "person_reference" not in listed and "contact" not in listed
+    # What identifies the person referred stays out of the provider's lists.
+    assert listed["person_reference"] is None and "contact" not in listed

@@ -17,6 +17,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.types import utcnow
 from app.organisations.models import Organisation
+from app.teams import service as teams
 
 bearer_scheme = OAuth2PasswordBearer(
     tokenUrl="/v1/auth/token", auto_error=False, description="Bearer token from /v1/auth/token"
@@ -71,6 +72,9 @@ def _principal_for_token(session: Session, claims: tuple[uuid.UUID, int]) -> Pri
         role=user.role,
         memberships={m.organisation_id: m.role for m in memberships},
         areas=frozenset(uuid.UUID(a) for a in user.area_ids),
+        teammates=teams.teammates(session, user.id)
+        if user.role is GlobalRole.link_worker
+        else frozenset(),
     )
 
 

@@ -16,6 +16,8 @@ class Principal:
     memberships: Mapping[uuid.UUID, OrganisationRole] = field(default_factory=dict)
     # The areas a commissioner's reports are limited to; empty: no limit.
     areas: frozenset[uuid.UUID] = frozenset()
+    # A link worker's team-mates (user ids), whose referrals they see and act on.
+    teammates: frozenset[uuid.UUID] = frozenset()
 
     @property
     def is_authenticated(self) -> bool:

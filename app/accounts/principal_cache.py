@@ -23,9 +23,10 @@ from app.accounts.principal import Principal
 from app.core.config import get_settings
 from app.core.types import utcnow
 from app.organisations.models import Organisation
+from app.teams.models import TeamMember
 
 MAX_ENTRIES = 10_000
-_WATCHED = (ApiKey, User, Membership, Organisation)
+_WATCHED = (ApiKey, User, Membership, Organisation, TeamMember)
 
 
 @dataclass(frozen=True)

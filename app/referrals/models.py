@@ -64,6 +64,10 @@ class Referral(SQLModel, table=True):
     consent_confirmed_at: datetime = Field(sa_type=UTCDateTime)
     # Fernet token of {person_reference, contact, note}; null once purged.
     personal_data: str | None = Field(default=None, sa_type=sa.Text)
+    # A keyed hash of the person reference (app.referrals.person.reference_hash), so a
+    # link worker finds a person's referrals without decrypting every row; cleared with
+    # the personal data.
+    person_ref_hash: str | None = Field(default=None, max_length=64, index=True)
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -2,12 +2,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from pydantic import Field
 
 from app.accounts.deps import Authenticated
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
+from app.core.schemas import RequestModel
 from app.core.types import utcnow
 from app.idempotency.service import Idempotent, IdempotentRoute
 from app.referrals import service
@@ -66,9 +68,19 @@ def list_referrals(
     awaiting_response: Annotated[
         bool | None, Query(description="true: only `sent`; false: all but `sent`")
     ] = None,
+    person: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="Your reference for the person (spacing, case and punctuation "
+            "ignored): their referrals that you may see",
+        ),
+    ] = None,
 ) -> ReferralPage:
-    """Referrals, newest first, without personal data: a link worker sees those they sent,
-    an organisation's members those it received, admins all."""
+    """Referrals, newest first: a link worker sees those they and their team-mates sent
+    (with each person's reference), an organisation's members those it received (without
+    personal data), admins all."""
     filters = service.ReferralFilters(
         statuses=tuple(status_),
         organisation_id=organisation,
@@ -78,6 +90,7 @@ def list_referrals(
         created_before=created_before,
         changed_since=changed_since,
         awaiting_response=awaiting_response,
+        person=person,
     )
     return service.list_referrals(session, principal, filters, page)
 
@@ -104,3 +117,23 @@ def transition_referral(
     move is a 409 naming the current state."""
     referral = service.transition(session, principal, referral, body, utcnow())
     return service.to_public(session, referral)
+
+
+class Handover(RequestModel):
+    model_config = {
+        "json_schema_extra": {"examples": [{"to_user_id": "8b1f2c3d-4e5f-4a6b-9c7d-0e1f2a3b4c5d"}]}
+    }
+
+    to_user_id: uuid.UUID = Field(description="A link worker in a team with the referrer")
+
+
+@router.post("/{referral_id}/handover", responses=problem_responses(401, 403, 404, 422))
+def hand_over_referral(
+    session: SessionDep, principal: Authenticated, referral: ReadableReferral, body: Handover
+) -> ReferralPublic:
+    """Hand a referral to a colleague: it becomes theirs to follow up (the referrer, a
+    team-mate of theirs, or an admin; audited). The colleague must be an active link
+    worker who shares a team with the current referrer."""
+    return service.to_public(
+        session, service.hand_over(session, principal, referral, body.to_user_id)
+    )

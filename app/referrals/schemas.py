@@ -165,6 +165,11 @@ class ReferralSummary(SQLModel):
     referrer: Referrer | None = Field(
         None, description="Who sent it; null when their account has been deleted"
     )
+    person_reference: str | None = Field(
+        None,
+        description="The link worker's own reference for the person: shown to the referrer "
+        "and their team-mates (each showing audited); null to others and once purged",
+    )
 
 
 class ContactPublic(SQLModel):
@@ -195,7 +200,6 @@ class ReferralPublic(ReferralSummary):
     """A referral in full, for the referring link worker, the receiving organisation and
     admins; each read of the personal data is recorded in the audit log."""
 
-    person_reference: str | None = Field(description="Null once purged")
     contact: ContactPublic | None = Field(description="Null once purged")
     note: str | None = Field(description="Null once purged")
     purged_at: datetime | None = Field(

@@ -26,6 +26,7 @@ from app.core.pagination import Page, PageParams, paginate_many
 from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
 from app.organisations import standing
+from app.referrals import person
 from app.referrals.models import (
     Referral,
     ReferralEvent,
@@ -44,6 +45,7 @@ from app.referrals.schemas import (
     ReferralTransition,
     Referrer,
 )
+from app.teams import service as teams
 from app.vocabulary import service as vocabulary
 
 S = ReferralStatus
@@ -64,12 +66,13 @@ _table = Referral.__table__
 
 
 def _is_referrer(principal: Principal, referral: Referral) -> bool:
-    """The link worker who sent it, while they still are one: losing the role ends their
-    access to its personal data at once, as deactivating their account does."""
+    """The link worker who sent it, or one of their team-mates, while they still are link
+    workers: losing the role ends their access to its personal data at once, as
+    deactivating their account does."""
     return (
         principal.kind == "user"
         and principal.role is GlobalRole.link_worker
-        and referral.referrer_id == principal.id
+        and referral.referrer_id in {principal.id, *principal.teammates}
     )
 
 
@@ -87,7 +90,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         return true()
     scopes = []
     if principal.kind == "user" and principal.role is GlobalRole.link_worker:
-        scopes.append(Referral.referrer_id == principal.id)
+        scopes.append(Referral.referrer_id.in_({principal.id, *principal.teammates}))
     if principal.member_of:
         scopes.append(Referral.organisation_id.in_(principal.member_of))
     if not scopes:
@@ -111,6 +114,7 @@ class ReferralFilters:
     created_before: datetime | None = None
     changed_since: datetime | None = None
     awaiting_response: bool | None = None
+    person: str | None = None  # the link worker's own reference for the person
 
 
 def list_referrals(
@@ -138,8 +142,14 @@ def list_referrals(
     if filters.awaiting_response is not None:
         awaiting = Referral.status == S.sent
         statement = statement.where(awaiting if filters.awaiting_response else ~awaiting)
+    if filters.person is not None:
+        statement = statement.where(
+            Referral.person_ref_hash == person.reference_hash(filters.person)
+        )
     ordered = statement.order_by(Referral.created_at.desc(), Referral.id)
-    return paginate_many(session, ordered, params, lambda items: _summaries(session, items))
+    return paginate_many(
+        session, ordered, params, lambda items: _summaries(session, items, principal)
+    )
 
 
 def get_readable(session: Session, principal: Principal, referral_id: uuid.UUID) -> Referral:
@@ -180,7 +190,7 @@ def to_public(session: Session, referral: Referral) -> ReferralPublic:
     if personal is not None:
         record_read(session, "referral", referral.id, referral.organisation_id, PERSONAL_FIELDS)
     return ReferralPublic(
-        **summary.model_dump(),
+        **summary.model_dump(exclude={"person_reference"}),
         person_reference=personal["person_reference"] if personal else None,
         contact=ContactPublic(**personal["contact"]) if personal else None,
         note=personal["note"] if personal else None,
@@ -217,9 +227,51 @@ def _actors(
     return found
 
 
-def _summaries(session: Session, referrals: list[Referral]) -> list[ReferralSummary]:
+def hand_over(
+    session: Session, principal: Principal, referral: Referral, to_user_id: uuid.UUID
+) -> Referral:
+    if not (principal.is_admin or _is_referrer(principal, referral)):
+        raise Forbidden("Only the referrer, their team-mates and admins hand a referral over")
+    colleague = session.get(User, to_user_id)
+    shared = teams.teammates(session, referral.referrer_id) if referral.referrer_id else set()
+    if (
+        colleague is None
+        or not colleague.is_active
+        or colleague.role is not GlobalRole.link_worker
+        or colleague.id not in shared
+    ):
+        raise InvalidField(
+            "body.to_user_id", "must be an active link worker in the referrer's team", "colleague"
+        )
+    before = referral.referrer_id
+    referral.referrer_id = colleague.id
+    session.add(referral)
+    session.flush()
+    record_event(
+        session,
+        "update",
+        "referral",
+        referral.id,
+        referral.organisation_id,
+        {"referrer_id": {"before": str(before) if before else None, "after": str(colleague.id)}},
+    )
+    return referral
+
+
+def _summaries(
+    session: Session, referrals: list[Referral], principal: Principal | None = None
+) -> list[ReferralSummary]:
+    """``principal``: who lists them; a link worker (the referrer or a team-mate) sees
+    each person's reference, and each one shown is an audited read."""
     if not referrals:
         return []
+    references: dict[uuid.UUID, str] = {}
+    for referral in referrals:
+        if principal and referral.personal_data and _is_referrer(principal, referral):
+            references[referral.id] = crypto.decrypt(referral.personal_data)["person_reference"]
+            record_read(
+                session, "referral", referral.id, referral.organisation_id, ["person_reference"]
+            )
     referrers = {
         user.id: Referrer(
             id=user.id, display_name=user.display_name, role=user.role, email=user.email
@@ -263,6 +315,7 @@ def _summaries(session: Session, referrals: list[Referral]) -> list[ReferralSumm
             if r.status is S.declined
             else [REFERRAL_CODING],
             referrer=referrers.get(r.referrer_id),
+            person_reference=references.get(r.id),
         )
         for r in referrals
     ]
@@ -302,6 +355,7 @@ def create_referral(
         respond_by=now + timedelta(days=get_settings().referral_response_days),
         status_changed_at=now,
         consent_confirmed_at=now,
+        person_ref_hash=person.reference_hash(data.person_reference),
         personal_data=crypto.encrypt(
             {
                 "person_reference": data.person_reference,
@@ -517,7 +571,9 @@ def purge_personal_data(session: Session, now: datetime, retention_days: int) ->
         if not batch:
             return purged
         session.execute(
-            update(_table).where(_table.c.id.in_(batch)).values(personal_data=None, purged_at=now)
+            update(_table)
+            .where(_table.c.id.in_(batch))
+            .values(personal_data=None, person_ref_hash=None, purged_at=now)
         )
         for referral_id, organisation_id in session.execute(
             select(Referral.id, Referral.organisation_id).where(Referral.id.in_(batch))
