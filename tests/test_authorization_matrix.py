@@ -456,6 +456,16 @@ RULES = {
         _write("/v1/taxonomy-terms/{need_term}/helped-by/{linked_category}"),
     ),
     ("GET", "/v1/teams"): (SIGNED_IN, 200, _get("/v1/teams")),
+    ("GET", "/v1/referral-options/{activity_id}/summary"): (
+        SEARCHERS,
+        200,
+        _get("/v1/referral-options/{own_activity}/summary"),
+    ),
+    ("GET", "/v1/referrals/{referral_id}/summary"): (
+        REFERRAL_READERS,
+        200,
+        _get("/v1/referrals/{referral}/summary?name=true"),
+    ),
     ("GET", "/v1/teams/{team_id}"): (
         CURATORS | {"link_worker"},  # stewards and admins, and the team's members
         200,
@@ -521,6 +531,7 @@ RULES = {
 # existence is not given away; the referring link worker may read it but not answer it.
 NOT_FOUND_TO_OUTSIDERS = {
     ("GET", "/v1/referrals/{referral_id}"): {},
+    ("GET", "/v1/referrals/{referral_id}/summary"): {},
     # The receiving organisation reads a referral but does not hand it over.
     ("POST", "/v1/referrals/{referral_id}/handover"): {"own_editor": 403, "own_admin": 403},
     # A team exists for its members, stewards and admins.

@@ -12,7 +12,7 @@ from app.core.pagination import PageDep
 from app.core.schemas import RequestModel
 from app.core.types import utcnow
 from app.idempotency.service import Idempotent, IdempotentRoute
-from app.referrals import service
+from app.referrals import service, summary
 from app.referrals.models import Referral, ReferralStatus
 from app.referrals.schemas import ReferralCreate, ReferralPage, ReferralPublic, ReferralTransition
 
@@ -137,3 +137,21 @@ def hand_over_referral(
     return service.to_public(
         session, service.hand_over(session, principal, referral, body.to_user_id)
     )
+
+
+@router.get(
+    "/{referral_id}/summary", responses={**summary.RESPONSES, **problem_responses(401, 404, 422)}
+)
+def referral_summary(
+    session: SessionDep,
+    referral: ReadableReferral,
+    fmt: Annotated[summary.SummaryFormat, Depends(summary.summary_format)],
+    name: Annotated[
+        bool, Query(description="Greet the person by their first name (an audited read)")
+    ] = False,
+) -> Response:
+    """What to give the person: what the activity is, where, when next, how to get there,
+    who to contact, whether it is step-free and what it costs, in plain words, to print,
+    email or text. Nothing about the person unless `name=true`."""
+    first_name = service.first_name(session, referral) if name else None
+    return summary.respond(summary.build(session, referral.activity_id, first_name), fmt)

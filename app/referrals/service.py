@@ -227,6 +227,14 @@ def _actors(
     return found
 
 
+def first_name(session: Session, referral: Referral) -> str | None:
+    """The person's first name, for their summary (None once purged); an audited read."""
+    if not referral.personal_data:
+        return None
+    record_read(session, "referral", referral.id, referral.organisation_id, ["contact"])
+    return crypto.decrypt(referral.personal_data)["contact"]["first_name"]
+
+
 def hand_over(
     session: Session, principal: Principal, referral: Referral, to_user_id: uuid.UUID
 ) -> Referral:

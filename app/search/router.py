@@ -1,17 +1,20 @@
+import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from app.accounts.deps import require_roles
+from app.accounts.deps import CurrentPrincipal, require_roles
 from app.accounts.models import GlobalRole
+from app.activities import service as activities
 from app.activities.models import DeliveryMode
-from app.core.db import ReadSessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
+from app.referrals import summary
 from app.search import service
 from app.search.schemas import ReferralOptionPage
 from app.venues.models import AccessibilityFeature
@@ -135,3 +138,23 @@ def find_referral_options(
     answer = found.response()
     answer.background = BackgroundTask(service.write_log, log)  # after the answer has gone
     return answer
+
+
+@router.get(
+    "/referral-options/{activity_id}/summary",
+    responses={**summary.RESPONSES, **problem_responses(401, 403, 404, 422)},
+    dependencies=[
+        Depends(require_roles(GlobalRole.link_worker, GlobalRole.steward, GlobalRole.admin))
+    ],
+)
+def referral_option_summary(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
+    fmt: Annotated[summary.SummaryFormat, Depends(summary.summary_format)],
+) -> Response:
+    """A take-away summary of one option, before any referral: what, where, when next, how
+    to get there, who to contact, accessibility and cost, in plain words (text, HTML, PDF
+    or SMS)."""
+    activity = activities.get_visible_activity(session, principal, activity_id)
+    return summary.respond(summary.build(session, activity.id), fmt)

@@ -1,0 +1,255 @@
+"""A take-away summary of an activity for the person referred: what it is, where, when
+next, how to get there, who to contact, whether it is step-free, what it costs. Plain
+words and short sentences (reading age about 9; ``tests/test_summaries.py`` measures it),
+as text, HTML, PDF, or an SMS of at most 160 characters. It carries nothing about the
+person unless the link worker asks for their first name on it.
+"""
+
+import html
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Header, Query, Response
+from sqlmodel import Session
+
+from app.core.errors import NotFound
+from app.core.types import utcnow
+from app.search.models import ActivityCardRecord
+from app.search.schedule import CardSchedule, next_session
+
+UK = ZoneInfo("Europe/London")
+SMS_LIMIT = 160
+FEATURES = {
+    "step_free_access": "No steps to get in.",
+    "wheelchair_accessible_toilet": "There is a toilet for wheelchair users.",
+    "hearing_loop": "There is a hearing loop.",
+    "parking": "There is parking.",
+    "blue_badge_parking": "There is Blue Badge parking.",
+    "near_public_transport": "A bus or train stop is close by.",
+    "lift": "There is a lift.",
+    "quiet_space": "There is a quiet room.",
+    "baby_changing": "There is a baby changing room.",
+    "assistance_dogs_welcome": "Assistance dogs are welcome.",
+}
+REMOTE = {
+    "phone": "It is on the phone. They will call you.",
+    "online": "It is online. You join from home.",
+    "home_visit": "Someone comes to your home.",
+}
+
+
+@dataclass
+class Summary:
+    title: str
+    provider: str
+    about: str
+    where: list[str]
+    when: str | None
+    getting_there: list[str]
+    contact: list[str]
+    cost: str
+    greeting: str | None = None
+
+
+def _clock(value: datetime) -> str:
+    hour = value.hour % 12 or 12
+    minutes = f":{value.minute:02d}" if value.minute else ""
+    suffix = "am" if value.hour < 12 else "pm"
+    if value.hour == 12 and not value.minute:
+        return "12 noon"
+    return f"{hour}{minutes}{suffix}"
+
+
+def _when(card: dict[str, Any], now: datetime) -> str | None:
+    upcoming = next_session([CardSchedule.from_card(s) for s in card["schedules"]], now)
+    if upcoming is None:
+        return None
+    starts = upcoming.starts_at.astimezone(UK)
+    ends = upcoming.ends_at.astimezone(UK)
+    return f"{starts:%A} {starts.day} {starts:%B}, {_clock(starts)} to {_clock(ends)}."
+
+
+def _cost(card: dict[str, Any]) -> str:
+    if card["cost_type"] == "free":
+        return "It is free."
+    if card["cost_type"] == "donation":
+        return "You can give money if you want to. You do not have to."
+    amount = card["cost_amount"]
+    text = f"It costs £{amount}." if amount else "There is a cost. Ask them how much."
+    return text + (f" {card['concessions']}" if card["concessions"] else "")
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    sentence = text.strip().split(". ")[0].strip()
+    sentence = sentence if len(sentence) <= limit else sentence[: limit - 1].rsplit(" ", 1)[0]
+    return sentence.rstrip(".") + "." if sentence else ""
+
+
+def build(
+    session: Session, activity_id, first_name: str | None = None, now: datetime | None = None
+) -> Summary:
+    record = session.get(ActivityCardRecord, activity_id)
+    if record is None:
+        raise NotFound(f"No activity with id {activity_id}")
+    card = record.card
+    live = set(card["live_venue_ids"])
+    venues = [v for v in card["venues"] if v["id"] in live]
+    provider = card["provider"]
+    where = [f"{v['name']}, {v['address_1']}, {v['city']} {v['postcode']}." for v in venues[:1]]
+    if not venues:
+        where = [REMOTE[m] for m in card["delivery_modes"] if m in REMOTE][:1] or [
+            "Ask them where it is."
+        ]
+    features = venues[0]["accessibility"] if venues else []
+    phone = card["phone"] or provider["phone"]
+    contact = [f"Phone: {phone}"] if phone else []
+    if card["email"]:
+        contact.append(f"Email: {card['email']}")
+    website = card["url"] or provider["website"]
+    if website:
+        contact.append(f"Website: {website}")
+    return Summary(
+        title=card["name"],
+        provider=provider["name"],
+        about=_first_sentence(card["description"]),
+        where=where,
+        when=_when(card, now or utcnow()),
+        getting_there=[FEATURES[f] for f in features if f in FEATURES],
+        contact=contact,
+        cost=_cost(card),
+        greeting=f"Hello {first_name}." if first_name else None,
+    )
+
+
+def as_text(summary: Summary) -> str:
+    parts = [summary.greeting] if summary.greeting else []
+    parts += [
+        f"{summary.title}",
+        f"Run by {summary.provider}.",
+        summary.about,
+        "",
+        "Where: " + " ".join(summary.where),
+        "When: " + (summary.when or "Ask them when it is on."),
+        summary.cost,
+    ]
+    if summary.getting_there:
+        parts += ["", "Getting there:", *summary.getting_there]
+    if summary.contact:
+        parts += ["", "Who to contact:", *summary.contact]
+    return "\n".join(p for p in parts if p is not None).strip() + "\n"
+
+
+def as_html(summary: Summary) -> str:
+    e = html.escape
+    items = "".join(f"<li>{e(line)}</li>" for line in summary.getting_there)
+    contact = "".join(f"<li>{e(line)}</li>" for line in summary.contact)
+    greeting = f"<p>{e(summary.greeting)}</p>" if summary.greeting else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(summary.title)}</title></head><body>"
+        f"{greeting}<h1>{e(summary.title)}</h1><p>Run by {e(summary.provider)}.</p>"
+        f"<p>{e(summary.about)}</p>"
+        f"<h2>Where</h2><p>{e(' '.join(summary.where))}</p>"
+        f"<h2>When</h2><p>{e(summary.when or 'Ask them when it is on.')}</p>"
+        f"<p>{e(summary.cost)}</p>"
+        + (f"<h2>Getting there</h2><ul>{items}</ul>" if items else "")
+        + (f"<h2>Who to contact</h2><ul>{contact}</ul>" if contact else "")
+        + "</body></html>"
+    )
+
+
+def as_sms(summary: Summary) -> str:
+    """At most 160 characters: what, when, where, and a phone number if there is one."""
+    phone = next((c.split(": ", 1)[1] for c in summary.contact if c.startswith("Phone")), None)
+    pieces = [summary.title, summary.when or "", " ".join(summary.where)]
+    tail = f" Call {phone}" if phone else ""
+    text = " ".join(p.rstrip(".") + "." for p in pieces if p)
+    room = SMS_LIMIT - len(tail)
+    if len(text) > room:
+        text = text[: room - 1].rstrip() + "…"
+    return text + tail
+
+
+def as_pdf(summary: Summary) -> bytes:
+    from fpdf import FPDF
+
+    def latin(text: str) -> str:  # the core fonts hold Latin-1 only
+        return text.replace("…", "...").encode("latin-1", "replace").decode("latin-1")
+
+    pdf = FPDF(format="A4")
+    pdf.set_title(latin(summary.title))
+    pdf.set_creation_date(datetime(2000, 1, 1, tzinfo=UK))  # no clock in the file
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 20)
+    pdf.multi_cell(0, 10, latin(summary.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=14)
+    for line in as_text(summary).splitlines():
+        if line != summary.title:  # already the heading
+            pdf.multi_cell(0, 8, latin(line) or " ", new_x="LMARGIN", new_y="NEXT")
+    buffer = io.BytesIO()
+    pdf.output(buffer)
+    return buffer.getvalue()
+
+
+class SummaryFormat(StrEnum):
+    text = "text"
+    html = "html"
+    pdf = "pdf"
+    sms = "sms"
+
+
+MEDIA = {
+    SummaryFormat.text: "text/plain; charset=utf-8",
+    SummaryFormat.html: "text/html; charset=utf-8",
+    SummaryFormat.pdf: "application/pdf",
+    SummaryFormat.sms: "text/plain; charset=utf-8",
+}
+RESPONSES = {
+    200: {
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "The summary as text, HTML, PDF or an SMS (text, at most 160 characters)",
+    }
+}
+
+
+def summary_format(
+    format_: Annotated[
+        SummaryFormat | None,
+        Query(
+            alias="format",
+            description="text (default), html, pdf or sms (at most 160 characters); or send "
+            "Accept: text/html or application/pdf",
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> SummaryFormat:
+    if format_ is not None:
+        return format_
+    for media, chosen in (
+        ("application/pdf", SummaryFormat.pdf),
+        ("text/html", SummaryFormat.html),
+    ):
+        if accept and media in accept:
+            return chosen
+    return SummaryFormat.text
+
+
+def respond(summary: Summary, fmt: SummaryFormat) -> Response:
+    body: str | bytes = {
+        SummaryFormat.text: as_text,
+        SummaryFormat.html: as_html,
+        SummaryFormat.pdf: as_pdf,
+        SummaryFormat.sms: as_sms,
+    }[fmt](summary)
+    headers = {"Cache-Control": "no-store"}
+    if fmt is SummaryFormat.pdf:
+        headers["Content-Disposition"] = 'inline; filename="summary.pdf"'
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
