@@ -250,9 +250,10 @@ def test_organisations_count_in_their_venues_areas_and_those_they_declare(commis
 
 def test_the_area_profile_puts_demand_beside_supply(commissioner, searcher, places, session):
     now = utcnow()
-    for _ in range(12):
+    for n in range(12):
         session.add(SearchLog(searched_at=now - timedelta(days=2), outcode="BS5", sector="BS5 6",
-                              need_ids=[], result_count=1))  # fmt: skip
+                              need_ids=[], unmatched=["bus pass"] if n < 5 else [],
+                              result_count=1))  # fmt: skip
     session.commit()
     for _ in range(6):
         searcher.get(
@@ -267,6 +268,9 @@ def test_the_area_profile_puts_demand_beside_supply(commissioner, searcher, plac
     assert need["open_activities"] == 6
     assert need["searches_per_open_activity"] == 1.0
     assert profile["supply"]["activities"] == 6
+    assert profile["unmatched_phrases"] == [{"phrase": "bus pass", "searches": 5}]
+    by_category = {r["category"]: r for r in profile["supply_by_category"]}
+    assert by_category["walking-and-physical-activity"]["activities"] == 6
     assert profile["referrals"]["sent"] == 0
     assert "Searches count by where they were centred" in " ".join(profile["notes"])
 

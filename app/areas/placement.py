@@ -11,7 +11,8 @@ Each ``*_areas`` function is a select of (subject, area_id) pairs.
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, Select, func, select, union
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
+from sqlalchemy.orm import Session
 
 from app.activities.models import Activity, ActivityVenue
 from app.areas.models import AreaKey, OrganisationServedArea
@@ -61,11 +62,21 @@ def search_areas() -> Select:
     )
 
 
-def search_in(area_ids: Collection[uuid.UUID]) -> ColumnElement[bool]:
-    """Searches centred in any of ``area_ids``: their own key among the areas' keys (no
-    pairing of every search with its areas first)."""
-    keys = select(AreaKey.key).where(AreaKey.area_id.in_(list(area_ids)))
-    return func.coalesce(SearchLog.sector, SearchLog.outcode).in_(keys)
+def keys_of_areas(session: Session, area_ids: Collection[uuid.UUID]) -> list[str]:
+    """The keys the areas' places match, as values a query can name."""
+    return list(
+        session.scalars(select(AreaKey.key).where(AreaKey.area_id.in_(list(area_ids)))).all()
+    )
+
+
+def search_in(keys: list[str]) -> ColumnElement[bool]:
+    """Searches centred in the places of ``keys`` (``keys_of_areas``): by their sector, or
+    their district when they had none. Written so each half can use its own index
+    (search_log.sector, search_log.outcode) rather than scanning the log."""
+    return or_(
+        SearchLog.sector.in_(keys),
+        and_(SearchLog.sector.is_(None), SearchLog.outcode.in_(keys)),
+    )
 
 
 def subjects_in(placed: Select, area_ids: Collection[uuid.UUID]) -> Select:

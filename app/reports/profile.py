@@ -15,7 +15,6 @@ from sqlmodel import Session
 
 from app.activities.models import Activity, ActivityStatus, ActivityTerm
 from app.areas import placement
-from app.areas.models import AreaKey
 from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import effective_sql
 from app.reports import queries
@@ -36,6 +35,19 @@ NEED_COLUMNS = [
     "searches_per_place_available",
 ]
 NEED_COUNTS = NEED_COLUMNS[1:8]
+CATEGORY_COUNTS = ("activities", "open", "waitlist", "paused", "closed", "places_available")
+PHRASES = 10  # the phrases most used (each by 5 or more searches: PHRASE_MIN_SEARCHES)
+
+
+def category_codes(session: Session) -> set[str]:
+    """The activity categories' codes (grouping by category also lists need tags)."""
+    return set(
+        session.scalars(
+            select(TaxonomyTerm.code)
+            .join(Taxonomy, Taxonomy.id == TaxonomyTerm.taxonomy_id)
+            .where(Taxonomy.code == "activity-category")
+        ).all()
+    )
 
 
 def _supply_by_need(session: Session, filters: queries.Filters, now: datetime) -> dict[str, dict]:
@@ -100,10 +112,8 @@ def _demand_by_need(session: Session, filters: queries.Filters) -> dict[str, dic
     if filters.area_ids is not None:
         # The keys as values, not a subquery: the planner then sees how few rows they pick
         # and reads them by the (place, day) index.
-        keys = session.scalars(
-            select(AreaKey.key).where(AreaKey.area_id.in_(list(filters.area_ids)))
-        ).all()
-        statement = statement.where(SearchDemandDay.place.in_(list(keys)))
+        keys = placement.keys_of_areas(session, filters.area_ids)
+        statement = statement.where(SearchDemandDay.place.in_(keys))
     rows = session.execute(statement.group_by(SearchDemandDay.need_id)).all()
     codes = {str(i): c for i, c in session.execute(select(TaxonomyTerm.id, TaxonomyTerm.code))}
     return {
@@ -151,6 +161,22 @@ def area_profile(session: Session, filters: queries.Filters, now: datetime) -> d
     _, capacity_rows, capacity_counts = queries.capacity_now(
         session, replace(filters, group_by=(), terms=()), now
     )
+    _, category_rows, _ = queries.capacity_now(
+        session, replace(filters, group_by=("category",), terms=()), now
+    )
+    categories = category_codes(session)
+    by_category, _ = suppress(
+        [
+            {k: row[k] for k in ("category", *CATEGORY_COUNTS)}
+            for row in category_rows
+            if row["category"] in categories
+        ],
+        CATEGORY_COUNTS,
+    )
+    _, phrase_rows, _ = queries.unmet_demand(
+        session, replace(filters, group_by=("phrase",), terms=())
+    )
+    phrases = sorted(phrase_rows, key=lambda r: (-r["searches"], r["phrase"]))[:PHRASES]
     _, referral_rows, referral_counts = queries.referrals(
         session, replace(filters, group_by=("funding",), terms=())
     )
@@ -164,6 +190,8 @@ def area_profile(session: Session, filters: queries.Filters, now: datetime) -> d
     return {
         "by_need": shown,
         "by_need_totals": totals,
+        "unmatched_phrases": [{"phrase": r["phrase"], "searches": r["searches"]} for r in phrases],
+        "supply_by_category": by_category,
         "supply": {
             key: now_capacity.get(key, 0)
             for key in (

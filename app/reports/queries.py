@@ -323,7 +323,7 @@ def unmet_demand(session: Session, filters: Filters):
     )
     placed = Placed(placement.search_areas(), SearchLog.id)  # where the search was centred
     if filters.area_ids is not None:
-        base = base.where(placement.search_in(filters.area_ids))
+        base = base.where(placement.search_in(placement.keys_of_areas(session, filters.area_ids)))
     wanted = [str(t) for t in filters.terms]
     need = None
     if "need" in filters.group_by:  # one row per (search, need) it asked about

@@ -327,6 +327,13 @@ class AreaProfileBody(SQLModel):
         "activity and per free place"
     )
     by_need_totals: dict[str, Any]
+    unmatched_phrases: list[dict[str, Any]] = Field(
+        description="What searches centred there asked for in words no term understood "
+        "(scrubbed), the 10 most used, each used by 5 or more searches"
+    )
+    supply_by_category: list[dict[str, Any]] = Field(
+        description="Listed activities in the area by category and capacity status, now"
+    )
     supply: dict[str, Any] = Field(description="Listed activities in the area, now")
     referrals: dict[str, Any] = Field(
         description="Referrals in the period to activities meeting in the area"
