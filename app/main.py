@@ -20,6 +20,7 @@ from app.assurance.router import router as assurance_router
 from app.audit.router import router as audit_router
 from app.capacity.router import router as capacity_router
 from app.claims.router import router as claims_router
+from app.closures.router import router as closures_router
 from app.core import openapi
 from app.core.config import get_settings
 from app.core.db import dispose_engines, get_engine
@@ -155,6 +156,7 @@ ROUTERS = (
     venues_router,
     activities_router,
     capacity_router,
+    closures_router,
     assurance_router,
     search_router,
     referrals_router,

@@ -8,6 +8,7 @@ from app.audit import recorder  # noqa: F401 - registers the audit hook on every
 from app.audit.models import AuditEntry
 from app.capacity.models import ActivityCapacity, CapacityChange
 from app.claims.models import OrganisationClaim
+from app.closures.models import Closure
 from app.core.db import metadata
 from app.geo.models import Postcode
 from app.idempotency.models import IdempotencyRecord
@@ -42,6 +43,7 @@ __all__ = [
     "AssuranceItem",
     "AuditEntry",
     "CapacityChange",
+    "Closure",
     "Delivery",
     "ExternalRecord",
     "ExternalTerm",

@@ -167,3 +167,20 @@ def test_referrals_and_support_threads_are_audited_without_personal_data(client,
     )
     for secret in ("07700 900123", "LW-2291", "Sam", "quieter group", "Tuesdays"):
         assert secret not in log.text
+
+
+def test_the_log_can_be_filtered_by_every_kind_of_object_it_records():
+    """A new audited model joins the ``object_type`` filter, or this fails."""
+    from sqlmodel import SQLModel
+
+    import app.models  # noqa: F401 - every table
+    from app.audit.router import AuditObjectType
+    from app.core.db import metadata
+
+    audited = {
+        mapper.class_.__audit__
+        for mapper in SQLModel._sa_registry.mappers
+        if hasattr(mapper.class_, "__audit__") and mapper.local_table.metadata is metadata
+    }
+    assert "closure" in audited
+    assert audited <= {kind.value for kind in AuditObjectType}

@@ -93,6 +93,16 @@ RULES = {
         200,
         _write("/v1/organisations/{own_org}/archive"),
     ),
+    ("POST", "/v1/organisations/{organisation_id}/closures"): (
+        LISTING_EDITORS,
+        201,
+        _write("/v1/organisations/{own_org}/closures", lambda w: {"starts_on": "2027-01-05"}),
+    ),
+    ("DELETE", "/v1/organisations/{organisation_id}/closures/{closure_id}"): (
+        LISTING_EDITORS,
+        204,
+        _write("/v1/organisations/{own_org}/closures/{closure}"),
+    ),
     ("POST", "/v1/venues"): (
         LISTING_EDITORS,
         201,
@@ -582,6 +592,7 @@ PUBLIC = {
     ("GET", "/v1/activities"): "/v1/activities",
     ("GET", "/v1/activities/{activity_id}"): "/v1/activities/{own_activity}",
     ("GET", "/v1/activities/{activity_id}/capacity"): "/v1/activities/{own_activity}/capacity",
+    ("GET", "/v1/organisations/{organisation_id}/closures"): "/v1/organisations/{own_org}/closures",
     ("GET", "/v1/taxonomies"): "/v1/taxonomies",
     ("GET", "/v1/taxonomies/{taxonomy_id}"): None,
     ("GET", "/v1/taxonomy-terms"): "/v1/taxonomy-terms",
@@ -724,6 +735,10 @@ def build_world(session, client):
     area = client.post(
         "/v1/areas", json={"kind": "ward", "name": "Easton", "places": ["BS5 6"]}
     ).json()
+    closure = client.post(
+        f"/v1/organisations/{own['id']}/closures",
+        json={"starts_on": "2027-12-24", "ends_on": "2028-01-02", "reason": "Christmas"},
+    ).json()
     etags = {
         name: client.get(path).headers["etag"]
         for name, path in (
@@ -766,6 +781,7 @@ def build_world(session, client):
             "colleague": str(colleague.id),
             "spare_link_worker": str(make_user(session, role=GlobalRole.link_worker).id),
             "area": area["id"],
+            "closure": closure["id"],
         },
     }
 

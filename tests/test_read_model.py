@@ -18,11 +18,13 @@ from app.activities import cards
 from app.activities import service as activity_service
 from app.activities.models import Activity
 from app.activities.schemas import ActivityPage
+from app.closures import lookup as closures
 from app.core.db import get_engine
 from app.core.types import utcnow
 from app.organisations import standing
 from app.organisations.models import OrganisationStanding
 from app.search.models import ActivityCardRecord, ActivityFacet
+from app.search.schedule import uk_today
 from app.search.schemas import OptionActivity, ReferralOptionPage
 from tests.factories import assure, create_venue, patch
 from tests.referral_world import World, build_world
@@ -39,8 +41,9 @@ def assert_read_model_is_live(admin, searcher=None) -> None:
         facets = dict(
             session.execute(select(ActivityFacet.activity_id, ActivityFacet.term_ids)).all()
         )
+        closed = closures.for_activities(session, activities, uk_today(now))
         for activity in activities:
-            assert stored[activity.id] == cards.build(activity), activity.name
+            assert stored[activity.id] == cards.build(activity, closed[activity.id]), activity.name
             assert facets[activity.id] == sorted(str(t.id) for t in activity.terms)
         rows = session.execute(
             select(OrganisationStanding.organisation_id, *standing.COLUMNS)
@@ -83,6 +86,11 @@ def _assert_search_is_live(searcher, admin) -> None:
         assert option["assurance_status"] == live["assurance_level"]
         assert option["freshness"] == live["freshness"]
         assert option["nearest_venue"] in [*live["venues"], None]
+        assert [
+            (c["starts_on"], c["ends_on"], c["reason"] or "closed")
+            for c in option["closures"]
+            if c["kind"] == "closure"
+        ] == [(c["starts_on"], c["ends_on"], c["reason"] or "closed") for c in live["closures"]]
 
 
 def _activity_path(world: World) -> str:
@@ -184,6 +192,32 @@ def _assure(world: World, session, check) -> None:
     check()
 
 
+def _close_and_reopen(world: World, session, check) -> None:
+    path = f"/v1/organisations/{world.organisation['id']}/closures"
+    today = uk_today()
+    whole = world.admin.post(
+        path,
+        json={
+            "starts_on": (today + timedelta(days=20)).isoformat(),
+            "ends_on": (today + timedelta(days=30)).isoformat(),
+            "reason": "Closed for the summer",
+        },
+    )
+    assert whole.status_code == 201, whole.text
+    check()
+    one = world.admin.post(
+        path,
+        json={
+            "activity_id": world.activity["id"],
+            "starts_on": (today + timedelta(days=2)).isoformat(),
+        },
+    )
+    assert one.status_code == 201, one.text
+    check()
+    assert world.admin.delete(f"{path}/{whole.json()['id']}").status_code == 204
+    check()
+
+
 def _refer_and_answer(world: World, session, check) -> None:
     first = world.refer()
     assert world.move(first["id"], "accepted").status_code == 200
@@ -206,6 +240,7 @@ WRITES: dict[str, Callable[[World, Session, Callable[[], None]], None]] = {
     "capacity": _change_capacity,
     "assurance submitted and verified": _assure,
     "referrals sent and answered": _refer_and_answer,
+    "closures added and removed": _close_and_reopen,
 }
 
 

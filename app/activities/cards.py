@@ -31,12 +31,16 @@ from app.activities.models import Activity, Schedule
 from app.activities.schemas import ActivityCard, ActivityPublic, SchedulePublic
 from app.capacity import service as capacity
 from app.capacity.models import ActivityCapacity
+from app.closures import lookup as closures
+from app.closures.models import Closure
+from app.closures.schemas import ClosurePublic
 from app.core.db import insert_or_replace
 from app.core.validation import field_values
 from app.organisations import standing as organisation_standing
 from app.organisations.models import OrganisationStanding
 from app.organisations.schemas import OrganisationSummary
 from app.search.models import ActivityCardRecord
+from app.search.schedule import uk_today
 from app.search.schemas import OptionOrganisation
 from app.venues.schemas import VenueSummary
 from app.vocabulary import service as vocabulary
@@ -53,8 +57,9 @@ LOAD = (
 CAPACITY_PREFIX = "capacity_"
 
 
-def build(activity: Activity) -> dict[str, Any]:
-    """The card of ``activity`` (loaded with ``LOAD``), as stored: JSON-ready."""
+def build(activity: Activity, closures: Iterable[Closure]) -> dict[str, Any]:
+    """The card of ``activity`` (loaded with ``LOAD``) with its ``closures`` not yet over
+    (``closures.for_activities``), as stored: JSON-ready."""
     card = ActivityCard.model_validate(
         {
             **field_values(activity, ActivityCard),
@@ -67,6 +72,7 @@ def build(activity: Activity) -> dict[str, Any]:
                 VenueSummary.model_validate(v)
                 for v in sorted(activity.venues, key=lambda v: v.name)
             ],
+            "closures": [ClosurePublic.model_validate(c) for c in closures],
         }
     ).model_dump(mode="json")
     # Only what search results need and ActivityPublic does not show: ignored by it.
@@ -87,12 +93,15 @@ def store(session: Session, activity_ids: Iterable[uuid.UUID]) -> None:
     ids = list(activity_ids)
     if not ids:
         return
-    activities = session.execute(
-        select(Activity)
-        .where(Activity.id.in_(ids))
-        .options(*LOAD)
-        .execution_options(populate_existing=True)
-    ).scalars()
+    activities = list(
+        session.execute(
+            select(Activity)
+            .where(Activity.id.in_(ids))
+            .options(*LOAD)
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+    closed = closures.for_activities(session, activities, uk_today())
     insert_or_replace(
         session,
         ActivityCardRecord.__table__,
@@ -100,7 +109,7 @@ def store(session: Session, activity_ids: Iterable[uuid.UUID]) -> None:
             {
                 "activity_id": activity.id,
                 "organisation_id": activity.organisation_id,
-                "card": build(activity),
+                "card": build(activity, closed[activity.id]),
             }
             for activity in activities
         ],
@@ -181,8 +190,10 @@ def public_json(
     """The activity as the API shows it (an ``ActivityPublic``, as JSON): its card passed
     through as stored, completed with what depends on now."""
     last_confirmed = datetime.fromisoformat(card["last_confirmed_at"])
+    today = uk_today(now).isoformat()
     return {
         **{name: card[name] for name in CARD_FIELDS},
+        "closures": [c for c in card["closures"] if c["ends_on"] >= today],
         "capacity": capacity.summarise(capacity_row, now).model_dump(mode="json"),
         "freshness": freshness(last_confirmed, now).model_dump(mode="json"),
         "assurance_level": str(standing.assurance_level),

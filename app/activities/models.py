@@ -6,6 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
+import sqlalchemy as sa
 from pydantic import EmailStr, StringConstraints, model_validator
 from sqlmodel import Field, Index, Relationship, SQLModel
 
@@ -114,6 +115,12 @@ class ActivityBase(SQLModel):
     url: WebUrl | None = Field(default=None, max_length=500)
     email: EmailStr | None = Field(default=None, max_length=254)
     phone: Phone | None = Field(default=None, max_length=32)
+    runs_on_bank_holidays: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="Meets on the bank holidays of England and Wales too (by default its "
+        "sessions skip them)",
+    )
 
     @model_validator(mode="after")
     def _ages_in_order(self):

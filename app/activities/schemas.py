@@ -9,6 +9,7 @@ from app.activities.freshness import Freshness
 from app.activities.models import ActivityBase, Frequency, ScheduleBase
 from app.assurance.rules import AssuranceLevel
 from app.capacity.schemas import CapacitySummary
+from app.closures.schemas import ClosurePublic
 from app.core.inputs import Instant
 from app.core.pagination import Page
 from app.core.schemas import RequestModel, patch_model_of
@@ -128,6 +129,10 @@ class ActivityCard(ActivityBase):
     schedules: list[SchedulePublic]
     terms: list[TermSummary]
     venues: list[VenueSummary]
+    closures: list[ClosurePublic] = Field(
+        description="Closures not yet over, its own and its organisation's: no sessions on "
+        "those days (POST /v1/organisations/{id}/closures)"
+    )
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None

@@ -20,6 +20,7 @@ from app.activities.models import (
 )
 from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ScheduleIn
 from app.capacity import service as capacity
+from app.closures import lookup as closures
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import JsonPage, PageParams, capped_count, page_of
 from app.core.sorting import ListingSort, after_clause, cursor_after, order_by_clauses
@@ -29,6 +30,7 @@ from app.organisations import standing as organisation_standing
 from app.organisations import visibility as organisation_visibility
 from app.organisations.models import Organisation
 from app.search import indexing as search_index
+from app.search.schedule import uk_today
 from app.venues.models import Venue
 from app.vocabulary import service as vocabulary
 
@@ -50,8 +52,12 @@ def public_one(session: Session, activity: Activity) -> ActivityPublic:
     what a write answers with."""
     now = utcnow()
     standing = organisation_standing.for_organisations(session, [activity.organisation_id], now)
+    closed = closures.for_activities(session, [activity], uk_today(now))
     return cards.public(
-        cards.build(activity), activity.capacity, standing[activity.organisation_id], now
+        cards.build(activity, closed[activity.id]),
+        activity.capacity,
+        standing[activity.organisation_id],
+        now,
     )
 
 

@@ -26,10 +26,14 @@ class AuditAction(StrEnum):
 
 
 class AuditObjectType(StrEnum):
+    """Every kind of object the audit log records (each model's ``__audit__``, and the
+    referral and support message events recorded by hand)."""
+
     organisation = "organisation"
     venue = "venue"
     activity = "activity"
     capacity = "capacity"
+    closure = "closure"
     referral = "referral"
     assurance_item = "assurance_item"
     support_need = "support_need"
@@ -38,7 +42,13 @@ class AuditObjectType(StrEnum):
     user = "user"
     membership = "membership"
     api_key = "api_key"
+    invitation = "invitation"
+    organisation_claim = "organisation_claim"
+    team = "team"
+    area = "area"
     taxonomy_term = "taxonomy_term"
+    external_term = "external_term"
+    webhook = "webhook"
 
 
 @router.get("", responses=problem_responses(401, 403, 422))

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 from fastapi import Header, Query, Response
 from sqlmodel import Session
 
+from app.capacity.models import ActivityCapacity
 from app.core.errors import NotFound
 from app.core.types import utcnow
 from app.search.models import ActivityCardRecord
-from app.search.schedule import CardSchedule, next_session
+from app.search.schedule import CardSchedule, Closed, next_session, notices
 
 UK = ZoneInfo("Europe/London")
 SMS_LIMIT = 160
@@ -52,6 +53,7 @@ class Summary:
     getting_there: list[str]
     contact: list[str]
     cost: str
+    closed: list[str]
     greeting: str | None = None
 
 
@@ -64,8 +66,10 @@ def _clock(value: datetime) -> str:
     return f"{hour}{minutes}{suffix}"
 
 
-def _when(card: dict[str, Any], now: datetime) -> str | None:
-    upcoming = next_session([CardSchedule.from_card(s) for s in card["schedules"]], now)
+def _when(card: dict[str, Any], closed: Closed, now: datetime) -> str | None:
+    upcoming = next_session(
+        [CardSchedule.from_card(s) for s in card["schedules"]], now, None, (None, None), closed
+    )
     if upcoming is None:
         return None
     starts = upcoming.starts_at.astimezone(UK)
@@ -96,6 +100,8 @@ def build(
     if record is None:
         raise NotFound(f"No activity with id {activity_id}")
     card = record.card
+    now = now or utcnow()
+    closed = Closed.of(card, session.get(ActivityCapacity, activity_id), now)
     live = set(card["live_venue_ids"])
     venues = [v for v in card["venues"] if v["id"] in live]
     provider = card["provider"]
@@ -117,7 +123,11 @@ def build(
         provider=provider["name"],
         about=_first_sentence(card["description"]),
         where=where,
-        when=_when(card, now or utcnow()),
+        when=_when(card, closed, now),
+        closed=[
+            n["summary"] + "."
+            for n in notices(closed, [CardSchedule.from_card(s) for s in card["schedules"]], now)
+        ],
         getting_there=[FEATURES[f] for f in features if f in FEATURES],
         contact=contact,
         cost=_cost(card),
@@ -134,6 +144,7 @@ def as_text(summary: Summary) -> str:
         "",
         "Where: " + " ".join(summary.where),
         "When: " + (summary.when or "Ask them when it is on."),
+        *summary.closed,
         summary.cost,
     ]
     if summary.getting_there:
@@ -155,7 +166,8 @@ def as_html(summary: Summary) -> str:
         f"<p>{e(summary.about)}</p>"
         f"<h2>Where</h2><p>{e(' '.join(summary.where))}</p>"
         f"<h2>When</h2><p>{e(summary.when or 'Ask them when it is on.')}</p>"
-        f"<p>{e(summary.cost)}</p>"
+        + "".join(f"<p>{e(line)}</p>" for line in summary.closed)
+        + f"<p>{e(summary.cost)}</p>"
         + (f"<h2>Getting there</h2><ul>{items}</ul>" if items else "")
         + (f"<h2>Who to contact</h2><ul>{contact}</ul>" if contact else "")
         + "</body></html>"
@@ -178,7 +190,8 @@ def as_pdf(summary: Summary) -> bytes:
     from fpdf import FPDF
 
     def latin(text: str) -> str:  # the core fonts hold Latin-1 only
-        return text.replace("…", "...").encode("latin-1", "replace").decode("latin-1")
+        text = text.replace("…", "...").replace("\N{EN DASH}", "-")
+        return text.encode("latin-1", "replace").decode("latin-1")
 
     pdf = FPDF(format="A4")
     pdf.set_title(latin(summary.title))

@@ -1,17 +1,24 @@
 """When does an activity next meet? RFC 5545-style schedules (the subset HSDS uses:
 WEEKLY with BYDAY, MONTHLY with ordinal BYDAY, INTERVAL, valid_from/valid_to), read in
-UK local time."""
+UK local time, less the days it does not meet (``Closed``): its own and its organisation's
+closures, the bank holidays of England and Wales unless it runs on them, and a pause."""
 
 import calendar
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from app.activities.models import Frequency, Schedule
+from app.core.types import utcnow
 
 UK = ZoneInfo("Europe/London")
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+DASH = "\N{EN DASH}"
 HORIZON_DAYS = 400  # look a little over a year ahead, enough for any monthly pattern
 
 
@@ -40,6 +47,112 @@ class CardSchedule:
             valid_to=date.fromisoformat(data["valid_to"]) if data["valid_to"] else None,
             venue_id=data["venue_id"],
         )
+
+
+def uk_today(now: datetime | None = None) -> date:
+    """Today's date in the UK (``now``, or Signpost's clock's)."""
+    return (now or utcnow()).astimezone(UK).date()
+
+
+@functools.cache
+def _bank_holidays(year: int) -> dict[date, str]:
+    """England and Wales share their bank holidays (Scotland and Northern Ireland differ)."""
+    return dict(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def bank_holiday(day: date) -> str | None:
+    """The bank holiday's name, or None on any other day."""
+    return _bank_holidays(day.year).get(day)
+
+
+@dataclass(frozen=True)
+class Closure:
+    """Days without sessions: ``kind`` is closure, bank_holiday or pause; a pause with no
+    end (``ends_on`` None) lasts until the organisation lifts it."""
+
+    kind: str
+    starts_on: date
+    ends_on: date | None
+    reason: str
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+    def summary(self, today: date) -> str:
+        """E.g. "No session 24 Dec to 2 Jan (Closed for Christmas)", with an en dash."""
+
+        def spoken(day: date) -> str:
+            return f"{day.day} {day:%b}" + (f" {day.year}" if day.year != today.year else "")
+
+        why = f" ({self.reason})" if self.reason else ""
+        if self.kind == "pause":
+            until = f"until {spoken(self.ends_on)}" if self.ends_on else "until further notice"
+            return f"Paused {until}{why}"
+        if self.ends_on == self.starts_on:
+            return f"No session on {spoken(self.starts_on)}{why}"
+        return f"No session {spoken(self.starts_on)} {DASH} {spoken(self.ends_on)}{why}"
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What keeps an activity from meeting: its closures (its own and its organisation's),
+    bank holidays unless ``bank_holidays_run``, and a pause until ``paused_until`` (an
+    instant; None with ``paused`` set: until lifted)."""
+
+    closures: tuple[Closure, ...] = ()
+    bank_holidays_run: bool = False
+    paused: bool = False
+    paused_until: datetime | None = None
+    pause_reason: str = ""
+
+    @classmethod
+    def of(cls, card: Mapping[str, Any], capacity: Any, now: datetime) -> "Closed":
+        """From an activity card (its ``closures`` and ``runs_on_bank_holidays``) and its
+        capacity row (``status``, ``paused_until``, ``pause_reason``; None when it has
+        none), as of ``now``."""
+        today = uk_today(now)
+        closures = tuple(
+            Closure("closure", date.fromisoformat(c["starts_on"]), end, c["reason"] or "closed")
+            for c in card.get("closures", ())
+            if (end := date.fromisoformat(c["ends_on"])) >= today
+        )
+        status = getattr(capacity, "status", None)
+        until = getattr(capacity, "paused_until", None)
+        paused = str(status) == "paused" and (until is None or until > now)
+        reason = getattr(capacity, "pause_reason", None)
+        return cls(
+            closures=closures,
+            bank_holidays_run=bool(card.get("runs_on_bank_holidays")),
+            paused=paused,
+            paused_until=until if paused else None,
+            pause_reason=str(reason).replace("_", " ") if paused and reason else "",
+        )
+
+    def blocks(self, day: date) -> bool:
+        if not self.bank_holidays_run and bank_holiday(day):
+            return True
+        return any(closure.covers(day) for closure in self.closures)
+
+    def notices(self, schedules: Iterable[Schedule], today: date, weeks: int = 8) -> list[Closure]:
+        """What a link worker should be told, in date order: the pause, every closure not
+        yet over, and the bank holidays of the next ``weeks`` that fall on a day it would
+        otherwise meet."""
+        found = []
+        if self.paused:
+            end = self.paused_until.astimezone(UK).date() if self.paused_until else None
+            found.append(Closure("pause", today, end, self.pause_reason))
+        found += self.closures
+        if not self.bank_holidays_run:
+            schedules = list(schedules)
+            for offset in range(weeks * 7):
+                day = today + timedelta(days=offset)
+                name = bank_holiday(day)
+                if name and any(runs_on(s, day) for s in schedules):
+                    found.append(Closure("bank_holiday", day, day, name))
+        return sorted(found, key=lambda c: (c.starts_on, c.kind))
+
+
+OPEN = Closed(bank_holidays_run=True)
 
 
 @dataclass(frozen=True)
@@ -85,9 +198,15 @@ def next_session(
     after: datetime,
     weekdays: set[str] | None = None,
     window: tuple[time | None, time | None] = (None, None),
+    closed: Closed = OPEN,
 ) -> Session | None:
     """The first session starting after ``after`` (optionally only on ``weekdays`` and
-    inside the ``window`` of times), or None when nothing is scheduled within a year."""
+    inside the ``window`` of times) on a day it is not ``closed``, or None when nothing is
+    scheduled within a year (or it is paused until further notice)."""
+    if closed.paused and closed.paused_until is None:
+        return None
+    if closed.paused_until is not None:
+        after = max(after, closed.paused_until)
     earliest, latest = window
     usable = [
         s
@@ -102,6 +221,8 @@ def next_session(
         day = local_now.date() + timedelta(days=offset)
         if weekdays and WEEKDAYS[day.weekday()] not in weekdays:
             continue
+        if closed.blocks(day):
+            continue
         starts = [
             (datetime.combine(day, s.opens_at, UK), s)
             for s in usable
@@ -111,3 +232,18 @@ def next_session(
             start, schedule = min(starts, key=lambda pair: pair[0])
             return Session(start, datetime.combine(day, schedule.closes_at, UK), schedule)
     return None
+
+
+def notices(closed: Closed, schedules: Iterable[Schedule], now: datetime) -> list[dict[str, Any]]:
+    """``closed.notices`` as the API shows them (``ClosureNotice``, as JSON)."""
+    today = uk_today(now)
+    return [
+        {
+            "kind": c.kind,
+            "starts_on": c.starts_on.isoformat(),
+            "ends_on": c.ends_on.isoformat() if c.ends_on else None,
+            "reason": c.reason,
+            "summary": c.summary(today),
+        }
+        for c in closed.notices(schedules, today)
+    ]

@@ -11,6 +11,7 @@ from app.activities.schemas import SchedulePublic
 from app.assurance.rules import AssuranceLevel
 from app.capacity.models import CapacityStatus
 from app.capacity.schemas import CapacitySummary
+from app.closures.schemas import ClosureNotice
 from app.core.pagination import Page
 from app.referrals.responsiveness import Responsiveness
 from app.venues.schemas import VenueSummary
@@ -84,7 +85,16 @@ class ReferralOption(SQLModel):
     )
     distance_km: float | None = Field(description="To the nearest venue; null if no venue")
     nearest_venue: VenueSummary | None
-    next_session: NextSession | None
+    next_session: NextSession | None = Field(
+        description="The first session from now on a day it meets: closures, bank holidays "
+        "(unless it runs on them) and a pause skipped; with days/available_from/available_to, "
+        "the first that fits them too"
+    )
+    closures: list[ClosureNotice] = Field(
+        description="Why there is no session when there would be: the pause, closures not "
+        "yet over, bank holidays of the next 8 weeks on its days; each with a `summary` to "
+        "read out"
+    )
     capacity_status: CapacityStatus = Field(
         description="Effective capacity: open, waitlist, paused or closed (as `capacity.status`)"
     )

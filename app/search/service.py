@@ -73,7 +73,7 @@ from app.geo.service import (
 from app.search import lexicon, sql
 from app.search.indexing import delivery_mask, weekday_mask
 from app.search.models import ActivityFacet, ActivityPlace, SearchLog
-from app.search.schedule import CardSchedule, next_session
+from app.search.schedule import CardSchedule, Closed, next_session, notices
 from app.search.schemas import (
     Correction,
     Matched,
@@ -629,20 +629,27 @@ def _page_rows(session, request, planned, params, now):
 # --- dressing the page --------------------------------------------------------------------
 
 
-def _next_sessions(session, request, activity_ids, now, loaded=None):
-    """Next session per activity; ``loaded`` maps ids to schedules already in hand."""
-    schedules: dict[uuid.UUID, list[Schedule]] = loaded or {}
-    if loaded is None:
-        for schedule in session.execute(
-            select(Schedule).where(Schedule.activity_id.in_(activity_ids))
-        ).scalars():
-            schedules.setdefault(schedule.activity_id, []).append(schedule)
+def _next_sessions(session, request, activity_ids, now):
+    """Next session per activity (from its card, less its closures and any pause)."""
     window = (request.available_from, request.available_to)
     days = set(request.days) or None
-    return {
-        activity_id: next_session(items, now, days, window)
-        for activity_id, items in schedules.items()
-    }
+    found = {}
+    for row in session.execute(
+        cards.with_cards(
+            select(ActivityFacet.activity_id).where(ActivityFacet.activity_id.in_(activity_ids)),
+            "activity_id",
+            lambda columns: [columns.activity_id],
+        )
+    ):
+        card = row._mapping["card"]
+        found[row.activity_id] = next_session(
+            [CardSchedule.from_card(s) for s in card["schedules"]],
+            now,
+            days,
+            window,
+            Closed.of(card, cards.capacity_of(row._mapping), now),
+        )
+    return found
 
 
 OPTION_ACTIVITY_FIELDS = tuple(OptionActivity.model_fields)
@@ -664,10 +671,11 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
         live = set(card["live_venue_ids"])
         venues = [v for v in card["venues"] if v["id"] in live]
         venue = _nearest_venue(venues, location)
-        upcoming = next_session(
-            [CardSchedule.from_card(s) for s in card["schedules"]], now, days, window
-        )
-        capacity = summarise_capacity(cards.capacity_of(row), now)
+        capacity_row = cards.capacity_of(row)
+        schedules = [CardSchedule.from_card(s) for s in card["schedules"]]
+        closed = Closed.of(card, capacity_row, now)
+        upcoming = next_session(schedules, now, days, window, closed)
+        capacity = summarise_capacity(capacity_row, now)
         standing = standings[row["card_organisation_id"]]
         distance = row["distance_km"]
         tags = {uuid.UUID(t["id"]) for t in card["terms"]}
@@ -688,6 +696,7 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
                 ).model_dump(mode="json")
                 if upcoming
                 else None,
+                "closures": notices(closed, schedules, now),
                 "capacity_status": str(capacity.status),
                 "capacity": capacity.model_dump(mode="json"),
                 "responsiveness": standing.responsiveness.model_dump(mode="json"),
