@@ -22,7 +22,7 @@ from app.notifications.models import (
 )
 from app.openreferral.models import ExternalRecord, ExternalTerm
 from app.organisations.models import Organisation, OrganisationStanding
-from app.referrals.models import Referral, ReferralEvent, ReferralNeed
+from app.referrals.models import Referral, ReferralEvent, ReferralNeed, WellbeingScore
 from app.search import demand  # noqa: F401 - counts demand as each search is logged
 from app.search.models import ActivityCardRecord, SearchDemandDay, SearchLog
 from app.support.models import SupportMessage, SupportNeed, SupportOffer
@@ -77,5 +77,6 @@ __all__ = [
     "User",
     "Venue",
     "Webhook",
+    "WellbeingScore",
     "metadata",
 ]

@@ -476,6 +476,19 @@ RULES = {
         200,
         _get("/v1/referrals/{referral}/summary?name=true"),
     ),
+    ("GET", "/v1/referrals/{referral_id}/wellbeing"): (
+        REFERRAL_READERS,
+        200,
+        _get("/v1/referrals/{referral}/wellbeing"),
+    ),
+    ("PUT", "/v1/referrals/{referral_id}/wellbeing/{stage}"): (
+        REFERRAL_READERS,
+        200,
+        _write(
+            "/v1/referrals/{referral}/wellbeing/completion",
+            lambda w: {"life_satisfaction": 6, "worthwhile": 6, "happiness": 5, "anxiety": 4},
+        ),
+    ),
     ("GET", "/v1/teams/{team_id}"): (
         CURATORS | {"link_worker"},  # stewards and admins, and the team's members
         200,
@@ -542,6 +555,8 @@ RULES = {
 NOT_FOUND_TO_OUTSIDERS = {
     ("GET", "/v1/referrals/{referral_id}"): {},
     ("GET", "/v1/referrals/{referral_id}/summary"): {},
+    ("GET", "/v1/referrals/{referral_id}/wellbeing"): {},
+    ("PUT", "/v1/referrals/{referral_id}/wellbeing/{stage}"): {},
     # The receiving organisation reads a referral but does not hand it over.
     ("POST", "/v1/referrals/{referral_id}/handover"): {"own_editor": 403, "own_admin": 403},
     # A team exists for its members, stewards and admins.

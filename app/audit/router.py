@@ -35,6 +35,7 @@ class AuditObjectType(StrEnum):
     capacity = "capacity"
     closure = "closure"
     referral = "referral"
+    wellbeing_score = "wellbeing_score"
     assurance_item = "assurance_item"
     support_need = "support_need"
     support_message = "support_message"

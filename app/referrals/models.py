@@ -7,7 +7,7 @@ stays is anonymous: activity, organisation, dates, states, needs.
 """
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -94,3 +94,56 @@ class ReferralEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=64)
     # Fernet token of the free-text note, if any; null once purged.
     note: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class WellbeingStage(StrEnum):
+    """When ONS4 was asked: at referral, at an agreed follow-up, at completion."""
+
+    baseline = "baseline"
+    follow_up = "follow_up"
+    completion = "completion"
+
+
+class Ons4(SQLModel):
+    """The ONS personal wellbeing questions (ONS4), each answered 0 to 10."""
+
+    life_satisfaction: int = Field(
+        ge=0, le=10, description="Overall, how satisfied are you with your life nowadays?"
+    )
+    worthwhile: int = Field(
+        ge=0,
+        le=10,
+        description="Overall, to what extent do you feel that the things you do in your life "
+        "are worthwhile?",
+    )
+    happiness: int = Field(ge=0, le=10, description="Overall, how happy did you feel yesterday?")
+    anxiety: int = Field(
+        ge=0,
+        le=10,
+        description="Overall, how anxious did you feel yesterday? (0 not at all, 10 "
+        "completely: lower is better)",
+    )
+
+
+ONS4_QUESTIONS = tuple(Ons4.model_fields)
+
+
+class WellbeingScore(Ons4, table=True):
+    """One ONS4 measurement of a referral's person, at most one per stage (a later
+    follow-up replaces the earlier). The scores say nothing of who the person is; they
+    stay after the referral's personal data is purged, for the outcomes report."""
+
+    __tablename__ = "wellbeing_score"
+    __table_args__ = (sa.UniqueConstraint("referral_id", "stage"),)
+    __audit__ = "wellbeing_score"
+    __audit_redact__ = ONS4_QUESTIONS  # the log says who recorded when, not the answers
+
+    id: uuid.UUID = id_field()
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", ondelete="CASCADE")
+    stage: WellbeingStage = Field(sa_type=enum_type(WellbeingStage, 16))
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    measured_on: date
+    recorded_by_id: uuid.UUID | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

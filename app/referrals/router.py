@@ -12,8 +12,8 @@ from app.core.pagination import PageDep
 from app.core.schemas import RequestModel
 from app.core.types import utcnow
 from app.idempotency.service import Idempotent, IdempotentRoute
-from app.referrals import service, summary
-from app.referrals.models import Referral, ReferralStatus
+from app.referrals import service, summary, wellbeing
+from app.referrals.models import Referral, ReferralStatus, WellbeingStage
 from app.referrals.schemas import ReferralCreate, ReferralPage, ReferralPublic, ReferralTransition
 
 router = APIRouter(route_class=IdempotentRoute, prefix="/v1/referrals", tags=["referrals"])
@@ -155,3 +155,29 @@ def referral_summary(
     email or text. Nothing about the person unless `name=true`."""
     first_name = service.first_name(session, referral) if name else None
     return summary.respond(summary.build(session, referral.activity_id, first_name), fmt)
+
+
+@router.put("/{referral_id}/wellbeing/{stage}", responses=problem_responses(401, 404, 409, 422))
+def record_wellbeing(
+    session: SessionDep,
+    principal: Authenticated,
+    referral: ReadableReferral,
+    stage: Annotated[
+        WellbeingStage,
+        Path(description="baseline (at referral), follow_up (an agreed follow-up) or completion"),
+    ],
+    body: wellbeing.WellbeingIn,
+) -> wellbeing.Wellbeing:
+    """Record the person's ONS4 personal wellbeing answers for a stage (a later follow-up
+    replaces the earlier), by anyone who may read the referral; answers the whole record
+    with the change since the baseline. The audit log says who recorded it and when, not
+    the answers."""
+    wellbeing.record(session, principal, referral, stage, body, body.measured_on)
+    return wellbeing.read(session, referral)
+
+
+@router.get("/{referral_id}/wellbeing", responses=problem_responses(401, 404, 422))
+def get_wellbeing(session: SessionDep, referral: ReadableReferral) -> wellbeing.Wellbeing:
+    """The person's ONS4 answers at each stage and the change (completion, else the
+    follow-up, minus the baseline). An audited read."""
+    return wellbeing.read(session, referral)

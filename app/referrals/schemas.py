@@ -10,7 +10,7 @@ from app.accounts.models import GlobalRole
 from app.core.pagination import Page
 from app.core.schemas import Phone, RequestModel
 from app.organisations.schemas import OrganisationSummary
-from app.referrals.models import DeclineReason, ReferralStatus
+from app.referrals.models import DeclineReason, Ons4, ReferralStatus
 from app.vocabulary.schemas import TermSummary
 
 # Ten digits, however spaced or hyphenated ("943 476 5919"), look like an NHS number.
@@ -33,6 +33,16 @@ class ContactDetails(RequestModel):
         if self.phone is None and self.email is None:
             raise ValueError("give a phone number or an email address")
         return self
+
+
+class Ons4Answers(RequestModel, Ons4):
+    """The person's answers to the four ONS personal wellbeing questions, each 0 to 10."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"life_satisfaction": 4, "worthwhile": 5, "happiness": 3, "anxiety": 7}]
+        }
+    }
 
 
 class ReferralCreate(RequestModel):
@@ -70,6 +80,11 @@ class ReferralCreate(RequestModel):
     )
     contact: ContactDetails
     note: str = Field(default="", max_length=1000)
+    wellbeing: Ons4Answers | None = Field(
+        default=None,
+        description="ONS4 answers at referral, kept as the baseline outcomes are measured "
+        "against (or PUT /v1/referrals/{id}/wellbeing/baseline later)",
+    )
 
     @field_validator("person_reference")
     @classmethod

@@ -26,12 +26,13 @@ from app.core.pagination import Page, PageParams, paginate_many
 from app.notifications.events import EventType, emit
 from app.organisations import service as organisation_service
 from app.organisations import standing
-from app.referrals import person
+from app.referrals import person, wellbeing
 from app.referrals.models import (
     Referral,
     ReferralEvent,
     ReferralNeed,
     ReferralStatus,
+    WellbeingStage,
 )
 from app.referrals.schemas import (
     DECLINE_CODING,
@@ -375,6 +376,10 @@ def create_referral(
     session.add(referral)
     session.flush()
     session.add_all(ReferralNeed(referral_id=referral.id, term_id=term.id) for term in needs)
+    if data.wellbeing is not None:
+        wellbeing.record(
+            session, principal, referral, WellbeingStage.baseline, data.wellbeing, None
+        )
     _add_event(
         session,
         principal,

@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, String, case, cast, distinct, func, select, true, type_coerce
+from sqlalchemy import (
+    Date,
+    Float,
+    Select,
+    String,
+    case,
+    cast,
+    distinct,
+    func,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -32,7 +44,15 @@ from app.capacity.models import (
 )
 from app.capacity.rules import effective_sql
 from app.organisations.models import Organisation, OrganisationStatus
-from app.referrals.models import DeclineReason, Referral, ReferralNeed, ReferralStatus
+from app.referrals.models import (
+    ONS4_QUESTIONS,
+    DeclineReason,
+    Referral,
+    ReferralNeed,
+    ReferralStatus,
+    WellbeingScore,
+    WellbeingStage,
+)
 from app.reports.common import Period, hours_between, nearest_rank
 from app.search import sql as search_sql
 from app.search.models import SearchLog
@@ -218,6 +238,8 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
     ]
     metrics.append(("ever_accepted", _count_if(Referral.accepted_at.is_not(None))))
     metrics.append(("answered", _count_if(Referral.first_response_at.is_not(None))))
+    base, wellbeing_metrics = _wellbeing_change(base)
+    metrics += wellbeing_metrics
     hours = hours_between(Referral.created_at, Referral.first_response_at, dialect)
     answered = Referral.first_response_at.is_not(None)
     spreads = [
@@ -230,13 +252,41 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
         for row in rows:
             row["need"] = codes[row["need"]]
         rows.sort(key=lambda row: tuple(str(row[name]) for name in names))
+    means = [name for name, _ in wellbeing_metrics if name.startswith("mean_")]
     for row in rows:
         if row["answered"] < 5:  # fewer answers could describe one person's referral
             for spread in spreads:
                 row[spread.name] = None
-    counts = [name for name, _ in metrics]
+        for name in means:  # the same rule for outcomes: never one person's answers
+            value = row[name]
+            row[name] = round(float(value), 2) if row["wellbeing_measured"] >= 5 else None
+    counts = [name for name, _ in metrics if name not in means]
     columns = names + counts + ["median_hours_to_first_response", "p90_hours_to_first_response"]
-    return columns, rows, counts
+    return columns + means, rows, counts
+
+
+def _wellbeing_change(base):
+    """Join each referral's ONS4 baseline and its later answers (completion, else the
+    follow-up; at most one row of each per referral, so nothing is counted twice) and the
+    metrics over them: how many referrals have both, and the mean change per question."""
+    before = aliased(WellbeingScore)
+    follow_up = aliased(WellbeingScore)
+    completion = aliased(WellbeingScore)
+    for alias, stage in (
+        (before, WellbeingStage.baseline),
+        (follow_up, WellbeingStage.follow_up),
+        (completion, WellbeingStage.completion),
+    ):
+        base = base.outerjoin(
+            alias, (alias.referral_id == Referral.id) & (alias.stage == stage.value)
+        )
+    measured = before.id.is_not(None) & (follow_up.id.is_not(None) | completion.id.is_not(None))
+    metrics: list[tuple[str, Any]] = [("wellbeing_measured", _count_if(measured))]
+    for question in ONS4_QUESTIONS:
+        after = func.coalesce(getattr(completion, question), getattr(follow_up, question))
+        change = cast(after - getattr(before, question), Float)
+        metrics.append((f"mean_{question}_change", func.avg(change).filter(measured)))
+    return base, metrics
 
 
 # --- support needs ------------------------------------------------------------------------

@@ -115,8 +115,12 @@ def referrals_report(
     """Referrals sent in the period: where each now stands (sent, accepted, declined by
     reason, waitlisted, expired, attended, did not attend, completed, withdrawn), how many
     were ever accepted, and the median and 90th-percentile hours to a first answer (shown
-    once 5 or more were answered). Group by organisation and `funding` for the load each
-    organisation carries by how the activity is paid for (commissioned, grant, unfunded)."""
+    once 5 or more were answered). Outcomes: `wellbeing_measured` referrals have ONS4
+    answers at referral and later (completion, else a follow-up), and the
+    `mean_…_change` columns give the mean change per question (for anxiety a fall is the
+    improvement), shown once 5 or more were measured. Group by organisation and `funding`
+    for the load each organisation carries by how the activity is paid for
+    (commissioned, grant, unfunded)."""
     filters = queries.Filters(
         hidden=visibility.unpublished_hidden_from(reader),
         period=period,
