@@ -122,3 +122,38 @@ def test_searches_logged_before_areas_count_in_the_daily_demand(session):
         text("SELECT place, searches, fewer_than_3, no_results FROM search_demand_day")
     ).one()
     assert tuple(row) == ("BS5", 3, 2, 1)
+
+
+def test_cards_stored_before_closures_gain_them_as_built(client):
+    """Migration 0016 adds closures and runs_on_bank_holidays to every stored card in one
+    UPDATE; each card then equals one built from the tables, and reads as before."""
+    from sqlmodel import Session, select
+
+    from app.activities import cards
+    from app.activities.models import Activity
+    from app.closures import lookup
+    from app.search.models import ActivityCardRecord
+    from app.search.schedule import uk_today
+    from tests.factories import create_activity, create_organisation
+
+    organisation = create_organisation(client, status="published")
+    activity = create_activity(client, organisation["id"])
+    url = get_settings().database_url
+    engine = get_engine()
+    downgrade(url, "0015_teams")
+    engine.dispose()
+    with engine.connect() as connection:
+        old = connection.execute(select(ActivityCardRecord.card)).scalars().all()
+    assert old and all("closures" not in card for card in old)
+    upgrade(url)
+    engine.dispose()
+    with Session(engine) as session:
+        loaded = session.execute(select(Activity).options(*cards.LOAD)).scalars().all()
+        closed = lookup.for_activities(session, loaded, uk_today())
+        stored = dict(
+            session.execute(select(ActivityCardRecord.activity_id, ActivityCardRecord.card)).all()
+        )
+        for each in loaded:
+            assert stored[each.id] == cards.build(each, closed[each.id])
+    shown = client.get(f"/v1/activities/{activity['id']}").json()
+    assert (shown["closures"], shown["runs_on_bank_holidays"]) == ([], False)
