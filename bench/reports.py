@@ -3,9 +3,10 @@
 On top of the search benchmark's directory (50,000 organisations, 200,000 activities at
 100,000 venues over real English outcodes; built by bench/search.py if missing) this adds,
 once: England's local authorities as areas (`signpost seed-areas`: each holds its postcode
-districts), 1,000,000 referrals over two years with their transitions (~2.6 million events)
-and needs, the capacity history they imply (~2.2 million changes), 2,000,000 searches in the
-search log and 20,000 support needs. Then it serves the API and times every report through
+districts), 1,000,000 referrals over two years with their transitions (~2.6 million events),
+needs and ONS4 answers (a baseline for 7 in 10, a completion for 6 in 10 completed), the
+capacity history they imply (~2.2 million changes), 2,000,000 searches in the search log
+and 20,000 support needs. Then it serves the API and times every report through
 HTTP for one area (the City of Bristol) and for all of England, grouped by local authority
 where a report groups by area, plus the area profile, and appends to bench/RESULTS.md.
 
@@ -168,6 +169,34 @@ GENERATE = [
 ]
 
 
+# ONS4 answers: a baseline for 7 in 10 referrals, and a completion for 6 in 10 of the
+# completed ones (kept apart from GENERATE so that a dataset from before outcomes gains them).
+WELLBEING = """
+    INSERT INTO wellbeing_score (id, referral_id, stage, organisation_id, measured_on,
+        life_satisfaction, worthwhile, happiness, anxiety, updated_at)
+    SELECT gen_random_uuid(), id, 'baseline', organisation_id, created_at::date,
+        floor(random() * 8)::int, floor(random() * 8)::int, floor(random() * 8)::int,
+        3 + floor(random() * 8)::int, created_at
+    FROM referral WHERE abs(hashtext(id::text)::bigint) % 10 < 7
+    UNION ALL
+    SELECT gen_random_uuid(), id, 'completion', organisation_id, closed_at::date,
+        2 + floor(random() * 9)::int, 2 + floor(random() * 9)::int, 2 + floor(random() * 9)::int,
+        floor(random() * 8)::int, closed_at
+    FROM referral WHERE status = 'completed' AND closed_at IS NOT NULL
+        AND abs(hashtext(id::text)::bigint) % 10 < 6
+"""
+
+
+def ensure_wellbeing() -> None:
+    with psycopg.connect(directory.PLAIN_DSN) as connection:
+        if connection.execute("SELECT 1 FROM wellbeing_score LIMIT 1").fetchone():
+            return
+        connection.execute(WELLBEING)
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE wellbeing_score")
+
+
 def ensure_report_data() -> float | None:
     with Session(get_engine()) as session:  # a dataset from before support categories
         seed_vocabulary(session)
@@ -178,7 +207,8 @@ def ensure_report_data() -> float | None:
             return None
         started = time.perf_counter()
         connection.execute(
-            "TRUNCATE referral, referral_need, referral_event, capacity_change, search_log, "
+            "TRUNCATE referral, referral_need, referral_event, wellbeing_score, "
+            "capacity_change, search_log, "
             "search_demand_day, "
             "support_need, support_message CASCADE"
         )
@@ -225,6 +255,7 @@ def main() -> None:
     if not directory.dataset_ready():
         directory.generate()
     generated = ensure_report_data()
+    ensure_wellbeing()
     area_id = ensure_areas()
     with Session(get_engine()) as session:
         key = create_api_key(

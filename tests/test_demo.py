@@ -118,3 +118,16 @@ def test_demo_ships_bristol_its_neighbourhoods_and_pcns(client):
     for area in areas:
         capacity = client.get("/v1/reports/capacity", params={"area": area["id"]}).json()
         assert capacity["rows"][0]["activities"] not in (0, "<5"), area["name"]
+
+
+def test_the_demo_shows_the_coming_christmas_closure(client, anon):
+    assert CliRunner().invoke(cli, ["seed-demo"]).exit_code == 0
+    first = ORGANISATIONS[0][0]
+    [organisation] = [
+        o
+        for o in client.get("/v1/organisations", params={"per_page": 100}).json()["contents"]
+        if o["name"] == first
+    ]
+    [closure] = anon.get(f"/v1/organisations/{organisation['id']}/closures").json()
+    assert (closure["starts_on"][5:], closure["ends_on"][5:]) == ("12-24", "01-02")
+    assert closure["activity_id"] is None

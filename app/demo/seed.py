@@ -2,7 +2,7 @@
 
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlmodel import Session, func, select
 
@@ -19,6 +19,8 @@ from app.areas.service import create_area
 from app.assurance import service as assurance
 from app.assurance.schemas import AssuranceItemCreate
 from app.capacity import service as capacity
+from app.closures import service as closures
+from app.closures.schemas import ClosureCreate
 from app.core.config import get_settings
 from app.core.types import utcnow
 from app.demo.data import AREAS, KINDS, ORGANISATIONS, VENUES
@@ -27,6 +29,7 @@ from app.geo.postcodes import outcode_of
 from app.organisations import service as organisations
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationCreate
+from app.search.schedule import uk_today
 from app.venues import service as venues
 from app.venues.schemas import VenueCreate
 from app.vocabulary.seed import NEEDS, seed_vocabulary
@@ -121,11 +124,27 @@ def seed_demo(session: Session) -> tuple[int, int] | None:
         _seed_assurance(session, organisation.id, index, now, terms)
         if index == 0:
             _seed_demo_accounts(session, organisation.id)
+            _seed_christmas_closure(session, organisation.id, now)
             first = organisation
         if index == 1:
             _seed_joining(session, first, organisation)
     _seed_areas(session)
     return len(ORGANISATIONS), activity_count
+
+
+def _seed_christmas_closure(session: Session, organisation_id: uuid.UUID, now) -> None:
+    """The coming Christmas closure, so search results and summaries show one."""
+    today = uk_today(now)
+    year = today.year if today <= date(today.year, 12, 24) else today.year + 1
+    closures.create_closure(
+        session,
+        organisation_id,
+        ClosureCreate(
+            starts_on=date(year, 12, 24),
+            ends_on=date(year + 1, 1, 2),
+            reason="Closed for Christmas",
+        ),
+    )
 
 
 def _seed_areas(session: Session) -> None:
