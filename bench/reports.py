@@ -187,14 +187,28 @@ WELLBEING = """
 """
 
 
+# The change each referral keeps (app/referrals/wellbeing.record does this as answers come).
+WELLBEING_CHANGE = """
+    UPDATE referral r SET life_satisfaction_change = l.life_satisfaction - b.life_satisfaction,
+        worthwhile_change = l.worthwhile - b.worthwhile,
+        happiness_change = l.happiness - b.happiness,
+        anxiety_change = l.anxiety - b.anxiety
+    FROM wellbeing_score b, wellbeing_score l
+    WHERE b.referral_id = r.id AND b.stage = 'baseline'
+        AND l.referral_id = r.id AND l.stage = 'completion'
+"""
+
+
 def ensure_wellbeing() -> None:
     with psycopg.connect(directory.PLAIN_DSN) as connection:
         if connection.execute("SELECT 1 FROM wellbeing_score LIMIT 1").fetchone():
             return
         connection.execute(WELLBEING)
+        connection.execute(WELLBEING_CHANGE)
         connection.commit()
         connection.autocommit = True
         connection.execute("VACUUM ANALYZE wellbeing_score")
+        connection.execute("VACUUM ANALYZE referral")
 
 
 def ensure_report_data() -> float | None:

@@ -2,6 +2,7 @@
 
 import uuid
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -18,6 +19,7 @@ from app.core.migrations import (
 from app.models import metadata
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_autogenerate_finds_no_difference():
     with get_engine().connect() as connection:
         context = MigrationContext.configure(

@@ -242,3 +242,30 @@ def test_a_link_workers_day_as_the_readme_tells_it(world, client, session):
     report = world.commissioner.get("/v1/reports/referrals", params={"group_by": "activity"})
     [row] = report.json()["rows"]
     assert (row["wellbeing_measured"], row["mean_life_satisfaction_change"]) == (5, 3.0)
+
+
+def test_stages_recorded_at_once_leave_the_change_of_both(world):
+    """The baseline and the completion arrive together: the referral's stored change is
+    computed from both (the referral row is locked while each is recorded)."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlmodel import Session
+
+    from app.core.db import get_engine
+    from app.referrals.models import Referral
+
+    for _ in range(3):
+        referral = world.refer()
+        path = referral["id"]
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda stage_body, path=path: put(world.link_worker, path, *stage_body),
+                    [("baseline", LOW), ("completion", BETTER)],
+                )
+            )
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        with Session(get_engine()) as fresh:
+            stored = fresh.get(Referral, uuid.UUID(referral["id"]))
+            assert (stored.life_satisfaction_change, stored.anxiety_change) == (3, -4)

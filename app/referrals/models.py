@@ -69,6 +69,13 @@ class Referral(SQLModel, table=True):
     # the personal data.
     person_ref_hash: str | None = Field(default=None, max_length=64, index=True)
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The ONS4 change (completion, else the follow-up, minus the baseline), kept here by
+    # app/referrals/wellbeing.record so that the referrals report averages it without
+    # joining the answers; null until there are two.
+    life_satisfaction_change: int | None = None
+    worthwhile_change: int | None = None
+    happiness_change: int | None = None
+    anxiety_change: int | None = None
 
 
 class ReferralNeed(SQLModel, table=True):

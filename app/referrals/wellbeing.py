@@ -74,57 +74,70 @@ def record(
     answers: Ons4,
     measured_on: date | None,
 ) -> None:
-    """Store the answers for ``stage`` (replacing any earlier ones for it)."""
+    """Store the answers for ``stage`` (replacing any earlier ones for it) and the change
+    they make on the referral. Two stages recorded at once must not leave a change worked
+    out from one of them: the referral's row is locked first (PostgreSQL), and the answers
+    are read back after this write has begun (SQLite's writes take turns)."""
+    session.execute(select(Referral.id).where(Referral.id == referral.id).with_for_update())
     score = session.exec(
         select(WellbeingScore).where(
             WellbeingScore.referral_id == referral.id, WellbeingScore.stage == stage
         )
-    ).first()
+    ).first() or WellbeingScore(
+        referral_id=referral.id, stage=stage, organisation_id=referral.organisation_id
+    )
     values = {name: getattr(answers, name) for name in ONS4_QUESTIONS}
     values["measured_on"] = measured_on or uk_today()
     values["recorded_by_id"] = principal.id if principal.kind == "user" else None
-    if score is None:
-        score = WellbeingScore(
-            referral_id=referral.id, stage=stage, organisation_id=referral.organisation_id
-        )
     score.sqlmodel_update(values)
     session.add(score)
     session.flush()
+    _, change = _change(_scores(session, referral))
+    for question in ONS4_QUESTIONS:
+        setattr(referral, f"{question}_change", getattr(change, question) if change else None)
+    session.add(referral)
+    session.flush()
 
 
-def read(session: Session, referral: Referral) -> Wellbeing:
-    """Every stage recorded and the change; the read is audited."""
-    scores = {
+def _scores(session: Session, referral: Referral) -> dict[WellbeingStage, WellbeingScore]:
+    return {
         s.stage: s
         for s in session.exec(
             select(WellbeingScore).where(WellbeingScore.referral_id == referral.id)
         )
     }
+
+
+def _change(
+    scores: dict[WellbeingStage, WellbeingScore],
+) -> tuple[WellbeingStage | None, Ons4Change | None]:
+    """The later answers (completion, else the follow-up) minus the baseline."""
+    baseline = scores.get(WellbeingStage.baseline)
+    later = next(
+        (s for s in (WellbeingStage.completion, WellbeingStage.follow_up) if s in scores), None
+    )
+    if baseline is None or later is None:
+        return None, None
+    return later, Ons4Change(
+        **{q: getattr(scores[later], q) - getattr(baseline, q) for q in ONS4_QUESTIONS}
+    )
+
+
+def read(session: Session, referral: Referral) -> Wellbeing:
+    """Every stage recorded and the change; the read is audited."""
+    scores = _scores(session, referral)
     if scores:
         record_read(session, "referral", referral.id, referral.organisation_id, ["wellbeing"])
+    compared, change = _change(scores)
     measures = {
         stage: WellbeingMeasure.model_validate(scores[stage]) if stage in scores else None
         for stage in WellbeingStage
     }
-    baseline = scores.get(WellbeingStage.baseline)
-    later = next(
-        (
-            stage
-            for stage in (WellbeingStage.completion, WellbeingStage.follow_up)
-            if stage in scores
-        ),
-        None,
-    )
-    change = None
-    if baseline is not None and later is not None:
-        change = Ons4Change(
-            **{q: getattr(scores[later], q) - getattr(baseline, q) for q in ONS4_QUESTIONS}
-        )
     return Wellbeing(
         referral_id=referral.id,
         baseline=measures[WellbeingStage.baseline],
         follow_up=measures[WellbeingStage.follow_up],
         completion=measures[WellbeingStage.completion],
-        compared=later if change else None,
+        compared=compared,
         change=change,
     )

@@ -50,8 +50,6 @@ from app.referrals.models import (
     Referral,
     ReferralNeed,
     ReferralStatus,
-    WellbeingScore,
-    WellbeingStage,
 )
 from app.reports.common import Period, hours_between, nearest_rank
 from app.search import sql as search_sql
@@ -238,7 +236,7 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
     ]
     metrics.append(("ever_accepted", _count_if(Referral.accepted_at.is_not(None))))
     metrics.append(("answered", _count_if(Referral.first_response_at.is_not(None))))
-    base, wellbeing_metrics = _wellbeing_change(base)
+    wellbeing_metrics = _wellbeing_metrics()
     metrics += wellbeing_metrics
     hours = hours_between(Referral.created_at, Referral.first_response_at, dialect)
     answered = Referral.first_response_at.is_not(None)
@@ -265,28 +263,15 @@ def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict]
     return columns + means, rows, counts
 
 
-def _wellbeing_change(base):
-    """Join each referral's ONS4 baseline and its later answers (completion, else the
-    follow-up; at most one row of each per referral, so nothing is counted twice) and the
-    metrics over them: how many referrals have both, and the mean change per question."""
-    before = aliased(WellbeingScore)
-    follow_up = aliased(WellbeingScore)
-    completion = aliased(WellbeingScore)
-    for alias, stage in (
-        (before, WellbeingStage.baseline),
-        (follow_up, WellbeingStage.follow_up),
-        (completion, WellbeingStage.completion),
-    ):
-        base = base.outerjoin(
-            alias, (alias.referral_id == Referral.id) & (alias.stage == stage.value)
-        )
-    measured = before.id.is_not(None) & (follow_up.id.is_not(None) | completion.id.is_not(None))
+def _wellbeing_metrics() -> list[tuple[str, Any]]:
+    """The outcome metrics: how many referrals have ONS4 answers at the start and later,
+    and the mean change per question (kept on each referral, so no join)."""
+    measured = Referral.life_satisfaction_change.is_not(None)
     metrics: list[tuple[str, Any]] = [("wellbeing_measured", _count_if(measured))]
     for question in ONS4_QUESTIONS:
-        after = func.coalesce(getattr(completion, question), getattr(follow_up, question))
-        change = cast(after - getattr(before, question), Float)
-        metrics.append((f"mean_{question}_change", func.avg(change).filter(measured)))
-    return base, metrics
+        change = cast(getattr(Referral, f"{question}_change"), Float)
+        metrics.append((f"mean_{question}_change", func.avg(change)))
+    return metrics
 
 
 # --- support needs ------------------------------------------------------------------------
