@@ -75,8 +75,7 @@ def _supply_by_need(session: Session, filters: queries.Filters, now: datetime) -
         )
     matched = matched.distinct().subquery("matched")
     base = queries._listed_activities().join(matched, matched.c.activity_id == Activity.id)
-    if filters.hidden is not None:
-        base = base.where(Activity.organisation_id.not_in(filters.hidden))
+    base = base.where(*queries._not_hidden(Activity.organisation_id, filters))
     status = effective_sql(ActivityCapacity, now)
     active = Activity.status == ActivityStatus.active.value
     statement = (

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Float,
     Select,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     case,
     cast,
     distinct,
+    exists,
     func,
     select,
     true,
@@ -97,9 +99,17 @@ def _area_filter(statement, organisation_column, filters: Filters, placed: Place
         statement = statement.where(
             placed.subject.in_(placement.subjects_in(placed.pairs, filters.area_ids))
         )
-    if filters.hidden is not None:
-        statement = statement.where(organisation_column.not_in(filters.hidden))
-    return statement
+    return statement.where(*_not_hidden(organisation_column, filters))
+
+
+def _not_hidden(organisation_column, filters: Filters) -> list[ColumnElement[bool]]:
+    """Never a hidden organisation's rows: an anti-join (NOT EXISTS over the hidden ids as
+    a derived table), which the planner reads by key, where NOT IN over a subquery made
+    it misjudge every join after it (the area profile: 0.46 s to 0.97 s)."""
+    if filters.hidden is None:
+        return []
+    hidden = filters.hidden.subquery("hidden")
+    return [~exists().where(hidden.c.id == organisation_column)]
 
 
 def _area_group(statement, filters: Filters, dims: list, placed: Placed):
