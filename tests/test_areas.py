@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from app.accounts.models import GlobalRole
 from app.areas.models import Area
 from app.cli import cli
+from app.core.config import get_settings
 from app.core.types import utcnow
 from app.search.models import SearchLog
 from tests.factories import (
@@ -391,3 +392,28 @@ def test_a_postcode_file_brings_its_official_areas(client, commissioner, tmp_pat
     again = CliRunner().invoke(cli, ["import-postcodes", str(onspd)])
     assert "official areas: 0 created, 5 redrawn" in again.output
     assert client.get(f"/v1/areas/{ward['id']}").json()["name"] == "Easton"  # kept
+
+
+@pytest.mark.skipif(get_settings().is_sqlite, reason="PostgreSQL's planner")
+def test_a_report_on_one_area_costs_index_reads_as_cheap_for_itself_only(session, places):
+    from datetime import date
+
+    from sqlalchemy import text
+
+    from app.reports import queries
+    from app.reports.common import Period
+
+    def cost() -> str:
+        return session.execute(text("SHOW random_page_cost")).scalar_one()
+
+    national = queries.Filters(period=Period(date.today(), date.today()))
+    before = cost()
+    queries.plan_for(session, national)
+    assert cost() == before
+    one_area = queries.Filters(
+        period=national.period, area_ids=frozenset({uuid.UUID(places["easton"]["id"])})
+    )
+    queries.plan_for(session, one_area)
+    assert cost() == queries.LOCAL_RANDOM_PAGE_COST != before
+    session.rollback()  # the setting ends with the transaction
+    assert cost() == before

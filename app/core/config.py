@@ -63,11 +63,6 @@ class Settings(BaseSettings):
     # PostgreSQL's JIT compiles the search's plans on every request and costs more than it
     # saves on them (up to 78 ms); off for the application's connections.
     db_jit: bool = False
-    # What the planner assumes a read by index costs against a sequential read. The
-    # default (4) is for spinning disks; with the directory in memory or on SSD, 1.1 lets
-    # it read one area's few hundred rows by index rather than scanning every row
-    # (the area profile: 0.63 s to 0.39 s on the benchmark directory).
-    db_random_page_cost: float = Field(1.1, gt=0, le=100)
     # Requests in flight per worker; more get 503 at once. Default: db_pool_size.
     max_in_flight: int | None = Field(None, ge=1)
     retry_after_seconds: int = Field(2, ge=1)

@@ -59,8 +59,7 @@ def make_engine(url: str) -> Engine:
         connect_args["options"] = (
             f"-c lock_timeout={settings.db_lock_timeout_ms} "
             f"-c statement_timeout={settings.db_statement_timeout_ms} "
-            f"-c jit={'on' if settings.db_jit else 'off'} "
-            f"-c random_page_cost={settings.db_random_page_cost}"
+            f"-c jit={'on' if settings.db_jit else 'off'}"
         )
     return create_engine(
         url,

@@ -134,6 +134,7 @@ def _ratio(part: Any, whole: Any) -> float | None:
 
 
 def area_profile(session: Session, filters: queries.Filters, now: datetime) -> dict[str, Any]:
+    queries.plan_for(session, filters)
     demand_by_need = _demand_by_need(session, filters)
     supply = _supply_by_need(session, filters, now)
     by_need = []

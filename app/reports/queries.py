@@ -26,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    text,
     true,
     type_coerce,
 )
@@ -74,6 +75,19 @@ class Filters:
     terms: tuple[uuid.UUID, ...] = ()
     group_by: tuple[str, ...] = ()
     interval: str = "week"
+
+
+LOCAL_RANDOM_PAGE_COST = "1.1"
+
+
+def plan_for(session: Session, filters: Filters) -> None:
+    """On PostgreSQL, for a report on some areas, tell the planner (for this transaction
+    only) that reads by index are cheap: it then reads the areas' venues, activities and
+    referrals by index rather than scanning the country's (the area profile: 0.65 s to
+    0.43 s). A national report keeps the server's setting, under which scans are rightly
+    preferred (capacity history for England: 2.3 s, against 5.2 s with the cheap reads)."""
+    if filters.area_ids is not None and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL random_page_cost = {LOCAL_RANDOM_PAGE_COST}"))
 
 
 def _count_if(condition):
@@ -200,6 +214,7 @@ REFERRAL_DIMENSIONS = ("organisation", "activity", "area", "need", "funding")
 
 
 def referrals(session: Session, filters: Filters) -> tuple[list[str], list[dict], list[str]]:
+    plan_for(session, filters)
     dialect = session.get_bind().dialect.name
     base = (
         select(Referral.id)
@@ -290,6 +305,7 @@ SUPPORT_DIMENSIONS = ("category", "urgency", "area", "status")
 
 
 def support_needs(session: Session, filters: Filters):
+    plan_for(session, filters)
     dialect = session.get_bind().dialect.name
     category = aliased(TaxonomyTerm)
     base = (
@@ -358,6 +374,7 @@ def _json_items(column, dialect: str):
 
 
 def unmet_demand(session: Session, filters: Filters):
+    plan_for(session, filters)
     dialect = session.get_bind().dialect.name
     base = (
         select(SearchLog.id)
@@ -433,6 +450,7 @@ def _listed_activities():
 
 
 def capacity_now(session: Session, filters: Filters, now: datetime):
+    plan_for(session, filters)
     base = _listed_activities()
     placed = _by_activity(Activity.id)
     base = _area_filter(base, Activity.organisation_id, filters, placed)
@@ -493,6 +511,7 @@ def capacity_now(session: Session, filters: Filters, now: datetime):
 def capacity_history(session: Session, filters: Filters):
     """Capacity changes per day, week or month from the history: referrals received and
     waitlisted, places taken and given back, and how many activities were paused."""
+    plan_for(session, filters)
     dialect = session.get_bind().dialect.name
     base = (
         select(CapacityChange.id)
@@ -542,6 +561,7 @@ ASSURANCE_DIMENSIONS = ("area",)
 
 
 def assurance(session: Session, filters: Filters, now: datetime):
+    plan_for(session, filters)
     today = now.date()
     required = [kind.value for kind in assurance_rules.required_kinds()]
     item = AssuranceItem
