@@ -111,3 +111,10 @@ def test_a_search_log_that_cannot_be_written_costs_only_itself(
     assert answer.status_code == 200
     assert [o["activity"]["name"] for o in answer.json()["contents"]] == ["Unlogged Walking Group"]
     assert session.scalar(select(func.count()).select_from(SearchLog)) == 0
+
+
+@pytest.mark.skipif(get_engine().dialect.name != "sqlite", reason="SQLite's journal")
+def test_sqlite_commits_without_a_disk_sync_each_but_safely(session):
+    assert session.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+    assert session.execute(text("PRAGMA synchronous")).scalar_one() == 1  # NORMAL
+    assert session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1

@@ -144,7 +144,8 @@ def _outcomes_world(world, client, measured: int, unmeasured: int = 2):
         "/v1/areas", json={"kind": "ward", "name": "Easton", "places": ["BS5 6"]}
     ).json()
     venue = create_venue(client)
-    assert patch(client, f"/v1/activities/{world.activity['id']}", {"venue_ids": [venue["id"]]})
+    linked = patch(client, f"/v1/activities/{world.activity['id']}", {"venue_ids": [venue["id"]]})
+    assert linked.status_code == 200, linked.text
     for number in range(measured):
         referral = world.refer(wellbeing=LOW)
         after = {**BETTER, "happiness": BETTER["happiness"] + number % 2}  # 5 or 6

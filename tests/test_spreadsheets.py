@@ -84,6 +84,8 @@ def test_a_spreadsheet_goes_back_in(client, session, directory, tmp_path):
     choir = next(r for r in rows if r["name"] == "Community Choir")
     choir["name"] = "Community Choir (daytime)"
     choir["schedules"] = "WEEKLY TU 10:00-12:00; MONTHLY 1TH 14:00-15:30"
+    assert choir["runs_on_bank_holidays"] == "False"  # every activity field has a column
+    choir["runs_on_bank_holidays"] = "true"
     new = {column: "" for column in spreadsheet.COLUMNS}
     new.update(
         name="Knit and Natter",
@@ -97,7 +99,8 @@ def test_a_spreadsheet_goes_back_in(client, session, directory, tmp_path):
         cost_type="donation",
         delivery_modes="in_person",
     )
-    bad = {**new, "name": "Broken Row", "schedules": "Tuesdays", "terms": "need:nonsense"}
+    bad = {**new, "name": "Broken Row", "schedules": "Tuesdays", "terms": "need:nonsense",
+           "runs_on_bank_holidays": "sometimes"}  # fmt: skip
     sheet = tmp_path / "directory.csv"
     _write(sheet, [choir, new, bad])
     activities_before = _count(session, Activity)
@@ -111,14 +114,17 @@ def test_a_spreadsheet_goes_back_in(client, session, directory, tmp_path):
     assert "csv_row line 4:" in result.output
     assert "schedules: 'Tuesdays' does not read as FREQ BYDAY HH:MM-HH:MM" in result.output
     assert "terms: 'need:nonsense' is no term of ours" in result.output
+    assert "runs_on_bank_holidays: 'sometimes' is neither yes nor no" in result.output
     assert "updated (were): 1 service" in result.output
     assert _count(session, Activity) == activities_before + 1
 
     updated = client.get(f"/v1/activities/{choir['activity_id']}").json()
     assert updated["name"] == "Community Choir (daytime)"
     assert [s["byday"] for s in updated["schedules"]] == ["1TH", "TU"]
+    assert updated["runs_on_bank_holidays"] is True
     knit = session.exec(select(Activity).where(Activity.name == "Knit and Natter")).one()
     assert knit.cost_type == "donation"
+    assert knit.runs_on_bank_holidays is False  # an empty cell: the default
     knitters = session.get(Organisation, knit.organisation_id)
     assert knitters.name == "Easton Knitters"
     assert knitters.status is OrganisationStatus.draft  # until someone publishes it

@@ -30,10 +30,13 @@ PLAIN = [
     "url",
     "email",
     "phone",
+    "runs_on_bank_holidays",
 ]
 LISTS = ["delivery_modes", "access_modes", "languages"]
 # Of those, the text fields: an empty cell is empty text (the others are unset).
 TEXT = {"cost_description", "concessions", "eligibility_description", "suits", "does_not_suit"}
+# Of those, yes/no fields: an empty cell leaves them as they are (or their default).
+FLAGS = {"runs_on_bank_holidays"}
 COLUMNS = [
     "activity_id",
     "name",
@@ -93,6 +96,16 @@ def row_of(activity: dict[str, Any]) -> dict[str, Any]:
         "last_confirmed_at": activity["last_confirmed_at"],
         "updated_at": activity["updated_at"],
     }
+
+
+def flag(cell: str) -> bool | None:
+    """A yes/no cell ("True", "yes", "1"; "False", "no", "0") as a bool; None if neither."""
+    word = cell.strip().lower()
+    if word in ("true", "yes", "y", "1"):
+        return True
+    if word in ("false", "no", "n", "0"):
+        return False
+    return None
 
 
 def split(cell: str | None) -> list[str]:

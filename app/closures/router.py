@@ -10,10 +10,9 @@ from app.closures import service
 from app.closures.schemas import ClosureCreate, ClosurePublic
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.types import utcnow
 from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations.deps import EditableOrganisation, VisibleOrganisation
-from app.search.schedule import UK
+from app.search.schedule import uk_today
 
 router = APIRouter(
     route_class=IdempotentRoute,
@@ -33,7 +32,7 @@ def list_closures(
 ) -> list[ClosurePublic]:
     """The organisation's closures, its own and its activities', by first day. Public for a
     published organisation, like its listings."""
-    since = None if include_past else utcnow().astimezone(UK).date()
+    since = None if include_past else uk_today()
     return [
         ClosurePublic.model_validate(c)
         for c in service.list_closures(session, organisation.id, since)

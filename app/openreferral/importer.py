@@ -925,6 +925,14 @@ def _record_of_row(row: dict[str, str], vocabulary: Snapshot) -> tuple[dict, lis
     own: dict[str, Any] = {}
     for name in spreadsheet.PLAIN:
         if name in row and name not in record and name != "status":
+            if name in spreadsheet.FLAGS:
+                if cell := _cell(row, name):
+                    flag = spreadsheet.flag(cell)
+                    if flag is None:
+                        problems.append(f"{name}: {cell!r} is neither yes nor no")
+                    else:
+                        own[name] = flag
+                continue
             own[name] = _cell(row, name) or ("" if name in spreadsheet.TEXT else None)
     for name in spreadsheet.LISTS:
         if _cell(row, name):
