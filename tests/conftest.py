@@ -12,20 +12,14 @@ os.environ.setdefault("SIGNPOST_MAIL_DIR", tempfile.mkdtemp(prefix="signpost-mai
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
 from sqlmodel import Session
 
 from app.accounts.models import GlobalRole
-from app.accounts.principal_cache import principals
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import upgrade
-from app.geo import service as geo
 from app.main import app
-from app.models import metadata
-from app.openreferral import counts as feed_counts
-from app.search import lexicon
-from app.vocabulary import snapshot as vocabulary_snapshot
+from tests.database import empty_everything
 from tests.factories import client_for, make_user
 
 
@@ -39,14 +33,7 @@ def migrated_database():
 @pytest.fixture(autouse=True)
 def empty_tables():
     yield
-    vocabulary_snapshot.clear()
-    lexicon.clear()
-    principals.clear()
-    feed_counts.clear()
-    geo.forget_placed()
-    with get_engine().begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(delete(table))
+    empty_everything()
 
 
 @pytest.fixture

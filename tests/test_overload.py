@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.responses import PlainTextResponse
@@ -238,3 +239,28 @@ def test_work_after_the_answer_does_not_hold_a_place():
     first, second = asyncio.run(scenario())
     assert first.status_code == 200
     assert second.status_code == 200
+
+
+@pytest.mark.skipif(get_settings().is_sqlite, reason="a PostgreSQL server ends the connection")
+@pytest.mark.parametrize("idle", [0.0, 3600.0])
+def test_a_connection_killed_while_idle_is_replaced_before_use(monkeypatch, idle):
+    """A worker idle through a database restart: its pooled connection is dead. Pinged
+    after a quiet spell, it is replaced and the request is served; without the ping (the
+    spell shorter than the setting) the request's first statement finds it dead."""
+    monkeypatch.setattr(get_settings(), "db_ping_after_idle_seconds", idle)
+    engine = db.make_engine(get_settings().database_url)
+    try:
+        with engine.connect() as connection:
+            victim = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with db.get_engine().connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+            other.commit()
+        time.sleep(0.2)
+        if idle:
+            with pytest.raises(OperationalError), engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        with engine.connect() as connection:
+            served_by = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert served_by != victim
+    finally:
+        engine.dispose()

@@ -56,10 +56,13 @@ class Settings(BaseSettings):
     # Behind PgBouncer in transaction mode: no startup parameters (set the timeouts on the
     # role instead) and no server-side prepared statements.
     db_pgbouncer: bool = False
-    # Pooled connections are replaced after this long (no ping on every checkout: after a
-    # database restart the first request on each dead connection gets a 503 and the pool is
-    # refilled).
+    # Pooled connections are replaced after this long.
     db_pool_recycle_seconds: int = Field(1800, ge=1)
+    # A connection that sat unused in the pool this long is pinged before it is handed out
+    # (one round trip, only after a quiet spell, never on a busy worker's hot path), so a
+    # worker that was idle through a database restart does not answer its next requests 503
+    # on connections the restart killed.
+    db_ping_after_idle_seconds: float = Field(1.0, ge=0)
     # PostgreSQL's JIT compiles the search's plans on every request and costs more than it
     # saves on them (up to 78 ms); off for the application's connections.
     db_jit: bool = False

@@ -2,12 +2,13 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import Engine, MetaData, event, exc
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.core.config import get_settings
@@ -64,15 +65,36 @@ def make_engine(url: str) -> Engine:
             f"-c statement_timeout={settings.db_statement_timeout_ms} "
             f"-c jit={'on' if settings.db_jit else 'off'}"
         )
-    return create_engine(
+    engine = create_engine(
         url,
-        # No ping per checkout (a round trip on every request): a connection that died with
-        # a database restart fails its first statement, which is a 503, and SQLAlchemy then
-        # discards every connection the pool held before it.
+        # No ping on every checkout (a round trip per request): only after a quiet spell.
         pool_recycle=settings.db_pool_recycle_seconds,
         connect_args=connect_args,
         **pool,
     )
+    _ping_after_idle(engine, settings.db_ping_after_idle_seconds)
+    return engine
+
+
+def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection that has been idle ``idle_seconds`` before handing it out;
+    if the ping fails, SQLAlchemy drops every connection the pool held before now and hands
+    out a new one. A busy worker reuses its connections within milliseconds and never pings;
+    one that was idle through a database restart reconnects instead of answering 503."""
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.InvalidatePoolError() from error
 
 
 def _fast_json_for_psycopg() -> None:
