@@ -11,7 +11,8 @@ HTTP for one area (the City of Bristol) and for all of England, grouped by local
 where a report groups by area, plus the area profile, and appends to bench/RESULTS.md.
 
 Environment: as bench/search.py (BENCH_DATABASE_URL, BENCH_PORT, BENCH_WORKERS);
-BENCH_REPORT_RUNS (5 per report); BENCH_SCALE and BENCH_RESULTS as there.
+BENCH_REPORT_RUNS (5 per report); BENCH_REPORTS (only these, e.g. "area-profile");
+BENCH_SCALE and BENCH_RESULTS as there.
 """
 
 import os
@@ -40,6 +41,8 @@ from app.core.db import get_engine
 from app.vocabulary.seed import seed_vocabulary
 
 RUNS = int(os.environ.get("BENCH_REPORT_RUNS", "5"))
+# Only these reports (comma-separated names, e.g. "area-profile"); all when unset.
+ONLY = {name for name in os.environ.get("BENCH_REPORTS", "").split(",") if name}
 REFERRALS, SEARCHES, NEEDS = (
     max(100, int(n * directory.SCALE)) for n in (1_000_000, 2_000_000, 20_000)
 )
@@ -261,7 +264,7 @@ def cases(area_id: str) -> list[tuple[str, str, dict]]:
             ("support-needs", scope, {**base, "group_by": ["area", "urgency"]}),
         ]
     found.append(("area-profile", "one area", {**two_years, "area": area_id}))
-    return found
+    return [case for case in found if not ONLY or case[0] in ONLY]
 
 
 def main() -> None:

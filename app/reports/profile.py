@@ -19,6 +19,7 @@ from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import effective_sql
 from app.reports import queries
 from app.reports.common import suppress
+from app.reports.side_by_side import side_by_side
 from app.search.models import SearchDemandDay
 from app.vocabulary.models import NeedCategory, Taxonomy, TaxonomyTerm
 
@@ -133,10 +134,36 @@ def _ratio(part: Any, whole: Any) -> float | None:
     return round(part / whole, 1)
 
 
-def area_profile(session: Session, filters: queries.Filters, now: datetime) -> dict[str, Any]:
+def _demand_and_supply_by_need(session: Session, filters: queries.Filters, now: datetime):
+    """Searches and supply by need, and the unmatched phrases: one half of the profile."""
     queries.plan_for(session, filters)
     demand_by_need = _demand_by_need(session, filters)
     supply = _supply_by_need(session, filters, now)
+    _, phrase_rows, _ = queries.unmet_demand(
+        session, replace(filters, group_by=("phrase",), terms=())
+    )
+    return demand_by_need, supply, phrase_rows
+
+
+def _capacity_referrals_support(session: Session, filters: queries.Filters, now: datetime):
+    """Capacity now (in all and by category), referral flow and support needs: the other."""
+    everything = replace(filters, group_by=(), terms=())
+    return (
+        queries.capacity_now(session, everything, now),
+        queries.capacity_now(session, replace(everything, group_by=("category",)), now),
+        category_codes(session),
+        queries.referrals(session, replace(everything, group_by=("funding",))),
+        queries.support_needs(session, everything),
+    )
+
+
+def area_profile(session: Session, filters: queries.Filters, now: datetime) -> dict[str, Any]:
+    (demand_by_need, supply, phrase_rows), rest = side_by_side(
+        session,
+        lambda own: _demand_and_supply_by_need(own, filters, now),
+        lambda own: _capacity_referrals_support(own, filters, now),
+    )
+    capacity_now, by_category_now, categories, referral_report, support_report = rest
     by_need = []
     for need in sorted(set(demand_by_need) | set(supply)):
         demand = demand_by_need.get(need, {})
@@ -158,13 +185,8 @@ def area_profile(session: Session, filters: queries.Filters, now: datetime) -> d
         row["searches_per_place_available"] = _ratio(row["searches"], row["places_available"])
     shown, totals = suppress(by_need, NEED_COUNTS)
 
-    _, capacity_rows, capacity_counts = queries.capacity_now(
-        session, replace(filters, group_by=(), terms=()), now
-    )
-    _, category_rows, _ = queries.capacity_now(
-        session, replace(filters, group_by=("category",), terms=()), now
-    )
-    categories = category_codes(session)
+    _, capacity_rows, capacity_counts = capacity_now
+    _, category_rows, _ = by_category_now
     by_category, _ = suppress(
         [
             {k: row[k] for k in ("category", *CATEGORY_COUNTS)}
@@ -173,16 +195,9 @@ def area_profile(session: Session, filters: queries.Filters, now: datetime) -> d
         ],
         CATEGORY_COUNTS,
     )
-    _, phrase_rows, _ = queries.unmet_demand(
-        session, replace(filters, group_by=("phrase",), terms=())
-    )
     phrases = sorted(phrase_rows, key=lambda r: (-r["searches"], r["phrase"]))[:PHRASES]
-    _, referral_rows, referral_counts = queries.referrals(
-        session, replace(filters, group_by=("funding",), terms=())
-    )
-    _, support_rows, support_counts = queries.support_needs(
-        session, replace(filters, group_by=(), terms=())
-    )
+    _, referral_rows, referral_counts = referral_report
+    _, support_rows, support_counts = support_report
     capacity, _ = suppress(capacity_rows, capacity_counts)
     referrals, referral_totals = suppress(referral_rows, referral_counts)
     support, _ = suppress(support_rows, support_counts)

@@ -56,7 +56,7 @@ from app.referrals.models import (
 )
 from app.reports.common import Period, hours_between, nearest_rank
 from app.search import sql as search_sql
-from app.search.models import SearchLog
+from app.search.models import HAS_PHRASES, SearchLog
 from app.support.models import NeedStatus, SupportNeed, Urgency
 from app.vocabulary.models import TaxonomyTerm
 
@@ -398,7 +398,8 @@ def unmet_demand(session: Session, filters: Filters):
     phrase = None
     if "phrase" in filters.group_by:  # one row per (search, unmatched phrase)
         phrase = _json_items(SearchLog.unmatched, dialect).alias("phrase")
-        base = base.join(phrase, true())
+        # Only searches with phrases can give a row: say so, and their indexes are used.
+        base = base.join(phrase, true()).where(text(f"search_log.{HAS_PHRASES}"))
     dims: list[tuple[str, Any]] = []
     for dimension in filters.group_by:
         if dimension == "need":
