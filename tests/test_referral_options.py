@@ -436,3 +436,21 @@ def test_odd_text_is_searched_not_parsed(link_worker, directory, q):
     response = search(link_worker, q=q)
     assert response.status_code == 200, response.text
     assert not (names(response) & NEVER)
+
+
+def test_requests_of_one_shape_each_get_their_own_answer(link_worker, directory):
+    """The statement is built once per request shape (app/search/service._Shape) and kept;
+    each request binds its own place, radius and age to it."""
+    found = [
+        names(search(link_worker, postcode="BS5", radius_km=radius, age=age))
+        for radius, age in ((2, 30), (20, 60), (2, 30))
+    ]
+    assert found[0] == found[2] == {"Community Choir"}
+    assert found[1] == {"Community Choir", "Health Walk", "Watercolour Art Class"}
+
+
+def test_a_page_past_the_last_still_counts_every_match(link_worker, directory):
+    response = link_worker.get("/v1/referral-options", params={"per_page": 2, "page": 5})
+    assert response.status_code == 200, response.text
+    assert response.json()["contents"] == []
+    assert response.json()["total_items"] == len(names(search(link_worker))) == 4

@@ -85,13 +85,15 @@ def effective(capacity: Any, now: datetime) -> Effective:
     return Effective(CapacityStatus.open)
 
 
-def effective_sql(capacity: Any, now: datetime) -> ColumnElement[str]:
+def effective_sql(capacity: Any, now: Any, week: Any = None) -> ColumnElement[str]:
     """The same rule as a SQL expression over ``capacity``'s columns (a mapped class or a
-    table). With no capacity row (an outer join), every column is null: open."""
+    table). With no capacity row (an outer join), every column is null: open. ``now`` is a
+    datetime, or a bound parameter with ``week`` (``week_starting`` of it) bound beside it
+    in a statement kept for reuse."""
     full = capacity.available == 0
     capped = and_(
         capacity.weekly_referral_cap.is_not(None),
-        capacity.week_starting == week_starting(now),
+        capacity.week_starting == (week_starting(now) if week is None else week),
         capacity.referrals_this_week >= capacity.weekly_referral_cap,
     )
     return case(

@@ -65,6 +65,16 @@ def bank_holiday(day: date) -> str | None:
     return _bank_holidays(day.year).get(day)
 
 
+@functools.lru_cache(maxsize=8)
+def bank_holidays_between(first: date, days: int) -> tuple[tuple[date, str], ...]:
+    """The bank holidays of the ``days`` days from ``first``, in date order: a handful,
+    worked out once per day for every result of every search."""
+    found = (
+        (first + timedelta(days=n), bank_holiday(first + timedelta(days=n))) for n in range(days)
+    )
+    return tuple((day, name) for day, name in found if name)
+
+
 @dataclass(frozen=True)
 class Closure:
     """Days without sessions: ``kind`` is closure, bank_holiday or pause; a pause with no
@@ -144,11 +154,11 @@ class Closed:
         found += self.closures
         if not self.bank_holidays_run:
             schedules = list(schedules)
-            for offset in range(weeks * 7):
-                day = today + timedelta(days=offset)
-                name = bank_holiday(day)
-                if name and any(runs_on(s, day) for s in schedules):
-                    found.append(Closure("bank_holiday", day, day, name))
+            found += [
+                Closure("bank_holiday", day, day, name)
+                for day, name in bank_holidays_between(today, weeks * 7)
+                if any(runs_on(s, day) for s in schedules)
+            ]
         return sorted(found, key=lambda c: (c.starts_on, c.kind))
 
 

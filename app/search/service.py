@@ -23,7 +23,9 @@ category also find what that need or category finds. The page says what it did:
 `corrections`, `understood`, and `suggestions` when words matched nothing.
 """
 
+import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -31,8 +33,12 @@ from typing import Any
 
 import structlog
 from sqlalchemy import (
+    Date,
     Float,
+    Integer,
     Select,
+    String,
+    bindparam,
     case,
     cast,
     exists,
@@ -56,13 +62,13 @@ from app.activities.models import (
 )
 from app.areas.models import AreaKey, OrganisationServedArea
 from app.capacity.models import ActivityCapacity, CapacityStatus
-from app.capacity.rules import ACCEPTING, effective_sql
+from app.capacity.rules import ACCEPTING, effective_sql, week_starting
 from app.capacity.service import summarise as summarise_capacity
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import InvalidField
 from app.core.pagination import JsonPage, PageParams, make_page
-from app.core.types import utcnow
+from app.core.types import UTCDateTime, utcnow
 from app.geo.service import (
     Location,
     bounding_box,
@@ -104,6 +110,7 @@ logger = structlog.get_logger("signpost.search")
 WEIGHTS = {"relevance": 0.40, "proximity": 0.30, "accepting": 0.15, "freshness": 0.15}
 FEW_RESULTS = 3
 NEXT_SESSION_SORT_LIMIT = 2000
+SHAPES_KEPT = 512  # distinct request shapes whose statements each worker keeps
 ORGANISATION_FIELDS = tuple(
     OptionOrganisation.model_fields
 )  # candidates ranked by next session; the rest by score
@@ -189,13 +196,25 @@ class _Terms:
 
 @dataclass
 class Plan:
-    """A request understood: where, which terms, which words, and the filtered query."""
+    """A request understood: where, which terms, which words, and the filtered query:
+    the statement kept for requests of its shape (``_Shape``) and this request's values."""
 
     location: Location | None
     terms: _Terms
-    statement: Any = None
-    distance: Any = None
-    score: Any = None
+    shape: "_Shape | None" = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def statement(self) -> Select:
+        return _built(self.shape).statement
+
+    @property
+    def distance(self) -> Any:
+        return _built(self.shape).distance
+
+    @property
+    def score(self) -> Any:
+        return _built(self.shape).score
 
 
 def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
@@ -204,8 +223,10 @@ def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
     terms = _resolve_terms(session, request)
     if terms.unknown:
         return Plan(location, terms)
-    statement, distance, score = _query(request, location, terms, dialect, now)
-    return Plan(location, terms, statement, distance, score)
+    shape = _Shape.of(request, location, terms, dialect)
+    context = _Context(request, location, terms, now)
+    values = {name: value(context) for name, value in _built(shape).values}
+    return Plan(location, terms, shape, values)
 
 
 def _order(sort: SearchSort, distance, score, name, activity_id) -> list:
@@ -217,27 +238,43 @@ def _order(sort: SearchSort, distance, score, name, activity_id) -> list:
     return [score.desc(), *tie]
 
 
-def page_statement(planned: Plan, sort: SearchSort, params: PageParams, ids=None):
+def page_statement(
+    planned: Plan, sort: SearchSort, params: PageParams, ids=None
+) -> tuple[Select, dict[str, Any]]:
     """The page's one statement, in ``sort`` order (all but next_session, which is ordered
     in Python and passes the page's ``ids``): the filtered, ranked page with the count of
-    all matches, and each row's card, capacity and standing."""
-    facet = ActivityFacet
-    located = planned.distance is not None
+    all matches, and each row's card, capacity and standing; with the values to run it
+    with. Built once per shape and order, like the query it pages."""
     if ids is not None:  # the total: counted by the query that found the candidates
-        page = planned.statement.where(facet.activity_id.in_(ids))
-        return cards.with_cards(page, "activity_id", lambda _: [])
+        return _page_of_ids(planned.shape), {**planned.values, "ids": list(ids)}
+    values = {**planned.values, "offset": params.offset, "limit": params.per_page}
+    return _ranked_page(planned.shape, sort), values
+
+
+@functools.lru_cache(maxsize=SHAPES_KEPT)
+def _ranked_page(shape: "_Shape", sort: SearchSort) -> Select:
+    facet = ActivityFacet
+    built = _built(shape)
+    located = built.distance is not None
     page = (
-        planned.statement.order_by(
-            *_order(sort, planned.distance, planned.score, facet.name, facet.activity_id)
+        built.statement.order_by(
+            *_order(sort, built.distance, built.score, facet.name, facet.activity_id)
         )
-        .offset(params.offset)
-        .limit(params.per_page)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
     )
 
     def in_order(c):  # the same order, on the page's own columns
         return _order(sort, c.distance_km if located else None, c.score, c.name, c.activity_id)
 
     return cards.with_cards(page, "activity_id", in_order)
+
+
+@functools.lru_cache(maxsize=SHAPES_KEPT)
+def _page_of_ids(shape: "_Shape") -> Select:
+    ids = bindparam("ids", expanding=True, type_=ActivityFacet.activity_id.type)
+    page = _built(shape).statement.where(ActivityFacet.activity_id.in_(ids))
+    return cards.with_cards(page, "activity_id", lambda _: [])
 
 
 def search(
@@ -401,54 +438,173 @@ def _suggestions(vocabulary: Snapshot, value: str) -> list[Suggestion]:
 ACCEPTING_VALUES = [status.value for status in ACCEPTING]
 
 
-def _query(request, location, terms, dialect, now):
-    """The filtered, scored candidates, read from the narrow ``activity_facet`` table."""
+# --- the statement, built once per shape ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Everything that decides the form of a search's statement, and nothing of its values:
+    requests of one shape share one statement (built once, ``_built``), each binding its own
+    postcode, terms, words and times. Building and caching the statement afresh for every
+    request cost more Python than the rest of a located search's answer."""
+
+    dialect: str
+    located: bool
+    accessibility: int  # features asked for (SQLite checks each with its own value)
+    remote: bool  # services with no venue that serve the place join the candidates
+    online: bool  # activities with no venue pass a located search
+    asked: bool  # needs or categories asked for
+    direct: bool  # ... of which some asked for directly (not only via a need)
+    from_q: bool  # needs or categories that words in q named
+    words: bool  # q's words, as text
+    age: bool
+    days: int
+    available_from: bool
+    available_to: bool
+    delivery: bool
+    cost: CostFilter | None
+    languages: bool
+    accepting: bool
+    assured: bool
+
+    @classmethod
+    def of(cls, request: SearchRequest, location, terms: _Terms, dialect: str) -> "_Shape":
+        located = location is not None
+        return cls(
+            dialect=dialect,
+            located=located,
+            accessibility=len(request.accessibility),
+            remote=located
+            and request.include_remote
+            and not request.include_online
+            and not request.accessibility,
+            online=request.include_online,
+            asked=bool(terms.asked.wanted),
+            direct=bool(terms.asked.direct | terms.from_q.direct),
+            from_q=bool(terms.from_q.wanted),
+            words=bool(terms.q_words),
+            age=request.age is not None,
+            days=len(set(request.days)),
+            available_from=request.available_from is not None,
+            available_to=request.available_to is not None,
+            delivery=bool(request.delivery),
+            cost=request.cost,
+            languages=bool(request.languages),
+            accepting=request.accepting_referrals,
+            assured=request.assured_only,
+        )
+
+
+@dataclass(frozen=True)
+class _Context:
+    """One request's values, which the kept statement's parameters are read from."""
+
+    request: SearchRequest
+    location: Location | None
+    terms: _Terms
+    now: datetime
+
+    @functools.cached_property
+    def box(self) -> tuple[float, ...]:
+        location = self.location
+        return bounding_box(location.latitude, location.longitude, self.request.radius_km)
+
+
+@dataclass(frozen=True)
+class _Built:
+    statement: Select
+    distance: Any
+    score: Any
+    values: tuple[tuple[str, Callable[[_Context], Any]], ...]  # parameter, how to read it
+
+
+class _Binder:
+    """Parameters for a statement under construction, each with how a request's value is
+    read (so a parameter is named, and its value found, in one place)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.values: dict[str, Callable[[_Context], Any]] = {}
+
+    def __call__(self, name: str, read: Callable[[_Context], Any], type_=None) -> Any:
+        self.values[name] = read
+        return bindparam(name, type_=type_)
+
+    def strings(self, name: str, read: Callable[[_Context], list[str]]) -> Any:
+        self.values[name] = read
+        return sql.bound_strings(name, self.dialect)
+
+    def text(self, name: str, read: Callable[[_Context], list[str]]) -> Any:
+        self.values[name] = lambda c: sql.text_query(read(c), self.dialect)
+        return bindparam(name, type_=String)
+
+
+def _ids(term_ids: set[uuid.UUID]) -> list[str]:
+    return sorted(str(t) for t in term_ids)
+
+
+@functools.lru_cache(maxsize=SHAPES_KEPT)
+def _built(shape: _Shape) -> _Built:
+    """The filtered, scored candidates of ``shape``'s requests, read from the narrow
+    ``activity_facet`` table."""
+    bind = _Binder(shape.dialect)
+    dialect = shape.dialect
     facet = ActivityFacet
     where = [facet.listed.is_(True)]
     distance = None
     joins = []
-    if location:
-        lat_min, lat_max, lon_min, lon_max = bounding_box(
-            location.latitude, location.longitude, request.radius_km
-        )
+    now = bind("now", lambda c: c.now, UTCDateTime())
+    accessibility = [
+        bind(f"accessibility_{n}", lambda c, n=n: str(c.request.accessibility[n]), String)
+        for n in range(shape.accessibility)
+    ]
+    features = (
+        bind.strings("accessibility", lambda c: [str(f) for f in c.request.accessibility])
+        if dialect == "postgresql"
+        else accessibility
+    )
+    if shape.located:
         place = ActivityPlace
-        exact = sql.haversine_km(
-            place.latitude, place.longitude, location.latitude, location.longitude
-        )
+        latitude = bind("latitude", lambda c: c.location.latitude, Float)
+        longitude = bind("longitude", lambda c: c.location.longitude, Float)
+        radius = bind("radius_km", lambda c: float(c.request.radius_km), Float)
+        exact = sql.haversine_km(place.latitude, place.longitude, latitude, longitude)
         place_where = [
-            place.latitude.between(lat_min, lat_max),
-            place.longitude.between(lon_min, lon_max),
+            place.latitude.between(
+                bind("lat_min", lambda c: c.box[0], Float), bind("lat_max", lambda c: c.box[1])
+            ),
+            place.longitude.between(
+                bind("lon_min", lambda c: c.box[2], Float), bind("lon_max", lambda c: c.box[3])
+            ),
         ]
-        if request.accessibility:
-            place_where.append(
-                sql.json_has_all(place.accessibility, request.accessibility, dialect)
-            )
+        if shape.accessibility:
+            place_where.append(sql.json_has_all(place.accessibility, features, dialect))
         nearby = (
             select(place.activity_id, func.min(exact).label("distance_km"))
             .where(*place_where)
             .group_by(place.activity_id)
-            .having(func.min(exact) <= request.radius_km)
+            .having(func.min(exact) <= radius)
         )
-        offers_remote = request.include_remote and not request.include_online
-        if offers_remote and not request.accessibility:
+        if shape.remote:
             # Phone, online and home-visit services (no venue) whose organisation serves
             # this place join the candidates, with no distance.
-            nearby = nearby.union_all(_serving_remotely(location))
+            key = bind("place_key", lambda c: c.location.sector or c.location.outcode, String)
+            nearby = nearby.union_all(_serving_remotely(key))
         nearby = nearby.subquery("nearby")
         distance = nearby.c.distance_km
         joins.append(nearby)
-        if request.include_online and not request.accessibility:
+        if shape.online and not shape.accessibility:
             has_venue = exists().where(ActivityVenue.activity_id == facet.activity_id)
             where.append(or_(nearby.c.activity_id.is_not(None), ~has_venue))
         else:
             where.append(nearby.c.activity_id.is_not(None))
-    elif request.accessibility:
+    elif shape.accessibility:
         accessible = (
             select(ActivityVenue.activity_id)
             .join(Venue, Venue.id == ActivityVenue.venue_id)
             .where(
                 Venue.archived_at.is_(None),
-                sql.json_has_all(Venue.accessibility, request.accessibility, dialect),
+                sql.json_has_all(Venue.accessibility, features, dialect),
             )
         )
         where.append(facet.activity_id.in_(accessible))
@@ -456,42 +612,50 @@ def _query(request, location, terms, dialect, now):
     # Terms are checked on the facet row itself (GIN-indexed on PostgreSQL). A located
     # search has a few hundred candidates: each is checked for its words through its key;
     # a national one collects the text index's matches first.
-    few = location is not None and not request.include_online
-    if terms.asked.wanted:
-        where.append(_tagged(terms.asked.wanted, dialect))
-    if terms.from_q.wanted:
+    few = shape.located and not shape.online
+    words = bind.text("words", lambda c: c.terms.q_words) if shape.words else None
+    if shape.asked:
+        asked = bind.strings("asked", lambda c: _ids(c.terms.asked.wanted))
+        where.append(sql.json_has_any(facet.term_ids, asked, dialect))
+    if shape.from_q:
         # q's words as text, or the terms they named; the other words ("since her husband
         # died") only rank: those that match every word come first
-        named = _tagged(terms.from_q.wanted, dialect)
-        if terms.q_words:
-            named = or_(sql.text_match(facet.activity_id, terms.q_words, dialect, few), named)
+        named_ids = bind.strings("from_q", lambda c: _ids(c.terms.from_q.wanted))
+        named = sql.json_has_any(facet.term_ids, named_ids, dialect)
+        if shape.words:
+            named = or_(sql.text_match(facet.activity_id, words, dialect, few), named)
         where.append(named)
-    elif terms.q_words:
-        where.append(sql.text_match(facet.activity_id, terms.q_words, dialect, few))
-    if request.age is not None:
+    elif shape.words:
+        where.append(sql.text_match(facet.activity_id, words, dialect, few))
+    if shape.age:
+        age = bind("age", lambda c: c.request.age, Integer)
         where += [
-            or_(facet.minimum_age.is_(None), facet.minimum_age <= request.age),
-            or_(facet.maximum_age.is_(None), facet.maximum_age >= request.age),
+            or_(facet.minimum_age.is_(None), facet.minimum_age <= age),
+            or_(facet.maximum_age.is_(None), facet.maximum_age >= age),
         ]
-    if request.days:
-        where.append(facet.weekdays.op("&")(weekday_mask(request.days)) != 0)
-    if request.available_from or request.available_to:
-        where.append(exists(select(1).where(*_schedule_conditions(request, now))))
-    if request.delivery:
-        where.append(facet.delivery.op("&")(delivery_mask(request.delivery)) != 0)
-    if request.cost is CostFilter.free:
+    if shape.days:
+        mask = bind("weekdays", lambda c: weekday_mask(c.request.days), Integer)
+        where.append(facet.weekdays.op("&")(mask) != 0)
+    if shape.available_from or shape.available_to:
+        where.append(exists(select(1).where(*_schedule_conditions(shape, bind))))
+    if shape.delivery:
+        modes = bind("delivery", lambda c: delivery_mask(c.request.delivery), Integer)
+        where.append(facet.delivery.op("&")(modes) != 0)
+    if shape.cost is CostFilter.free:
         where.append(facet.cost_class == 0)
-    elif request.cost is CostFilter.low_cost:
+    elif shape.cost is CostFilter.low_cost:
         where.append(facet.cost_class <= 2)
-    if request.languages:
+    if shape.languages:
+        languages = bind.strings("languages", lambda c: list(c.request.languages))
         speaking = select(Activity.id).where(
-            sql.json_has_any(Activity.languages, request.languages, dialect)
+            sql.json_has_any(Activity.languages, languages, dialect)
         )
         where.append(facet.activity_id.in_(speaking))
     # Capacity is read per candidate through its primary key (a correlated subquery), not
     # joined: a join made PostgreSQL hash the whole capacity table for every search.
-    capacity_status = effective_sql(ActivityCapacity, now)
-    if request.accepting_referrals:
+    week = bind("week", lambda c: week_starting(c.now), Date)
+    capacity_status = effective_sql(ActivityCapacity, now, week)
+    if shape.accepting:
         where += [
             facet.takes_referrals.is_(True),
             exists().where(
@@ -499,13 +663,17 @@ def _query(request, location, terms, dialect, now):
                 capacity_status.in_(ACCEPTING_VALUES),
             ),
         ]
-    if request.assured_only:
-        where.append(facet.assured_until >= now.date())
+    if shape.assured:
+        where.append(facet.assured_until >= bind("today", lambda c: c.now.date(), Date))
     # Listings not confirmed for too long drop out of referral search (their organisation
     # still sees them in /v1/activities and in its review queue).
-    where.append(facet.last_confirmed_at >= now - timedelta(days=get_settings().hide_after_days))
+    hide_after = get_settings().hide_after_days
+    where.append(
+        facet.last_confirmed_at
+        >= bind("hidden_before", lambda c: c.now - timedelta(days=hide_after), UTCDateTime())
+    )
 
-    score = _score(request, terms, distance, now, capacity_status, dialect, few)
+    score = _score(shape, bind, words, distance, capacity_status, few)
     statement = select(
         facet.activity_id,
         facet.name,
@@ -517,42 +685,56 @@ def _query(request, location, terms, dialect, now):
     ).select_from(facet)
     for subquery in joins:
         statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
-    return statement.where(*where), distance, score
+    return _Built(statement.where(*where), distance, score, tuple(bind.values.items()))
 
 
-def _tagged(term_ids: set[uuid.UUID], dialect: str):
-    if not term_ids:
-        return false()
-    return sql.json_has_any(ActivityFacet.term_ids, sorted(str(t) for t in term_ids), dialect)
-
-
-def _schedule_conditions(request: SearchRequest, now: datetime) -> list:
+def _schedule_conditions(shape: _Shape, bind: _Binder) -> list:
+    today = bind("today", lambda c: c.now.date(), Date)
     conditions = [
         Schedule.activity_id == ActivityFacet.activity_id,
-        or_(Schedule.valid_to.is_(None), Schedule.valid_to >= now.date()),
+        or_(Schedule.valid_to.is_(None), Schedule.valid_to >= today),
     ]
-    if request.days:
-        conditions.append(sql.any_of([Schedule.byday.contains(day) for day in request.days]))
-    if request.available_from:
-        conditions.append(Schedule.opens_at >= request.available_from)
-    if request.available_to:
-        conditions.append(Schedule.closes_at <= request.available_to)
+    if shape.days:
+        days = [
+            bind(f"day_{n}", lambda c, n=n: sorted(set(c.request.days))[n], String)
+            for n in range(shape.days)
+        ]
+        conditions.append(sql.any_of([Schedule.byday.contains(day) for day in days]))
+    if shape.available_from:
+        conditions.append(
+            Schedule.opens_at >= bind("available_from", lambda c: c.request.available_from)
+        )
+    if shape.available_to:
+        conditions.append(
+            Schedule.closes_at <= bind("available_to", lambda c: c.request.available_to)
+        )
     return conditions
 
 
-def _score(request, terms, distance, now, capacity_status, dialect, few):
+def _score(shape: _Shape, bind: _Binder, words, distance, capacity_status, few):
     facet = ActivityFacet
-    if terms.asked.wanted or terms.from_q.wanted:
-        answers = [(_tagged(terms.asked.direct | terms.from_q.direct, dialect), 1.0)]
-        if terms.from_q.wanted and terms.q_words:
-            answers.append((sql.text_match(facet.activity_id, terms.q_words, dialect, few), 1.0))
+    dialect = shape.dialect
+    if shape.asked or shape.from_q:
+        direct = (
+            sql.json_has_any(
+                facet.term_ids,
+                bind.strings(
+                    "direct", lambda c: _ids(c.terms.asked.direct | c.terms.from_q.direct)
+                ),
+                dialect,
+            )
+            if shape.direct
+            else false()
+        )
+        answers = [(direct, 1.0)]
+        if shape.from_q and shape.words:
+            answers.append((sql.text_match(facet.activity_id, words, dialect, few), 1.0))
         relevance = case(*answers, else_=0.8)
     else:
         relevance = literal(1.0)
     if distance is not None:
-        proximity = case(
-            (distance.is_(None), 0.5), else_=1.0 - cast(distance, Float) / request.radius_km
-        )
+        radius = bind("radius_km", lambda c: float(c.request.radius_km), Float)
+        proximity = case((distance.is_(None), 0.5), else_=1.0 - cast(distance, Float) / radius)
     else:
         proximity = literal(0.5)
     by_capacity = (
@@ -569,10 +751,15 @@ def _score(request, terms, distance, now, capacity_status, dialect, few):
     accepting = case(
         (facet.takes_referrals.is_not(True), 0.0), else_=func.coalesce(by_capacity, 1.0)
     )
+    fresh = [
+        bind(f"confirmed_within_{days}", lambda c, days=days: c.now - timedelta(days=days),
+             UTCDateTime())
+        for days in (90, 180, 365)
+    ]  # fmt: skip
     freshness = case(
-        (facet.last_confirmed_at >= now - timedelta(days=90), 1.0),
-        (facet.last_confirmed_at >= now - timedelta(days=180), 0.6),
-        (facet.last_confirmed_at >= now - timedelta(days=365), 0.3),
+        (facet.last_confirmed_at >= fresh[0], 1.0),
+        (facet.last_confirmed_at >= fresh[1], 0.6),
+        (facet.last_confirmed_at >= fresh[2], 0.3),
         else_=0.0,
     )
     return (
@@ -596,7 +783,7 @@ def _page_rows(session, request, planned, params, now):
                 ActivityFacet.activity_id,
             )
         )
-        candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT)).all()
+        candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT), planned.values).all()
         sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
         far_future = datetime.max.replace(tzinfo=now.tzinfo)
         ordered = sorted(
@@ -610,20 +797,20 @@ def _page_rows(session, request, planned, params, now):
         found = {
             row.activity_id: row._mapping
             for row in (
-                session.execute(page_statement(planned, request.sort, params, wanted))
+                session.execute(*page_statement(planned, request.sort, params, wanted))
                 if wanted
                 else []
             )
         }
         rows = [found[activity_id] for activity_id in wanted if activity_id in found]
         return rows, candidates[0].total if candidates else 0
-    rows = [row._mapping for row in session.execute(page_statement(planned, request.sort, params))]
+    rows = [row._mapping for row in session.execute(*page_statement(planned, request.sort, params))]
     if rows:
         return rows, rows[0]["total"]
     if params.page == 1:
         return [], 0
     everything = select(func.count()).select_from(planned.statement.subquery())
-    return [], session.execute(everything).scalar_one()
+    return [], session.execute(everything, planned.values).scalar_one()
 
 
 # --- dressing the page --------------------------------------------------------------------
@@ -711,11 +898,11 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
     return options
 
 
-def _serving_remotely(location: Location) -> Select:
+def _serving_remotely(place_key) -> Select:
     """(activity id, no distance) for the services with no venue whose organisation
-    declares an area holding the place searched: its postcode sector, or its district when
-    there is no sector."""
-    areas = select(AreaKey.area_id).where(AreaKey.key == (location.sector or location.outcode))
+    declares an area holding the place searched (``place_key``): its postcode sector, or
+    its district when there is no sector."""
+    areas = select(AreaKey.area_id).where(AreaKey.key == place_key)
     serving = select(OrganisationServedArea.organisation_id).where(
         OrganisationServedArea.area_id.in_(areas)
     )

@@ -1,26 +1,62 @@
 """The few SQL pieces that PostgreSQL and SQLite spell differently."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, exists, func, or_, select, table
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.dialects.postgresql import array
 
 from app.geo.service import EARTH_RADIUS_KM
 
 
-def json_has_any(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
+def bound_strings(name: str, dialect: str) -> BindParameter:
+    """A list of strings bound when the statement runs (``json_has_any`` and
+    ``json_has_all`` take it for ``values``): a text[] on PostgreSQL, an expanding IN list
+    on SQLite. Statements kept for reuse bind their lists this way."""
+    if dialect == "postgresql":
+        return bindparam(name, type_=ARRAY(Text))
+    return bindparam(name, expanding=True)
+
+
+def _strings(values: Sequence[Any] | BindParameter, dialect: str):
+    """Values as the dialect's list of strings; bound values stay as they are."""
+    if isinstance(values, BindParameter):
+        return values
+    strings = [v if isinstance(v, BindParameter) else str(v) for v in values]
+    return array(strings) if dialect == "postgresql" else strings
+
+
+def json_has_any(
+    column, values: Sequence[str] | BindParameter, dialect: str
+) -> ColumnElement[bool]:
     """The JSON array in ``column`` holds at least one of ``values`` (on PostgreSQL the ``?|``
     operator, which a GIN index on the column serves)."""
     if dialect == "postgresql":
-        return column.op("?|")(array([str(v) for v in values]))
+        return column.op("?|")(_strings(values, dialect))
     items = func.json_each(column).table_valued("value").alias()
-    return exists(select(1).select_from(items).where(items.c.value.in_([str(v) for v in values])))
+    return exists(select(1).select_from(items).where(items.c.value.in_(_strings(values, dialect))))
 
 
-def json_has_all(column, values: Sequence[str], dialect: str) -> ColumnElement[bool]:
-    """The JSON array in ``column`` holds every one of ``values``."""
+def json_has_all(
+    column, values: Sequence[str] | BindParameter, dialect: str
+) -> ColumnElement[bool]:
+    """The JSON array in ``column`` holds every one of ``values`` (on SQLite, one check per
+    value: bind each value on its own there)."""
     if dialect == "postgresql":
-        return func.jsonb_exists_all(column, array([str(v) for v in values]))
+        return func.jsonb_exists_all(column, _strings(values, dialect))
     return and_(*(json_has_any(column, [value], dialect) for value in values))
 
 
@@ -29,24 +65,38 @@ _pg_search = table("activity_search", column("activity_id"), column("tsv"))
 _sqlite_fts = table("activity_fts", column("activity_id"), column("document"))
 
 
-def text_match(
-    activity_id_column, words: Sequence[str], dialect: str, per_candidate: bool = False
-) -> ColumnElement[bool]:
-    """Every word, stemmed, occurs in the activity's search document. ``per_candidate``:
-    the candidates are few (a located search), so check each one's document through its
-    primary key rather than collect every match in the country first (PostgreSQL; SQLite's
-    full-text table has no key to look a document up by)."""
+def text_query(words: Sequence[str], dialect: str) -> str:
+    """``words`` as the full-text query ``text_match`` runs (bind it to a statement kept
+    for reuse): plain words for PostgreSQL's plainto_tsquery, quoted terms joined by AND
+    for SQLite's FTS5 MATCH."""
     if dialect == "postgresql":
-        query = func.plainto_tsquery("english", " ".join(words))
+        return " ".join(words)
+    return " AND ".join('"' + word.replace('"', "") + '"' for word in words)
+
+
+def text_match(
+    activity_id_column,
+    words: Sequence[str] | BindParameter,
+    dialect: str,
+    per_candidate: bool = False,
+) -> ColumnElement[bool]:
+    """Every word, stemmed, occurs in the activity's search document (``words``, or a
+    bound ``text_query``). ``per_candidate``: the candidates are few (a located search),
+    so check each one's document through its primary key rather than collect every match in
+    the country first (PostgreSQL; SQLite's full-text table has no key to look a document
+    up by)."""
+    if not isinstance(words, BindParameter):
+        words = text_query(words, dialect)
+    if dialect == "postgresql":
+        query = func.plainto_tsquery("english", words)
         if per_candidate:
             return exists().where(
                 _pg_search.c.activity_id == activity_id_column, _pg_search.c.tsv.op("@@")(query)
             )
         matching = select(_pg_search.c.activity_id).where(_pg_search.c.tsv.op("@@")(query))
     else:
-        fts_query = " AND ".join('"' + word.replace('"', "") + '"' for word in words)
         matching = select(_sqlite_fts.c.activity_id).where(
-            _sqlite_fts.c.document.op("MATCH")(fts_query)
+            _sqlite_fts.c.document.op("MATCH")(words)
         )
     return activity_id_column.in_(matching)
 
