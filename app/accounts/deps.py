@@ -122,7 +122,7 @@ def _principal_for_key(session: Session, api_key: str) -> tuple[Principal, datet
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_authenticated(principal: CurrentPrincipal) -> Principal:
+async def require_authenticated(principal: CurrentPrincipal) -> Principal:
     if not principal.is_authenticated:
         raise Unauthorized()
     return principal
@@ -134,7 +134,7 @@ Authenticated = Annotated[Principal, Depends(require_authenticated)]
 def require_roles(*roles: GlobalRole) -> Callable[[Principal], Principal]:
     names = ", ".join(role.value for role in roles)
 
-    def dependency(principal: Authenticated) -> Principal:
+    async def dependency(principal: Authenticated) -> Principal:
         if not principal.has_role(*roles):
             raise Forbidden(f"This needs one of these roles: {names}")
         return principal

@@ -45,7 +45,7 @@ class ReportFormat(StrEnum):
     csv = "csv"
 
 
-def format_param(
+async def format_param(
     format_: Annotated[
         ReportFormat | None,
         Query(alias="format", description="json (default) or csv; or send Accept: text/csv"),

@@ -169,7 +169,7 @@ WebUrl = Annotated[
 ]
 
 
-def refuse_bad_query_text(request: Request) -> None:
+async def refuse_bad_query_text(request: Request) -> None:
     """App-wide dependency: no query or path value holds control characters (bodies are
     checked by RequestModel, the sign-in form by its own fields)."""
     for location, items in (

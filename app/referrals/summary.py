@@ -233,7 +233,7 @@ RESPONSES = {
 }
 
 
-def summary_format(
+async def summary_format(
     format_: Annotated[
         SummaryFormat | None,
         Query(

@@ -36,7 +36,7 @@ class Period:
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def period_params(
+async def period_params(
     from_: Annotated[
         Day | None, Query(alias="from", description="First day (default: 90 days ago)")
     ] = None,

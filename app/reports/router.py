@@ -300,7 +300,7 @@ class ProfileFormat(StrEnum):
     svg = "svg"
 
 
-def profile_format(
+async def profile_format(
     format_: Annotated[
         ProfileFormat | None,
         Query(
