@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel import Session, select
 
@@ -30,7 +31,7 @@ api_key_scheme = APIKeyHeader(
 KEY_USE_RESOLUTION = timedelta(minutes=5)
 
 
-def get_principal(
+async def get_principal(
     session: SessionDep,
     request: Request,
     token: Annotated[str | None, Security(bearer_scheme)],
@@ -38,7 +39,8 @@ def get_principal(
 ) -> Principal:
     """Who is calling: anonymous, a signed-in user, or an API key. Bad credentials are 401,
     including an empty or non-bearer `Authorization` or an empty `X-API-Key`: a caller who
-    sent credentials never silently becomes anonymous."""
+    sent credentials never silently becomes anonymous. Async: a credential the worker
+    remembers (``principals``) costs no I/O, and only one it must look up goes to a thread."""
     if "authorization" in request.headers and not token:
         raise Unauthorized("Authorization must be `Bearer <token>` from /v1/auth/token")
     if "x-api-key" in request.headers and not api_key:
@@ -46,12 +48,16 @@ def get_principal(
     if token and api_key:
         raise Unauthorized("Send either a bearer token or an API key, not both")
     if api_key:
-        principal = principals.lookup(api_key, lambda: _principal_for_key(session, api_key))
+        principal = principals.remembered(api_key) or await run_in_threadpool(
+            principals.lookup, api_key, lambda: _principal_for_key(session, api_key)
+        )
     elif token:
         claims = decode_access_token(token)  # signature and expiry: on every request
         if claims is None:
             raise Unauthorized(INVALID_TOKEN)
-        principal = principals.lookup(token, lambda: (_principal_for_token(session, claims), None))
+        principal = principals.remembered(token) or await run_in_threadpool(
+            principals.lookup, token, lambda: (_principal_for_token(session, claims), None)
+        )
     else:
         principal = ANONYMOUS
     session.info["principal"] = principal  # the audit log records who wrote

@@ -52,6 +52,23 @@ class PrincipalCache:
         if seconds == 0:
             return load()[0]
         key = hashlib.sha256(credential.encode()).digest()
+        if (remembered := self._fresh(key)) is not None:
+            return remembered
+        principal, expires_at = load()
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = _Entry(principal, time.monotonic() + seconds, expires_at)
+        return principal
+
+    def remembered(self, credential: str) -> Principal | None:
+        """The cached principal for ``credential`` if it is still fresh, else None (then
+        ``lookup`` loads it): what a caller on the event loop can ask without any I/O."""
+        if get_settings().auth_cache_seconds == 0:
+            return None
+        return self._fresh(hashlib.sha256(credential.encode()).digest())
+
+    def _fresh(self, key: bytes) -> Principal | None:
         entry = self._entries.get(key)
         if (
             entry is not None
@@ -59,12 +76,7 @@ class PrincipalCache:
             and (entry.expires_at is None or entry.expires_at > utcnow())
         ):
             return entry.principal
-        principal, expires_at = load()
-        with self._lock:
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[key] = _Entry(principal, time.monotonic() + seconds, expires_at)
-        return principal
+        return None
 
     def clear(self) -> None:
         with self._lock:

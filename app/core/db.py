@@ -3,11 +3,12 @@
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, MetaData, event, exc
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -170,18 +171,28 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_read_session(session: SessionDep) -> Iterator[Session]:
+async def get_read_session(session: SessionDep) -> AsyncIterator[Session]:
     """For routes that only read and can bear a replica's lag of a moment (referral
     search, reports): a session on the read replica, or the request's own session when
-    there is none (so no request holds two connections to one database)."""
+    there is none (so no request holds two connections to one database). Async, so the
+    usual case (no replica) costs no thread-pool hop; ending a replica's session does I/O
+    and goes to a thread."""
     if get_read_engine() is get_engine():
         yield session
         return
-    with Session(get_read_engine(), expire_on_commit=False) as reader:
-        try:
-            yield reader
-        finally:
-            reader.rollback()  # it wrote nothing; end its snapshot before the answer goes
+    reader = Session(get_read_engine(), expire_on_commit=False)
+    try:
+        yield reader
+    finally:
+        # It wrote nothing; end its snapshot before the answer goes.
+        await run_in_threadpool(_end_reading, reader)
+
+
+def _end_reading(reader: Session) -> None:
+    try:
+        reader.rollback()
+    finally:
+        reader.close()
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
