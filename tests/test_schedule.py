@@ -70,3 +70,23 @@ def test_earliest_of_several_schedules_and_day_and_time_filters():
 def test_summer_sessions_carry_the_bst_offset():
     found = next_session([schedule(byday="MO")], datetime(2026, 6, 1, 6, 0, tzinfo=UTC))
     assert found.starts_at.isoformat() == "2026-06-01T10:00:00+01:00"
+
+
+def test_the_shipped_bank_holiday_table_is_the_librarys():
+    """app/search/bank_holidays.py ships England and Wales's bank holidays as a table (so
+    workers need not load the holidays library); it must say what the library says, and
+    reach at least five years ahead (regenerate: python -m app.search.bank_holidays)."""
+    from app.search import bank_holidays
+
+    for year in range(bank_holidays.FIRST_YEAR, bank_holidays.LAST_YEAR + 1):
+        assert bank_holidays.of_year(year) == bank_holidays.from_library(year), year
+    assert bank_holidays.LAST_YEAR >= date.today().year + 5
+    assert bank_holidays.of_year(2023)[date(2023, 5, 8)] == "Coronation of Charles III"
+
+
+def test_a_year_beyond_the_table_is_asked_of_the_library():
+    from app.search import bank_holidays
+
+    year = bank_holidays.LAST_YEAR + 1
+    assert bank_holidays.of_year(year) == bank_holidays.from_library(year)
+    assert date(year, 12, 25) in bank_holidays.of_year(year)

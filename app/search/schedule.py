@@ -11,10 +11,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from app.activities.models import Frequency, Schedule
 from app.core.types import utcnow
+from app.search import bank_holidays
 
 UK = ZoneInfo("Europe/London")
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -54,15 +53,9 @@ def uk_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(UK).date()
 
 
-@functools.cache
-def _bank_holidays(year: int) -> dict[date, str]:
-    """England and Wales share their bank holidays (Scotland and Northern Ireland differ)."""
-    return dict(holidays.country_holidays("GB", subdiv="ENG", years=year))
-
-
 def bank_holiday(day: date) -> str | None:
-    """The bank holiday's name, or None on any other day."""
-    return _bank_holidays(day.year).get(day)
+    """The bank holiday's name (England and Wales), or None on any other day."""
+    return bank_holidays.of_year(day.year).get(day)
 
 
 @functools.lru_cache(maxsize=8)
