@@ -454,3 +454,11 @@ def test_a_page_past_the_last_still_counts_every_match(link_worker, directory):
     assert response.status_code == 200, response.text
     assert response.json()["contents"] == []
     assert response.json()["total_items"] == len(names(search(link_worker))) == 4
+
+
+def test_the_hide_after_setting_holds_for_a_kept_statement(link_worker, directory, monkeypatch):
+    from app.core.config import get_settings
+
+    assert "Health Walk" in names(search(link_worker))  # confirmed 200 days ago
+    monkeypatch.setattr(get_settings(), "hide_after_days", 100)
+    assert "Health Walk" not in names(search(link_worker))  # the same shape, read afresh

@@ -667,11 +667,12 @@ def _built(shape: _Shape) -> _Built:
         where.append(facet.assured_until >= bind("today", lambda c: c.now.date(), Date))
     # Listings not confirmed for too long drop out of referral search (their organisation
     # still sees them in /v1/activities and in its review queue).
-    hide_after = get_settings().hide_after_days
-    where.append(
-        facet.last_confirmed_at
-        >= bind("hidden_before", lambda c: c.now - timedelta(days=hide_after), UTCDateTime())
+    hidden_before = bind(
+        "hidden_before",
+        lambda c: c.now - timedelta(days=get_settings().hide_after_days),  # read per request
+        UTCDateTime(),
     )
+    where.append(facet.last_confirmed_at >= hidden_before)
 
     score = _score(shape, bind, words, distance, capacity_status, few)
     statement = select(
