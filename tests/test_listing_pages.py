@@ -114,3 +114,27 @@ def test_every_list_shares_the_capped_count(client, small_count_limit):
     assert [o["name"] for o in last["contents"]] == ["Echo"]
     assert last["last_page"] is True
     assert last["total_items"] == 5
+
+
+def test_the_public_total_is_remembered_until_listings_change(anon, client, directory):
+    """The public listing's total is counted once per worker and remembered (like the Open
+    Referral lists'); a write through Signpost forgets it at once. Admins are counted
+    afresh every time."""
+    from sqlalchemy import text
+
+    from app.core.db import get_engine
+
+    assert anon.get("/v1/activities").json()["total_items"] == 7
+    with get_engine().begin() as connection:  # behind Signpost's back: nothing forgets
+        connection.execute(
+            text("UPDATE activity SET archived_at = updated_at WHERE name = 'Group A'")
+        )
+    assert anon.get("/v1/activities").json()["total_items"] == 7  # remembered
+    assert client.get("/v1/activities").json()["total_items"] == 6  # an admin: counted
+    renamed = client.get("/v1/activities", params={"per_page": 1}).json()["contents"][0]
+    etag = client.get(f"/v1/activities/{renamed['id']}").headers["etag"]
+    patched = client.patch(
+        f"/v1/activities/{renamed['id']}", json={"name": "Group Z"}, headers={"If-Match": etag}
+    )
+    assert patched.status_code == 200, patched.text
+    assert anon.get("/v1/activities").json()["total_items"] == 6  # a write: forgotten

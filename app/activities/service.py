@@ -26,6 +26,7 @@ from app.core.pagination import JsonPage, PageParams, capped_count, page_of
 from app.core.sorting import ListingSort, after_clause, cursor_after, order_by_clauses
 from app.core.types import utcnow
 from app.core.validation import validate_merged
+from app.openreferral import counts
 from app.organisations import standing as organisation_standing
 from app.organisations import visibility as organisation_visibility
 from app.organisations.models import Organisation
@@ -106,18 +107,25 @@ def list_activities(
         page = page.offset(params.offset)
     page = page.limit(params.per_page + 1)
     in_order = partial(order_by_clauses, sort=filters.sort)  # on the page's own columns
+    # What the public may see is counted once per worker and remembered a while (like the
+    # Open Referral lists: app/openreferral/counts.py), so a front end or crawler paging
+    # through it does not count a thousand activities per page; members, stewards and
+    # admins, who see their own drafts change, are counted afresh every time.
+    key = _public_count_key(principal, filters)
+    remembered = counts.known(key) if key is not None else None
+    total = capped_count(statement) if remembered is None else None
     rows = [
-        row._mapping
-        for row in session.execute(
-            cards.with_cards(page, "id", in_order, total=capped_count(statement))
-        )
+        row._mapping for row in session.execute(cards.with_cards(page, "id", in_order, total=total))
     ]
     shown, more = rows[: params.per_page], len(rows) > params.per_page
+    counted = remembered if remembered is not None else rows[0]["capped_total"] if rows else None
+    if key is not None and remembered is None and counted is not None:
+        counts.remember(key, counted)
     envelope = page_of(
         cards.public_rows(session, shown, utcnow()),
         params,
         more=more,
-        counted=rows[0]["capped_total"] if rows else None,
+        counted=counted,
         count=lambda: session.execute(select(capped_count(statement))).scalar_one(),
     )
     if filters.after:  # a page after a cursor: where it stands is not counted
@@ -125,6 +133,14 @@ def list_activities(
     return JsonPage.of(
         ActivityPage, envelope, next_after=cursor_after(filters.sort, shown[-1]) if more else None
     )
+
+
+def _public_count_key(principal: Principal, filters: ActivityFilters) -> tuple | None:
+    """The key a public listing's total is remembered under; None for callers who see
+    more than the public does."""
+    if principal.is_steward_or_admin or principal.member_of:
+        return None
+    return ("v1/activities", replace(filters, sort=ListingSort.name, after=None))
 
 
 def every_activity(

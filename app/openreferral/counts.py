@@ -1,6 +1,7 @@
-"""How many items a feed list holds, remembered for ``SIGNPOST_FEED_COUNT_SECONDS`` (30)
-per list and filters: a crawler reads thousands of pages of the same list, and counting
-the whole country for each costs more than the page itself (bench/RESULTS.md). A commit
+"""How many items a public list holds (the Open Referral lists, and ``/v1/activities``
+as the public sees it), remembered for ``SIGNPOST_FEED_COUNT_SECONDS`` (30) per list and
+filters: a crawler reads thousands of pages of the same list, and counting the whole
+country for each costs more than the page itself (bench/RESULTS.md). A commit
 that adds, changes or removes an activity, organisation, venue or term empties this
 process's memory at once; other worker processes notice within those seconds.
 """
