@@ -4,7 +4,13 @@ SIGNPOST_EXACT_COUNT_LIMIT and say so, and listings page by cursor as well as by
 import pytest
 
 from app.core.config import get_settings
-from tests.factories import create_activity, create_organisation, create_venue
+from tests.factories import (
+    client_for,
+    create_activity,
+    create_organisation,
+    create_venue,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -116,21 +122,25 @@ def test_every_list_shares_the_capped_count(client, small_count_limit):
     assert last["total_items"] == 5
 
 
-def test_the_public_total_is_remembered_until_listings_change(anon, client, directory):
+def test_the_public_total_is_remembered_until_listings_change(anon, client, session, directory):
     """The public listing's total is counted once per worker and remembered (like the Open
-    Referral lists'); a write through Signpost forgets it at once. Admins are counted
-    afresh every time."""
+    Referral lists'); a write through Signpost forgets it at once. Admins and the
+    organisation's members, who see more than the public, are counted afresh every time."""
     from sqlalchemy import text
 
     from app.core.db import get_engine
 
-    assert anon.get("/v1/activities").json()["total_items"] == 7
+    listed = anon.get("/v1/activities").json()
+    assert listed["total_items"] == 7
+    organisation_id = listed["contents"][0]["organisation"]["id"]
+    member = client_for(make_user(session, member_of={organisation_id: "editor"}))
     with get_engine().begin() as connection:  # behind Signpost's back: nothing forgets
         connection.execute(
             text("UPDATE activity SET archived_at = updated_at WHERE name = 'Group A'")
         )
     assert anon.get("/v1/activities").json()["total_items"] == 7  # remembered
     assert client.get("/v1/activities").json()["total_items"] == 6  # an admin: counted
+    assert member.get("/v1/activities").json()["total_items"] == 6  # a member: counted too
     renamed = client.get("/v1/activities", params={"per_page": 1}).json()["contents"][0]
     etag = client.get(f"/v1/activities/{renamed['id']}").headers["etag"]
     patched = client.patch(

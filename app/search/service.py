@@ -554,14 +554,15 @@ def _built(shape: _Shape) -> _Built:
     distance = None
     joins = []
     now = bind("now", lambda c: c.now, UTCDateTime())
-    accessibility = [
-        bind(f"accessibility_{n}", lambda c, n=n: str(c.request.accessibility[n]), String)
-        for n in range(shape.accessibility)
-    ]
+    # The features asked for: one list on PostgreSQL, one value each on SQLite (whose
+    # json_has_all checks them one by one).
     features = (
         bind.strings("accessibility", lambda c: [str(f) for f in c.request.accessibility])
         if dialect == "postgresql"
-        else accessibility
+        else [
+            bind(f"accessibility_{n}", lambda c, n=n: str(c.request.accessibility[n]), String)
+            for n in range(shape.accessibility)
+        ]
     )
     if shape.located:
         place = ActivityPlace
