@@ -43,6 +43,7 @@ from app.openreferral.router import router as openreferral_router
 from app.organisations.router import router as organisations_router
 from app.referrals.router import router as referrals_router
 from app.reports.router import router as reports_router
+from app.search import search_log
 from app.search.router import router as search_router
 from app.support.router import router as support_router
 from app.teams.router import router as teams_router
@@ -106,6 +107,7 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # each search about 4 ms; bench/RESULTS.md).
     gc.freeze()
     yield
+    search_log.flush()  # the rows of searches answered since the last batch
     dispose_engines()
 
 

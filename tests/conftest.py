@@ -9,6 +9,9 @@ if not os.environ.get("SIGNPOST_DATABASE_URL"):
     os.environ["SIGNPOST_DATABASE_URL"] = f"sqlite:///{_tmp}/test.db"
 os.environ.setdefault("SIGNPOST_ENVIRONMENT", "test")
 os.environ.setdefault("SIGNPOST_MAIL_DIR", tempfile.mkdtemp(prefix="signpost-mail-"))
+# Each search's log row written as its answer goes, so a test sees it at once and no batch
+# outlives the test that made it; tests/test_search_log.py proves the batching.
+os.environ.setdefault("SIGNPOST_SEARCH_LOG_BATCH_SECONDS", "0")
 
 import pytest
 from fastapi.testclient import TestClient

@@ -1,17 +1,22 @@
 """What the hot paths cost in database work (issue #14): who is calling is remembered for
 a few seconds, without outliving a revocation; PostgreSQL's JIT is off; the search log
-is written after the answer and never fails a search."""
+is written after the answer, in batches, and never fails a search."""
 
+import time
 import uuid
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, func, select, text
 
 from app.accounts.models import GlobalRole, OrganisationRole
 from app.accounts.service import grant_membership
+from app.core.config import get_settings
 from app.core.db import get_engine
-from app.search import service as search_service
-from app.search.models import SearchLog
+from app.main import app
+from app.search import search_log
+from app.search.models import SearchDemandDay, SearchLog
+from app.vocabulary.seed import seed_vocabulary
 from tests.factories import client_for, create_listing, key_client, make_api_key, make_user
 
 
@@ -105,7 +110,7 @@ def test_a_search_log_that_cannot_be_written_costs_only_itself(
     create_listing(client, name="Unlogged Walking Group")
 
     unreachable = create_engine("sqlite:////nonexistent/signpost/search-log.db")
-    monkeypatch.setattr(search_service, "get_engine", lambda: unreachable)
+    monkeypatch.setattr(search_log, "get_engine", lambda: unreachable)
     answer = searcher.get("/v1/referral-options", params={"q": "walking"})
     monkeypatch.undo()
     assert answer.status_code == 200
@@ -118,3 +123,69 @@ def test_sqlite_commits_without_a_disk_sync_each_but_safely(session):
     assert session.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
     assert session.execute(text("PRAGMA synchronous")).scalar_one() == 1  # NORMAL
     assert session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+@pytest.fixture
+def batching(monkeypatch):
+    """Search-log batches of ``size`` rows or ``seconds`` (the test suite otherwise writes
+    each row at once)."""
+
+    def configure(size: int, seconds: float) -> None:
+        monkeypatch.setenv("SIGNPOST_SEARCH_LOG_BATCH_SIZE", str(size))
+        monkeypatch.setenv("SIGNPOST_SEARCH_LOG_BATCH_SECONDS", str(seconds))
+        get_settings.cache_clear()
+
+    yield configure
+    search_log.flush()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def logged(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(SearchLog))
+
+
+def test_search_log_rows_wait_for_a_full_batch_and_are_written_together(
+    client, searcher, session, batching
+):
+    seed_vocabulary(session)
+    session.commit()
+    create_listing(client, name="Batched Walking Group")
+    batching(size=3, seconds=60)
+    search = {"need": "low mood", "postcode": "BS5 6AW"}
+    for _ in range(2):
+        assert searcher.get("/v1/referral-options", params=search).status_code == 200
+    assert logged(session) == 0
+    assert search_log.pending() == 2
+
+    with Statements() as statements:
+        assert searcher.get("/v1/referral-options", params=search).status_code == 200
+    assert logged(session) == 3
+    assert search_log.pending() == 0
+    assert len(statements.touching("INSERT INTO search_log")) == 1
+    demand = session.execute(select(SearchDemandDay.place, SearchDemandDay.searches)).all()
+    assert [tuple(row) for row in demand] == [("BS5 6", 3)]  # the batch's rows, counted
+
+
+def test_a_search_log_batch_is_written_by_its_deadline(client, session, batching):
+    create_listing(client, name="Deadline Walking Group")
+    batching(size=100, seconds=0.2)
+    with TestClient(app) as served:  # one event loop for the whole test, as in a worker
+        served.headers.update({"X-API-Key": make_api_key(session, role=GlobalRole.link_worker)})
+        assert served.get("/v1/referral-options", params={"q": "walking"}).status_code == 200
+        assert logged(session) == 0
+        deadline = time.monotonic() + 5
+        while logged(session) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert logged(session) == 1
+
+
+def test_a_stopping_worker_writes_the_batch_it_holds(client, session, batching):
+    create_listing(client, name="Stopping Walking Group")
+    batching(size=100, seconds=60)
+    with TestClient(app) as served:
+        served.headers.update({"X-API-Key": make_api_key(session, role=GlobalRole.link_worker)})
+        assert served.get("/v1/referral-options", params={"q": "walking"}).status_code == 200
+        assert logged(session) == 0
+    assert logged(session) == 1

@@ -1,7 +1,15 @@
 from datetime import UTC, date, datetime, time
 
 from app.activities.models import Frequency, Schedule
-from app.search.schedule import UK, next_session, runs_on
+from app.search.schedule import (
+    UK,
+    CardSchedule,
+    Closed,
+    Closure,
+    next_session,
+    notices,
+    runs_on,
+)
 
 
 def schedule(freq="WEEKLY", byday="TU", opens="10:00", closes="12:00", **extra) -> Schedule:
@@ -90,3 +98,56 @@ def test_a_year_beyond_the_table_is_asked_of_the_library():
     year = bank_holidays.LAST_YEAR + 1
     assert bank_holidays.of_year(year) == bank_holidays.from_library(year)
     assert date(year, 12, 25) in bank_holidays.of_year(year)
+
+
+def card(byday="TU", opens="10:00", closes="12:00", venue_id=None, **extra) -> CardSchedule:
+    """A schedule as a search result's card holds it: these answers are remembered per
+    pattern and day, shared by every activity that meets alike."""
+    return CardSchedule.from_card(
+        {
+            "freq": extra.pop("freq", "WEEKLY"),
+            "interval": extra.pop("interval", 1),
+            "byday": byday,
+            "opens_at": opens,
+            "closes_at": closes,
+            "valid_from": extra.pop("valid_from", None),
+            "valid_to": extra.pop("valid_to", None),
+            "venue_id": venue_id,
+        }
+    )
+
+
+def test_a_remembered_day_answers_every_moment_of_it():
+    morning, evening = card("WE", "11:00", "12:00"), card("WE", "18:00", "19:00")
+    at = [datetime(2026, 11, 25, h, 0, tzinfo=UTC) for h in (10, 12, 19)]
+    starts = [next_session([morning, evening], moment).starts_at for moment in at]
+    assert starts == [
+        datetime(2026, 11, 25, 11, 0, tzinfo=UK),
+        datetime(2026, 11, 25, 18, 0, tzinfo=UK),
+        datetime(2026, 12, 2, 11, 0, tzinfo=UK),
+    ]
+    assert next_session([morning, evening], at[1], weekdays={"TH"}) is None
+    assert next_session([evening], at[0], window=(time(9, 0), time(13, 0))) is None
+
+
+def test_activities_meeting_alike_each_get_their_own_venue():
+    here, there = card(venue_id="venue-here"), card(venue_id="venue-there")
+    assert here == there  # one pattern, worked out once
+    assert next_session([here], NOW).schedule.venue_id == "venue-here"
+    assert next_session([there], NOW).schedule.venue_id == "venue-there"
+
+
+def test_closures_and_pauses_are_part_of_what_is_remembered():
+    weekly = card("FR")
+    closed = Closed(closures=(Closure("closure", date(2026, 11, 27), date(2026, 11, 27), "x"),))
+    assert next_session([weekly], NOW).starts_at.date() == date(2026, 11, 27)
+    assert next_session([weekly], NOW, closed=closed).starts_at.date() == date(2026, 12, 4)
+    paused = Closed(paused=True, paused_until=datetime(2026, 12, 5, tzinfo=UTC))
+    assert next_session([weekly], NOW, closed=paused).starts_at.date() == date(2026, 12, 11)
+    assert next_session([weekly], NOW, closed=Closed(paused=True)) is None
+    assert [n["kind"] for n in notices(closed, [weekly], NOW)] == [
+        "closure",
+        "bank_holiday",  # Christmas Day
+        "bank_holiday",  # New Year's Day
+    ]
+    assert [n["kind"] for n in notices(Closed(), [weekly], NOW)] == ["bank_holiday"] * 2

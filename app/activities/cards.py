@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, Select, select
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
-from app.activities.freshness import freshness
+from app.activities.freshness import freshness_json
 from app.activities.models import Activity, Schedule
 from app.activities.schemas import ActivityCard, ActivityPublic, SchedulePublic
 from app.capacity import service as capacity
@@ -55,6 +55,11 @@ LOAD = (
     selectinload(Activity.capacity),
 )
 CAPACITY_PREFIX = "capacity_"
+CAPACITY_KEYS = tuple(
+    column.key
+    for column in ActivityCapacity.__table__.c
+    if column.key not in ("activity_id", "organisation_id", "version")
+)
 
 
 def build(activity: Activity, closures: Iterable[Closure]) -> dict[str, Any]:
@@ -133,9 +138,7 @@ def with_cards(
     inner = page.subquery("page")
     activity_id = inner.c[id_column]
     capacity_columns = [
-        column.label(f"{CAPACITY_PREFIX}{column.key}")
-        for column in ActivityCapacity.__table__.c
-        if column.key not in ("activity_id", "organisation_id", "version")
+        ActivityCapacity.__table__.c[key].label(f"{CAPACITY_PREFIX}{key}") for key in CAPACITY_KEYS
     ]
     return (
         select(
@@ -162,22 +165,19 @@ def standings(
     """The standing of every organisation in ``rows`` (from ``with_cards``): as read, and
     computed live (one more round trip) only for those missing or run out."""
     found: dict[uuid.UUID, organisation_standing.Standing | None] = {}
+    required = organisation_standing.required_now()
     for row in rows:
-        found.setdefault(row["card_organisation_id"], organisation_standing.stored(row, now))
+        if (organisation_id := row["card_organisation_id"]) not in found:
+            found[organisation_id] = organisation_standing.stored(row, now, required)
     return organisation_standing.complete(session, found, found.keys(), now)
 
 
 def capacity_of(row: Mapping[str, Any]) -> Any:
     """The capacity columns of a ``with_cards`` row, as the capacity rules read them."""
-    return SimpleNamespace(
-        **{
-            key[len(CAPACITY_PREFIX) :]: value
-            for key, value in row.items()
-            if key.startswith(CAPACITY_PREFIX)
-        }
-    )
+    return SimpleNamespace(**{key: row[label] for key, label in _CAPACITY_LABELS})
 
 
+_CAPACITY_LABELS = tuple((key, f"{CAPACITY_PREFIX}{key}") for key in CAPACITY_KEYS)
 CARD_FIELDS = tuple(ActivityCard.model_fields)
 
 
@@ -194,10 +194,10 @@ def public_json(
     return {
         **{name: card[name] for name in CARD_FIELDS},
         "closures": [c for c in card["closures"] if c["ends_on"] >= today],
-        "capacity": capacity.summarise(capacity_row, now).model_dump(mode="json"),
-        "freshness": freshness(last_confirmed, now).model_dump(mode="json"),
+        "capacity": capacity.summary_json(capacity_row, now),
+        "freshness": freshness_json(last_confirmed, now),
         "assurance_level": str(standing.assurance_level),
-        "responsiveness": standing.responsiveness.model_dump(mode="json"),
+        "responsiveness": standing.responsiveness_json,
     }
 
 

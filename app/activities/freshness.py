@@ -9,11 +9,13 @@ still sees it, in listings and in its review queue. Confirming it unchanged
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.config import get_settings
+from app.core.schemas import as_json
 
 
 class FreshnessStatus(StrEnum):
@@ -32,6 +34,15 @@ class Freshness(SQLModel):
 
 
 def freshness(last_confirmed_at: datetime, now: datetime) -> Freshness:
+    return Freshness(**_freshness(last_confirmed_at, now))
+
+
+def freshness_json(last_confirmed_at: datetime, now: datetime) -> dict[str, Any]:
+    """``freshness(...)`` as JSON, for pages of many."""
+    return as_json(Freshness, **_freshness(last_confirmed_at, now))
+
+
+def _freshness(last_confirmed_at: datetime, now: datetime) -> dict[str, Any]:
     settings = get_settings()
     age = now - last_confirmed_at
     if age > timedelta(days=settings.stale_days):
@@ -40,12 +51,12 @@ def freshness(last_confirmed_at: datetime, now: datetime) -> Freshness:
         status = FreshnessStatus.due_for_review
     else:
         status = FreshnessStatus.fresh
-    return Freshness(
-        status=status,
-        last_confirmed_at=last_confirmed_at,
-        review_due_at=last_confirmed_at + timedelta(days=settings.review_due_days),
-        in_referral_search=age <= timedelta(days=settings.hide_after_days),
-    )
+    return {
+        "status": status,
+        "last_confirmed_at": last_confirmed_at,
+        "review_due_at": last_confirmed_at + timedelta(days=settings.review_due_days),
+        "in_referral_search": age <= timedelta(days=settings.hide_after_days),
+    }
 
 
 def nudge_unconfirmed(session: Session, now: datetime) -> int:

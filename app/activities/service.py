@@ -1,3 +1,4 @@
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -5,7 +6,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, Select, bindparam, or_, true
 from sqlmodel import Session, select
 
 from app.accounts.principal import Principal
@@ -65,13 +66,19 @@ def public_one(session: Session, activity: Activity) -> ActivityPublic:
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     """Live activities of organisations the public may see; members also see their own
     organisations' activities in any state; stewards and admins see all."""
-    if principal.is_steward_or_admin:
+    return _visible(principal.is_steward_or_admin, principal.member_of or None)
+
+
+def _visible(everything: bool, member_of: Any) -> ColumnElement[bool]:
+    """``visible_to``'s condition; ``member_of``: the caller's organisations (values or a
+    bound parameter), or None."""
+    if everything:
         return true()
     public = Activity.archived_at.is_(None) & Activity.organisation_id.in_(
         select(Organisation.id).where(organisation_visibility.public())
     )
-    if principal.member_of:
-        return or_(public, Activity.organisation_id.in_(principal.member_of))
+    if member_of is not None:
+        return or_(public, Activity.organisation_id.in_(member_of))
     return public
 
 
@@ -162,11 +169,31 @@ def every_activity(
 def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -> dict[str, Any]:
     """One activity as the API shows it (JSON), read from its card in one statement; 404
     when it does not exist or the caller may not see it."""
-    statement = select(Activity.id).where(Activity.id == activity_id, visible_to(principal))
-    rows = session.execute(cards.with_cards(statement, "id", lambda _: [])).all()
+    everything = principal.is_steward_or_admin
+    member = bool(principal.member_of) and not everything
+    values: dict[str, Any] = {"activity_id": activity_id}
+    if member:
+        values["member_of"] = list(principal.member_of)
+    rows = session.execute(_one_with_card(everything, member), values).all()
     if not rows:
         raise NotFound(f"No activity with id {activity_id}")
     return cards.public_rows(session, [rows[0]._mapping], utcnow())[0]
+
+
+@functools.cache
+def _one_with_card(everything: bool, member: bool) -> Select:
+    """``get_public``'s statement, built once for each kind of caller (all, members, the
+    public) with the activity and the caller's organisations bound when it runs."""
+    member_of = (
+        bindparam("member_of", expanding=True, type_=Activity.organisation_id.type)
+        if member
+        else None
+    )
+    statement = select(Activity.id).where(
+        Activity.id == bindparam("activity_id", type_=Activity.id.type),
+        _visible(everything, member_of),
+    )
+    return cards.with_cards(statement, "id", lambda _: [])
 
 
 def confirm_activity(session: Session, activity: Activity) -> Activity:

@@ -27,6 +27,7 @@ from app.capacity.rules import effective, effective_sql, week_starting
 from app.capacity.schemas import CapacityChangePublic, CapacityPublic, CapacitySummary
 from app.core.errors import Conflict, InvalidField, NotFound
 from app.core.pagination import Page, PageParams, paginate
+from app.core.schemas import as_json
 from app.core.validation import field_values, validate_merged
 from app.notifications.events import EventType, emit
 
@@ -72,17 +73,26 @@ def to_public(capacity: ActivityCapacity, now: datetime) -> CapacityPublic:
 
 
 def summarise(capacity: Any, now: datetime) -> CapacitySummary:
+    return CapacitySummary(**_summary(capacity, now))
+
+
+def summary_json(capacity: Any, now: datetime) -> dict[str, Any]:
+    """``summarise(...)`` as JSON, for pages of many."""
+    return as_json(CapacitySummary, **_summary(capacity, now))
+
+
+def _summary(capacity: Any, now: datetime) -> dict[str, Any]:
     state = effective(capacity, now)
-    return CapacitySummary(
-        status=state.status,
-        status_reason=state.reason,
-        unit=capacity.unit,
-        available=capacity.available,
-        maximum=capacity.maximum,
-        waiting_list_length=capacity.waiting_list_length,
-        paused_until=capacity.paused_until if state.status is CapacityStatus.paused else None,
-        updated=capacity.updated_at,
-    )
+    return {
+        "status": state.status,
+        "status_reason": state.reason,
+        "unit": capacity.unit,
+        "available": capacity.available,
+        "maximum": capacity.maximum,
+        "waiting_list_length": capacity.waiting_list_length,
+        "paused_until": capacity.paused_until if state.status is CapacityStatus.paused else None,
+        "updated": capacity.updated_at,
+    }
 
 
 def update_capacity(

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(5.0, ge=0, le=60)
     # How long a feed list's total is remembered per process (app/openreferral/counts.py).
     feed_count_seconds: float = Field(30.0, ge=0, le=3600)
+    # Search-log rows are written in batches per worker (app/search/search_log.py): when a
+    # batch holds this many rows or its first row has waited this long (0: each at once).
+    search_log_batch_size: int = Field(200, ge=1, le=10_000)
+    search_log_batch_seconds: float = Field(1.0, ge=0, le=60)
     # Demo accounts (one per role, password below) are created only by seed-demo.
     demo_password: SecretStr = SecretStr("signpost-demo")
     # Connections per worker process. Sync routes run in AnyIO's thread pool, which is sized

@@ -3,14 +3,29 @@
 from copy import copy
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import ConfigDict, StringConstraints, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import SQLModel
 
 from app.core.inputs import WebUrl, check_text
 
 # Phone numbers as people write them: digits, spaces, +, brackets and dashes.
 Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()-]{6,31}$")]
-__all__ = ["PatchModel", "Phone", "RequestModel", "WebUrl", "patch_model_of"]
+__all__ = ["PatchModel", "Phone", "RequestModel", "WebUrl", "as_json", "patch_model_of"]
+
+
+def as_json(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
+    """``model(**fields).model_dump(mode="json")`` without validating ``fields``, for the
+    values our own code works out many times per request (each search result's capacity,
+    freshness and next session): the same JSON from the model's own serialiser, in about
+    half the time."""
+    return model.__pydantic_serializer__.to_python(model.model_construct(**fields), mode="json")
 
 
 class RequestModel(SQLModel):

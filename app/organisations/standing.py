@@ -11,6 +11,7 @@ kinds are those it was computed for); a stale or missing one is computed from th
 tables, so an answer is always what the live tables say.
 """
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,26 +44,36 @@ COLUMNS = (
 @dataclass(frozen=True)
 class Standing:
     assurance_level: AssuranceLevel
-    responsiveness: Responsiveness
+    responsiveness_json: dict[str, Any]  # a ``Responsiveness`` as JSON, as stored
+
+    @functools.cached_property
+    def responsiveness(self) -> Responsiveness:
+        return Responsiveness.model_validate(self.responsiveness_json)
 
 
-def stored(row: Mapping[str, Any] | None, now: datetime) -> Standing | None:
+def required_now() -> list[str]:
+    """The assurance kinds required today, as a stored standing lists them."""
+    return [str(kind) for kind in rules.required_kinds()]
+
+
+def stored(
+    row: Mapping[str, Any] | None, now: datetime, required: list[str] | None = None
+) -> Standing | None:
     """The standing in a row with ``COLUMNS``, or None when it is missing, not computed yet
-    (a placeholder ``refresh`` is about to fill) or has run out."""
+    (a placeholder ``refresh`` is about to fill) or has run out (``required``: what
+    ``required_now`` says, for callers reading many rows)."""
     if row is None or not row["assurance_level"]:
         return None
     through = row["assurance_valid_through"]
     until = row["responsiveness_valid_until"]
     if (
-        row["assurance_required"] != [str(kind) for kind in rules.required_kinds()]
+        row["assurance_required"] != (required if required is not None else required_now())
         or (through is not None and now.date() > through)
         or (until is not None and now >= until)
     ):
         return None
-    return Standing(
-        AssuranceLevel(row["assurance_level"]),
-        Responsiveness.model_validate(row["responsiveness"]),
-    )
+    # Stored as Responsiveness.model_dump(mode="json") wrote it: passed through as it is.
+    return Standing(AssuranceLevel(row["assurance_level"]), row["responsiveness"])
 
 
 def for_organisations(
@@ -93,8 +104,7 @@ def complete(
     if missing:
         for organisation_id, values in _compute(session, missing, now).items():
             answer[organisation_id] = Standing(
-                AssuranceLevel(values["assurance_level"]),
-                Responsiveness.model_validate(values["responsiveness"]),
+                AssuranceLevel(values["assurance_level"]), values["responsiveness"]
             )
     return answer
 

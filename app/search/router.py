@@ -15,7 +15,7 @@ from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
 from app.referrals import summary
-from app.search import service
+from app.search import search_log, service
 from app.search.schemas import ReferralOptionPage
 from app.venues.models import AccessibilityFeature
 
@@ -136,7 +136,7 @@ def find_referral_options(
     )
     found, log = service.search(reader, request, page)
     answer = found.response()
-    answer.background = BackgroundTask(service.write_log, log)  # after the answer has gone
+    answer.background = BackgroundTask(search_log.add, log)  # after the answer has gone
     return answer
 
 

@@ -6,7 +6,7 @@ closures, the bank holidays of England and Wales unless it runs on them, and a p
 import calendar
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,9 @@ HORIZON_DAYS = 400  # look a little over a year ahead, enough for any monthly pa
 
 @dataclass(frozen=True)
 class CardSchedule:
-    """A schedule as an activity card stores it (JSON), read back for ``next_session``."""
+    """A schedule as an activity card stores it (JSON), read back for ``next_session``.
+    Equal (and hashed alike) when they meet alike, wherever: many activities share a
+    pattern ("Tuesdays 10:00 to 12:00"), so working out when one meets serves them all."""
 
     freq: str
     interval: int
@@ -32,7 +34,7 @@ class CardSchedule:
     closes_at: time
     valid_from: date | None
     valid_to: date | None
-    venue_id: str | None
+    venue_id: str | None = field(compare=False)
 
     @classmethod
     def from_card(cls, data: dict) -> "CardSchedule":
@@ -210,37 +212,75 @@ def next_session(
         return None
     if closed.paused_until is not None:
         after = max(after, closed.paused_until)
+    schedules = tuple(schedules)
+    local_now = after.astimezone(UK)
+    plan = _sessions_from if _all_cards(schedules) else _sessions_from.__wrapped__
+    for starts, ends, index in plan(
+        schedules, local_now.date(), frozenset(weekdays or ()), window, closed
+    ):
+        if starts > local_now:
+            return Session(starts, ends, schedules[index])
+    return None
+
+
+def _all_cards(schedules: tuple) -> bool:
+    """Immutable schedules only (an ORM ``Schedule`` can change under a cached answer)."""
+    return all(type(s) is CardSchedule for s in schedules)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sessions_from(
+    schedules: tuple[Schedule, ...],
+    day: date,
+    weekdays: frozenset[str],
+    window: tuple[time | None, time | None],
+    closed: Closed,
+) -> tuple[tuple[datetime, datetime, int], ...]:
+    """Every session on ``day`` in time order, then the first of the first later day that
+    has one (within the horizon): the next session from any moment of ``day`` is the first
+    of these still to start. Each is (starts, ends, index into ``schedules``). Worked out
+    once a day for each pattern of schedules and closures, not for every result."""
     earliest, latest = window
     usable = [
-        s
-        for s in schedules
+        (index, s)
+        for index, s in enumerate(schedules)
         if (earliest is None or s.opens_at >= earliest)
         and (latest is None or s.closes_at <= latest)
     ]
-    if not usable:
-        return None
-    local_now = after.astimezone(UK)
-    for offset in range(HORIZON_DAYS):
-        day = local_now.date() + timedelta(days=offset)
-        if weekdays and WEEKDAYS[day.weekday()] not in weekdays:
+    found: list[tuple[datetime, datetime, int]] = []
+    for offset in range(HORIZON_DAYS if usable else 0):
+        on = day + timedelta(days=offset)
+        if weekdays and WEEKDAYS[on.weekday()] not in weekdays:
             continue
-        if closed.blocks(day):
+        if closed.blocks(on):
             continue
-        starts = [
-            (datetime.combine(day, s.opens_at, UK), s)
-            for s in usable
-            if runs_on(s, day) and datetime.combine(day, s.opens_at, UK) > local_now
-        ]
-        if starts:
-            start, schedule = min(starts, key=lambda pair: pair[0])
-            return Session(start, datetime.combine(day, schedule.closes_at, UK), schedule)
-    return None
+        sessions = sorted(  # stable: equal starts keep the schedules' order
+            (
+                (datetime.combine(on, s.opens_at, UK), datetime.combine(on, s.closes_at, UK), i)
+                for i, s in usable
+                if runs_on(s, on)
+            ),
+            key=lambda session: session[0],
+        )
+        if offset == 0:
+            found += sessions
+        elif sessions:
+            found.append(sessions[0])
+            break
+    return tuple(found)
 
 
 def notices(closed: Closed, schedules: Iterable[Schedule], now: datetime) -> list[dict[str, Any]]:
     """``closed.notices`` as the API shows them (``ClosureNotice``, as JSON)."""
+    schedules = tuple(schedules)
     today = uk_today(now)
-    return [
+    found = _notices if _all_cards(schedules) else _notices.__wrapped__
+    return [dict(notice) for notice in found(closed, schedules, today)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _notices(closed: Closed, schedules: tuple[Schedule, ...], today: date) -> tuple[dict, ...]:
+    return tuple(
         {
             "kind": c.kind,
             "starts_on": c.starts_on.isoformat(),
@@ -249,4 +289,4 @@ def notices(closed: Closed, schedules: Iterable[Schedule], now: datetime) -> lis
             "summary": c.summary(today),
         }
         for c in closed.notices(schedules, today)
-    ]
+    )

@@ -25,13 +25,12 @@ category also find what that need or category finds. The page says what it did:
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-import structlog
 from sqlalchemy import (
     Date,
     Float,
@@ -48,12 +47,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
 )
 from sqlmodel import Session
 
 from app.activities import cards
-from app.activities.freshness import freshness
+from app.activities.freshness import freshness_json
 from app.activities.models import (
     Activity,
     ActivityVenue,
@@ -63,11 +61,11 @@ from app.activities.models import (
 from app.areas.models import AreaKey, OrganisationServedArea
 from app.capacity.models import ActivityCapacity, CapacityStatus
 from app.capacity.rules import ACCEPTING, effective_sql, week_starting
-from app.capacity.service import summarise as summarise_capacity
+from app.capacity.service import summary_json as capacity_json
 from app.core.config import get_settings
-from app.core.db import get_engine
 from app.core.errors import InvalidField
 from app.core.pagination import JsonPage, PageParams, make_page
+from app.core.schemas import as_json
 from app.core.types import UTCDateTime, utcnow
 from app.geo.service import (
     Location,
@@ -82,7 +80,6 @@ from app.search.models import ActivityFacet, ActivityPlace, SearchLog
 from app.search.schedule import CardSchedule, Closed, next_session, notices
 from app.search.schemas import (
     Correction,
-    Matched,
     NextSession,
     OptionActivity,
     OptionOrganisation,
@@ -104,8 +101,6 @@ from app.vocabulary.matching import (
     vocabulary_words,
 )
 from app.vocabulary.snapshot import Snapshot, snapshot
-
-logger = structlog.get_logger("signpost.search")
 
 WEIGHTS = {"relevance": 0.40, "proximity": 0.30, "accepting": 0.15, "freshness": 0.15}
 FEW_RESULTS = 3
@@ -281,7 +276,7 @@ def search(
     session: Session, request: SearchRequest, params: PageParams, now: datetime | None = None
 ) -> tuple[JsonPage, SearchLog]:
     """Read with ``session`` (a replica's, perhaps). Returns the page and the search-log row
-    for it, which the caller writes (``write_log``) once the answer has gone."""
+    for it, which the caller hands to ``search_log.add`` once the answer has gone."""
     now = now or utcnow()
     planned = plan(session, request, now)
     location, terms = planned.location, planned.terms
@@ -851,7 +846,7 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
     if not rows:
         return []
     standings = cards.standings(session, rows, now)
-    filters = _applied_filters(request)
+    matcher = _Matcher(terms, _applied_filters(request))
     window = (request.available_from, request.available_to)
     days = set(request.days) or None
     options = []
@@ -864,10 +859,9 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
         schedules = [CardSchedule.from_card(s) for s in card["schedules"]]
         closed = Closed.of(card, capacity_row, now)
         upcoming = next_session(schedules, now, days, window, closed)
-        capacity = summarise_capacity(capacity_row, now)
+        capacity = capacity_json(capacity_row, now)
         standing = standings[row["card_organisation_id"]]
         distance = row["distance_km"]
-        tags = {uuid.UUID(t["id"]) for t in card["terms"]}
         options.append(
             {
                 "activity": {name: card[name] for name in OPTION_ACTIVITY_FIELDS},
@@ -878,23 +872,22 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
                 "venues": venues,
                 "distance_km": round(distance, 2) if distance is not None else None,
                 "nearest_venue": venue,
-                "next_session": NextSession(
+                "next_session": as_json(
+                    NextSession,
                     starts_at=upcoming.starts_at,
                     ends_at=upcoming.ends_at,
-                    venue_id=upcoming.schedule.venue_id,
-                ).model_dump(mode="json")
+                    venue_id=_uuid_or_none(upcoming.schedule.venue_id),
+                )
                 if upcoming
                 else None,
                 "closures": notices(closed, schedules, now),
-                "capacity_status": str(capacity.status),
-                "capacity": capacity.model_dump(mode="json"),
-                "responsiveness": standing.responsiveness.model_dump(mode="json"),
+                "capacity_status": capacity["status"],
+                "capacity": capacity,
+                "responsiveness": standing.responsiveness_json,
                 "assurance_status": str(standing.assurance_level),
-                "freshness": freshness(
-                    datetime.fromisoformat(card["last_confirmed_at"]), now
-                ).model_dump(mode="json"),
+                "freshness": freshness_json(datetime.fromisoformat(card["last_confirmed_at"]), now),
                 "score": round(float(row["score"]), 4),
-                "matched": _matched(tags, terms, filters).model_dump(mode="json"),
+                "matched": matcher.json(t["id"] for t in card["terms"]),
             }
         )
     return options
@@ -912,6 +905,10 @@ def _serving_remotely(place_key) -> Select:
         Activity.organisation_id.in_(serving),
         ~exists().where(ActivityVenue.activity_id == Activity.id),
     )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
 
 
 def _contact(card: dict) -> dict[str, str | None]:
@@ -939,21 +936,40 @@ def _nearest_venue(venues: list[dict], location: Location | None) -> dict | None
     )
 
 
-def _matched(tags, terms: _Terms, filters) -> Matched:
-    needs, categories = set(), set()
-    for term_set in (terms.asked, terms.from_q):
-        needs |= {
-            name
-            for need_id, name in term_set.needs.items()
-            if need_id in tags or any(need_id in term_set.via_needs.get(tag, ()) for tag in tags)
+class _Matcher:
+    """Which requested needs and categories each of an activity's terms answers, worked
+    out once per search: a need answers when the activity carries it or a category linked
+    to it; a category when the activity carries it."""
+
+    def __init__(self, terms: _Terms, filters: list[str]):
+        self.by_term: dict[str, tuple[set[str], set[str]]] = {}
+        for term_set in (terms.asked, terms.from_q):
+            for need_id, name in term_set.needs.items():
+                self._of(need_id)[0].add(name)
+            for category_id, need_ids in term_set.via_needs.items():
+                self._of(category_id)[0].update(term_set.needs[n] for n in need_ids)
+            for category_id, name in term_set.categories.items():
+                self._of(category_id)[1].add(name)
+        self.words = list(terms.q_words)
+        self.filters = filters
+
+    def _of(self, term_id: uuid.UUID) -> tuple[set[str], set[str]]:
+        return self.by_term.setdefault(str(term_id), (set(), set()))
+
+    def json(self, term_ids: Iterable[str]) -> dict[str, list[str]]:
+        """A ``Matched``, as JSON, for an activity carrying ``term_ids``."""
+        needs: set[str] = set()
+        categories: set[str] = set()
+        for term_id in term_ids:
+            if found := self.by_term.get(term_id):
+                needs |= found[0]
+                categories |= found[1]
+        return {
+            "needs": sorted(needs),
+            "categories": sorted(categories),
+            "words": list(self.words),
+            "filters": list(self.filters),
         }
-        categories |= {term_set.categories[tag] for tag in tags if tag in term_set.categories}
-    return Matched(
-        needs=sorted(needs),
-        categories=sorted(categories),
-        words=list(terms.q_words),
-        filters=filters,
-    )
 
 
 def _applied_filters(request: SearchRequest) -> list[str]:
@@ -1024,19 +1040,3 @@ def _log(request, location, terms, result_count) -> SearchLog:
         filters={key: value for key, value in filters.items() if value not in (None, [], False)},
         result_count=result_count,
     )
-
-
-def write_log(entry: SearchLog) -> None:
-    """Store a search's log row in its own short transaction, after the answer has gone
-    (a FastAPI background task), so no search waits for it. A failure is logged, once and
-    without the row, and costs only that statistic."""
-    try:
-        with Session(get_engine()) as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Statistics: losing the last few on a crash is fine, so do not make the
-                # commit wait for a WAL flush.
-                session.execute(text("SET LOCAL synchronous_commit = off"))
-            session.add(entry)
-            session.commit()
-    except Exception as error:
-        logger.warning("search_log_not_written", error=type(error).__name__)
