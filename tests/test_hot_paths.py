@@ -14,6 +14,8 @@ from app.accounts.service import grant_membership
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.main import app
+from app.organisations import visibility
+from app.organisations.models import PUBLIC, Organisation
 from app.search import search_log
 from app.search.models import SearchDemandDay, SearchLog
 from app.vocabulary.seed import seed_vocabulary
@@ -189,3 +191,14 @@ def test_a_stopping_worker_writes_the_batch_it_holds(client, session, batching):
         assert served.get("/v1/referral-options", params={"q": "walking"}).status_code == 200
         assert logged(session) == 0
     assert logged(session) == 1
+
+
+def test_the_public_check_is_written_as_its_partial_index_is():
+    """PostgreSQL uses ix_organisation_public only for a query whose condition it can prove
+    from literals: a bound status would leave every prepared statement's plan without it."""
+    compiled = select(Organisation.id).where(visibility.public()).compile(get_engine())
+    assert "organisation.status = 'published'" in str(compiled)
+    assert "archived_at IS NULL" in str(compiled)
+    assert compiled.params == {}
+    index = next(i for i in Organisation.__table__.indexes if i.name == "ix_organisation_public")
+    assert str(index.dialect_options["postgresql"]["where"]) == PUBLIC

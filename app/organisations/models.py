@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import EmailStr, StringConstraints
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from app.core.concurrency import version_column
@@ -80,9 +81,24 @@ class OrganisationBase(SQLModel):
 
 _version = version_column()
 
+# Who the public may see (``app.organisations.visibility.public``), written the same way in
+# that query and in the partial index that serves it: PostgreSQL proves a query may use a
+# partial index only from a matching literal, never from a bound value.
+PUBLIC = "status = 'published' AND archived_at IS NULL"
+
 
 class Organisation(OrganisationBase, table=True):
     __tablename__ = "organisation"
+    # Each activity of a public list or feed checks its organisation by this index alone
+    # (an index-only scan), not by reading the organisation's row.
+    __table_args__ = (
+        Index(
+            "ix_organisation_public",
+            "id",
+            postgresql_where=text(PUBLIC),
+            sqlite_where=text(PUBLIC),
+        ),
+    )
     __audit__ = "organisation"
     __mapper_args__ = {"version_id_col": _version}
 

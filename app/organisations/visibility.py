@@ -4,7 +4,7 @@ Published, live organisations are public; members also see their own organisatio
 any state; stewards and admins see all.
 """
 
-from sqlalchemy import ColumnElement, Select, or_, select, true
+from sqlalchemy import ColumnElement, Select, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.accounts.principal import Principal
@@ -12,9 +12,10 @@ from app.organisations.models import Organisation, OrganisationStatus
 
 
 def public() -> ColumnElement[bool]:
-    return (Organisation.status == OrganisationStatus.published) & (
-        Organisation.archived_at.is_(None)
-    )
+    """Published and live: the condition of ``ix_organisation_public``, with the status as a
+    literal (as the index has it) so that even a prepared statement's plan may use it."""
+    published = literal_column(f"'{OrganisationStatus.published.value}'")
+    return (Organisation.status == published) & Organisation.archived_at.is_(None)
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
