@@ -2,8 +2,10 @@
 SIGNPOST_EXACT_COUNT_LIMIT and say so, and listings page by cursor as well as by number."""
 
 import pytest
+from sqlalchemy import text
 
 from app.core.config import get_settings
+from app.core.db import get_engine
 from tests.factories import (
     client_for,
     create_activity,
@@ -126,10 +128,6 @@ def test_the_public_total_is_remembered_until_listings_change(anon, client, sess
     """The public listing's total is counted once per worker and remembered (like the Open
     Referral lists'); a write through Signpost forgets it at once. Admins and the
     organisation's members, who see more than the public, are counted afresh every time."""
-    from sqlalchemy import text
-
-    from app.core.db import get_engine
-
     listed = anon.get("/v1/activities").json()
     assert listed["total_items"] == 7
     organisation_id = listed["contents"][0]["organisation"]["id"]

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from app.accounts.models import GlobalRole
 from app.cli import cli
+from app.core.config import get_settings
 from app.geo.service import EARTH_RADIUS_KM
 from app.search.models import SearchLog
 from app.vocabulary.seed import seed_vocabulary
@@ -457,8 +458,6 @@ def test_a_page_past_the_last_still_counts_every_match(link_worker, directory):
 
 
 def test_the_hide_after_setting_holds_for_a_kept_statement(link_worker, directory, monkeypatch):
-    from app.core.config import get_settings
-
     assert "Health Walk" in names(search(link_worker))  # confirmed 200 days ago
     monkeypatch.setattr(get_settings(), "hide_after_days", 100)
     assert "Health Walk" not in names(search(link_worker))  # the same shape, read afresh

@@ -55,8 +55,9 @@ LOAD = (
     selectinload(Activity.capacity),
 )
 CAPACITY_PREFIX = "capacity_"
-CAPACITY_KEYS = tuple(
-    column.key
+# The capacity columns beside each card, and the labels they are read back by.
+_CAPACITY_LABELS = tuple(
+    (column.key, f"{CAPACITY_PREFIX}{column.key}")
     for column in ActivityCapacity.__table__.c
     if column.key not in ("activity_id", "organisation_id", "version")
 )
@@ -138,7 +139,7 @@ def with_cards(
     inner = page.subquery("page")
     activity_id = inner.c[id_column]
     capacity_columns = [
-        ActivityCapacity.__table__.c[key].label(f"{CAPACITY_PREFIX}{key}") for key in CAPACITY_KEYS
+        ActivityCapacity.__table__.c[key].label(label) for key, label in _CAPACITY_LABELS
     ]
     return (
         select(
@@ -177,7 +178,6 @@ def capacity_of(row: Mapping[str, Any]) -> Any:
     return SimpleNamespace(**{key: row[label] for key, label in _CAPACITY_LABELS})
 
 
-_CAPACITY_LABELS = tuple((key, f"{CAPACITY_PREFIX}{key}") for key in CAPACITY_KEYS)
 CARD_FIELDS = tuple(ActivityCard.model_fields)
 
 

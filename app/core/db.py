@@ -112,11 +112,16 @@ def _remember_long_statements() -> None:
     """psycopg remembers how it rewrote a statement's placeholders only for statements of
     up to 4 KiB and 50 parameters; a search's page statement is 7 to 9 KiB with 40 to 60, and
     was parsed again on every request. The application's statements are a bounded set (the
-    search keeps one per request shape), and psycopg keeps at most 128 of them."""
+    search keeps one per request shape), and psycopg keeps at most 128 of them. These are
+    psycopg's internals: a version without them is left as it is."""
     from psycopg import _queries
 
-    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 64 * 1024)
-    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 500)
+    for name, wanted in (
+        ("MAX_CACHED_STATEMENT_LENGTH", 64 * 1024),
+        ("MAX_CACHED_STATEMENT_PARAMS", 500),
+    ):
+        if isinstance(current := getattr(_queries, name, None), int):
+            setattr(_queries, name, max(current, wanted))
 
 
 _engine: Engine | None = None

@@ -56,18 +56,16 @@ def required_now() -> list[str]:
     return [str(kind) for kind in rules.required_kinds()]
 
 
-def stored(
-    row: Mapping[str, Any] | None, now: datetime, required: list[str] | None = None
-) -> Standing | None:
+def stored(row: Mapping[str, Any] | None, now: datetime, required: list[str]) -> Standing | None:
     """The standing in a row with ``COLUMNS``, or None when it is missing, not computed yet
     (a placeholder ``refresh`` is about to fill) or has run out (``required``: what
-    ``required_now`` says, for callers reading many rows)."""
+    ``required_now`` says, read once for all the rows)."""
     if row is None or not row["assurance_level"]:
         return None
     through = row["assurance_valid_through"]
     until = row["responsiveness_valid_until"]
     if (
-        row["assurance_required"] != (required if required is not None else required_now())
+        row["assurance_required"] != required
         or (through is not None and now.date() > through)
         or (until is not None and now >= until)
     ):
@@ -88,7 +86,8 @@ def for_organisations(
             OrganisationStanding.organisation_id.in_(wanted)
         )
     )
-    found = {row.organisation_id: stored(row._mapping, now) for row in rows}
+    required = required_now()
+    found = {row.organisation_id: stored(row._mapping, now, required) for row in rows}
     return complete(session, found, wanted, now)
 
 
