@@ -22,14 +22,32 @@ from app.vocabulary.seed import seed_vocabulary
 from tests.factories import client_for, create_listing, key_client, make_api_key, make_user
 
 
+def _flattened(parameters) -> list:
+    """A statement's parameter values in order, whether one set or many (executemany)."""
+    if isinstance(parameters, dict):
+        return list(parameters.values())
+    if parameters and isinstance(parameters[0], dict | tuple | list):
+        return [value for each in parameters for value in _flattened(each)]
+    return list(parameters or ())
+
+
 class Statements:
     """Counts the SQL statements the engine runs while it is active."""
 
     def __init__(self):
         self.seen: list[str] = []
+        self.parameters: list[list] = []  # each statement's parameter values, in order
+        self.alone: list[bool] = []  # whether each ran on its own, in autocommit
 
-    def __call__(self, _conn, _cursor, statement, *_):
+    def __call__(self, conn, _cursor, statement, parameters, *_):
         self.seen.append(statement)
+        self.parameters.append(_flattened(parameters))
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.name == "sqlite":  # sqlite3 begins only before a write: ask both
+            alone = dbapi.isolation_level is None and not dbapi.in_transaction
+        else:
+            alone = dbapi.autocommit and not dbapi.info.transaction_status  # IDLE
+        self.alone.append(alone)
 
     def __enter__(self):
         event.listen(get_engine(), "before_cursor_execute", self)
@@ -191,6 +209,58 @@ def test_a_stopping_worker_writes_the_batch_it_holds(client, session, batching):
         assert served.get("/v1/referral-options", params={"q": "walking"}).status_code == 200
         assert logged(session) == 0
     assert logged(session) == 1
+
+
+def test_demand_counts_are_written_in_key_order(client, searcher, session, batching):
+    """Two workers flushing batches that share (day, place, need) rows must take the rows'
+    locks in the same order, or PostgreSQL ends one of them as a deadlock and its batch is
+    lost: the upsert's rows go in key order, whatever order the searches came in."""
+    seed_vocabulary(session)
+    session.commit()
+    create_listing(client, name="Ordered Walking Group")
+    batching(size=3, seconds=60)
+    places = ["BS7 8", "BS5 6", "BS1 4"]  # searched from the last in key order to the first
+    with Statements() as statements:
+        for place in places:
+            params = {"need": "low mood", "postcode": f"{place}AA"}
+            assert searcher.get("/v1/referral-options", params=params).status_code == 200
+    upserts = [
+        parameters
+        for statement, parameters in zip(statements.seen, statements.parameters, strict=True)
+        if "INSERT INTO search_demand_day" in statement
+    ]
+    assert len(upserts) == 1
+    written = [place for place in upserts[0] if place in places]
+    assert written == sorted(places)
+
+
+def test_a_search_is_its_statements_alone_without_a_transaction(client, session, batching):
+    """BEGIN and COMMIT were two of a search's three round trips: a search reads in
+    autocommit, each statement on its own. The first search by a key not yet remembered
+    (the lookup marks the key used, a write) shares the request's one connection."""
+    create_listing(client, name="Autocommit Walking Group")
+    batching(size=100, seconds=60)  # the search log's own connection comes later
+    caller = key_client(make_api_key(session, role=GlobalRole.link_worker))
+    checkouts = []
+
+    def count(*_):
+        checkouts.append(1)
+
+    event.listen(get_engine().pool, "checkout", count)
+    try:
+        with Statements() as first:
+            assert caller.get("/v1/referral-options", params={"q": "walking"}).status_code == 200
+    finally:
+        event.remove(get_engine().pool, "checkout", count)
+    assert first.touching("api_key") and first.touching("activity_card")
+    assert len(checkouts) == 1
+
+    with Statements() as again:
+        response = caller.get("/v1/referral-options", params={"q": "walking"})
+    assert response.status_code == 200
+    names = [option["activity"]["name"] for option in response.json()["contents"]]
+    assert names == ["Autocommit Walking Group"]
+    assert again.seen and again.alone == [True] * len(again.seen)
 
 
 def test_the_public_check_is_written_as_its_partial_index_is():

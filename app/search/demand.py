@@ -35,8 +35,10 @@ def _count_new_searches(session: Session, _context, _instances) -> None:
     added = {name: table.c[name] + statement.excluded[name] for name in COUNTS}
     session.execute(
         statement.on_conflict_do_update(index_elements=["day", "place", "need_id"], set_=added),
+        # In key order: two workers writing their batches at once then take the rows' locks
+        # in the same order, so they queue instead of deadlocking.
         [
             {"day": day, "place": place, "need_id": need, **dict(zip(COUNTS, row, strict=True))}
-            for (day, place, need), row in counted.items()
+            for (day, place, need), row in sorted(counted.items())
         ],
     )

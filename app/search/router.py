@@ -10,7 +10,7 @@ from app.accounts.deps import CurrentPrincipal, require_roles
 from app.accounts.models import GlobalRole
 from app.activities import service as activities
 from app.activities.models import DeliveryMode
-from app.core.db import ReadSessionDep, SessionDep
+from app.core.db import SessionDep, StatementReaderDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
@@ -47,7 +47,7 @@ Many = Query(max_length=20)
     description=(service.__doc__ or "").split("\n\n", 1)[1],
 )
 def find_referral_options(
-    reader: ReadSessionDep,
+    reader: StatementReaderDep,
     page: PageDep,
     need: Annotated[
         list[Annotated[str, Query(min_length=1, max_length=100)]],
