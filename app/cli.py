@@ -12,7 +12,6 @@ from sqlmodel import Session
 import app.models  # noqa: F401 - every table mapped, audit hook registered
 from app.core.config import get_settings
 from app.core.db import get_engine
-from app.core.migrations import upgrade
 
 cli = typer.Typer(
     help="Signpost: the social prescribing directory API.",
@@ -50,6 +49,7 @@ def serve(
 def migrate() -> None:
     """Bring the database schema up to the latest migration, then index any activity the
     referral search does not know yet."""
+    from app.core.migrations import upgrade  # here: API workers import this module too
     from app.search.indexing import refresh_missing
 
     upgrade(get_settings().database_url)

@@ -1,3 +1,5 @@
+from sqlalchemy import text
+
 from app.core.migrations import head_revision
 
 
@@ -12,6 +14,20 @@ def test_readyz_checks_database_and_migrations(client):
     assert response.status_code == 200
     body = response.json()
     assert body == {"status": "ok", "database": "ok", "migration": head_revision()}
+
+
+def test_readyz_is_unavailable_while_the_schema_is_behind(client, session):
+    older = "0001_directory_core"
+    session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": older})
+    session.commit()
+    try:
+        response = client.get("/readyz")
+    finally:
+        session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()})
+        session.commit()
+    assert response.status_code == 503
+    assert response.json()["migration"] == f"{older} (head is {head_revision()})"
+    assert client.get("/readyz").status_code == 200
 
 
 def test_every_response_carries_a_request_id(client):

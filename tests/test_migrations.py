@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from app.core import schema_version
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import (
@@ -42,11 +43,24 @@ def test_upgrade_downgrade_upgrade():
     engine.dispose()
     assert set(inspect(engine).get_table_names()) & expected == set()
     assert current_revision(engine) is None
+    with engine.connect() as connection:
+        assert schema_version.current(connection) is None  # what /readyz reads
 
     upgrade(url)
     engine.dispose()
     assert expected <= set(inspect(engine).get_table_names())
     assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert schema_version.current(connection) == head_revision()
+
+
+def test_readiness_knows_the_latest_migration_as_alembic_does():
+    """/readyz reads the latest revision from the files' names, without Alembic."""
+    assert schema_version.latest() == head_revision()
+    assert schema_version.latest() == max(  # each file names its revision first
+        path.read_text().split("revision: str = ", 1)[1].split("\n", 1)[0].strip("'\"")
+        for path in schema_version.VERSIONS.glob("*.py")
+    )
 
 
 def test_capacity_is_backfilled_for_activities_that_existed_before_it(client):

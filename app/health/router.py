@@ -1,11 +1,11 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import QueuePool, text
+from sqlalchemy import QueuePool
 
+from app.core import schema_version
 from app.core.db import get_engine
 from app.core.errors import problem_responses
-from app.core.migrations import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 
@@ -34,10 +34,10 @@ def readyz() -> Health:
         # every connection is in use: a load balancer should send its next request elsewhere
         body = Health(status="unavailable", database="busy: every pooled connection in use")
         return JSONResponse(body.model_dump(), status_code=503)
+    head = schema_version.latest()
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        current, head = current_revision(engine), head_revision()
+            current = schema_version.current(connection)
     except Exception:
         return JSONResponse(
             Health(status="unavailable", database="unreachable").model_dump(), status_code=503
