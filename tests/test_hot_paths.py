@@ -2,6 +2,8 @@
 a few seconds, without outliving a revocation; PostgreSQL's JIT is off; the search log
 is written after the answer, in batches, and never fails a search."""
 
+import subprocess
+import sys
 import time
 import uuid
 
@@ -272,3 +274,14 @@ def test_the_public_check_is_written_as_its_partial_index_is():
     assert compiled.params == {}
     index = next(i for i in Organisation.__table__.indexes if i.name == "ix_organisation_public")
     assert str(index.dialect_options["postgresql"]["where"]) == PUBLIC
+
+
+def test_api_workers_do_not_import_what_only_other_commands_use():
+    """Each API worker imports the app and, as multiprocessing's main module, the CLI.
+    Alembic (migrations) and httpx (webhook delivery, the Open Referral importer) cost
+    about 12 and 2 MB per worker there, for nothing: #14's budget is 150 MB a worker."""
+    code = "import sys, app.cli, app.main; print(sorted({'alembic', 'httpx'} & set(sys.modules)))"
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split("\n")[-2]
+    assert imported == "[]"

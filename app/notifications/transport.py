@@ -13,9 +13,6 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-from standardwebhooks.webhooks import Webhook as Signer
-
 from app.core.config import get_settings
 
 
@@ -135,6 +132,12 @@ class WebhookSender:
     for the check and a private one for the request."""
 
     def __init__(self) -> None:
+        # Imported here: only the notifications worker sends; every API worker imports this
+        # module (to check destinations) and would carry httpx (about 6 MB) for nothing.
+        import httpx
+        from standardwebhooks.webhooks import Webhook
+
+        self._httpx, self._signer = httpx, Webhook
         timeout = get_settings().webhook_timeout_seconds
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
@@ -163,7 +166,7 @@ class WebhookSender:
             "host": parts.netloc.rsplit("@", 1)[-1],
             "webhook-id": message_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Signer(secret).sign(message_id, now, body),
+            "webhook-signature": self._signer(secret).sign(message_id, now, body),
         }
         try:
             response = self._client.post(
@@ -172,9 +175,9 @@ class WebhookSender:
                 headers=headers,
                 extensions={"sni_hostname": parts.hostname},
             )
-        except httpx.TimeoutException:
+        except self._httpx.TimeoutException:
             raise DeliveryFailed("timed out") from None
-        except httpx.HTTPError as error:
+        except self._httpx.HTTPError as error:
             raise DeliveryFailed(f"could not connect ({type(error).__name__})") from None
         if not 200 <= response.status_code < 300:
             raise DeliveryFailed(f"HTTP {response.status_code}", response.status_code)
