@@ -16,6 +16,7 @@ from tests.factories import (
     assure,
     client_for,
     create_activity,
+    create_listing,
     create_organisation,
     create_venue,
     make_user,
@@ -461,3 +462,29 @@ def test_the_hide_after_setting_holds_for_a_kept_statement(link_worker, director
     assert "Health Walk" in names(search(link_worker))  # confirmed 200 days ago
     monkeypatch.setattr(get_settings(), "hide_after_days", 100)
     assert "Health Walk" not in names(search(link_worker))  # the same shape, read afresh
+
+
+def test_q_ranks_what_names_its_terms_or_holds_its_words_above_what_is_only_linked(
+    client, session, link_worker
+):
+    """q "lonely" names the social-isolation need; music is only linked to it. A listing
+    ranks as fully relevant when it carries the need, or holds the word, whether or not it
+    also carries a linked term; carrying only a linked term ranks it lower."""
+    terms = {code: str(term.id) for code, term in seed_vocabulary(session).items()}
+    session.commit()
+    listed = {
+        "need": ([terms["social-isolation"]], "Meet neighbours over tea"),
+        "word": ([], "For anyone feeling lonely"),
+        "linked and word": ([terms["music-and-singing"]], "Singing for lonely people"),
+        "linked": ([terms["music-and-singing"]], "Singing in harmony"),
+    }
+    for name, (term_ids, description) in listed.items():
+        create_listing(client, name=name, description=description, term_ids=term_ids)
+    response = search(link_worker, q="lonely", postcode="BS5 6AW", radius_km=5)
+    assert response.status_code == 200, response.text
+    scores = {o["activity"]["name"]: o["score"] for o in response.json()["contents"]}
+    assert set(scores) == set(listed)
+    full = scores["need"]
+    assert scores["word"] == pytest.approx(full)
+    assert scores["linked and word"] == pytest.approx(full)
+    assert scores["linked"] == pytest.approx(full - 0.4 * 0.2)  # relevance 0.8, not 1

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Float,
     Integer,
@@ -44,6 +45,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    not_,
     null,
     or_,
     select,
@@ -538,6 +540,12 @@ def _ids(term_ids: set[uuid.UUID]) -> list[str]:
     return sorted(str(t) for t in term_ids)
 
 
+def _names_q_terms(bind: _Binder) -> ColumnElement[bool]:
+    """The activity carries a term that q's words named (or a narrower one)."""
+    named = bind.strings("from_q", lambda c: _ids(c.terms.from_q.wanted))
+    return sql.json_has_any(ActivityFacet.term_ids, named, bind.dialect)
+
+
 @functools.lru_cache(maxsize=SHAPES_KEPT)
 def _built(shape: _Shape) -> _Built:
     """The filtered, scored candidates of ``shape``'s requests, read from the narrow
@@ -616,10 +624,10 @@ def _built(shape: _Shape) -> _Built:
     if shape.from_q:
         # q's words as text, or the terms they named; the other words ("since her husband
         # died") only rank: those that match every word come first
-        named_ids = bind.strings("from_q", lambda c: _ids(c.terms.from_q.wanted))
-        named = sql.json_has_any(facet.term_ids, named_ids, dialect)
+        # The terms first: a row naming one is let in without a look at its document.
+        named = _names_q_terms(bind)
         if shape.words:
-            named = or_(sql.text_match(facet.activity_id, words, dialect, few), named)
+            named = or_(named, sql.text_match(facet.activity_id, words, dialect, few))
         where.append(named)
     elif shape.words:
         where.append(sql.text_match(facet.activity_id, words, dialect, few))
@@ -725,6 +733,9 @@ def _score(shape: _Shape, bind: _Binder, words, distance, capacity_status, few):
         )
         answers = [(direct, 1.0)]
         if shape.from_q and shape.words:
+            # The filter let in only rows naming q's terms or holding its words: a row that
+            # names none of them holds the words, with no second look at its document.
+            answers.append((not_(_names_q_terms(bind)), 1.0))
             answers.append((sql.text_match(facet.activity_id, words, dialect, few), 1.0))
         relevance = case(*answers, else_=0.8)
     else:

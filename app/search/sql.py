@@ -45,7 +45,7 @@ def json_has_any(
     """The JSON array in ``column`` holds at least one of ``values`` (on PostgreSQL the ``?|``
     operator, which a GIN index on the column serves)."""
     if dialect == "postgresql":
-        return column.op("?|")(_strings(values, dialect))
+        return column.bool_op("?|")(_strings(values, dialect))
     items = func.json_each(column).table_valued("value").alias()
     return exists(select(1).select_from(items).where(items.c.value.in_(_strings(values, dialect))))
 
