@@ -12,6 +12,7 @@ from app.cli import cli
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.migrations import downgrade
+from app.geo import service as geo
 from app.geo.models import Postcode
 from app.geo.outcodes import centroid
 from app.search.models import ActivityPlace
@@ -181,3 +182,18 @@ def test_migration_places_venues_that_existed_before_it(client, session):
         [venue["id"]],
         [need],
     )
+
+
+def test_a_worker_remembers_a_bounded_number_of_placed_postcodes(session, monkeypatch):
+    """Each worker remembers where the postcodes it was asked about lie, up to a limit (its
+    memory counts against #14's budget per worker); then it starts afresh."""
+    monkeypatch.setattr(geo, "_PLACED_MAX", 3)
+    geo.forget_placed()
+    asked = ["BS5 6AW", "BS5 6AX", "BS5 6AY", "BS5 6AZ", "BS5 6BA"]
+    sizes = []
+    for postcode in asked:
+        geo.resolve_postcode(session, postcode)
+        sizes.append(len(geo._placed_cache))
+    geo.forget_placed()
+    assert max(sizes) == 3
+    assert sizes == [1, 2, 3, 1, 2]

@@ -67,9 +67,11 @@ def resolve_postcode(session: Session, value: str, field: str = "query.postcode"
 
 
 # Where full postcodes lie, remembered by each worker for a while (a searched postcode is
-# often searched again): the postcode table changes only when a file is imported.
+# often searched again): the postcode table changes only when a file is imported. An entry
+# costs about 270 bytes, so at most about 3 MB a worker (50,000 would be 13 MB of the 150 MB
+# a worker may hold, issue #14); a worker that places more in ten minutes starts afresh.
 _PLACED_SECONDS = 600
-_PLACED_MAX = 50_000
+_PLACED_MAX = 10_000
 _placed_cache: dict[str, tuple[tuple[float, float] | None, float]] = {}
 
 
