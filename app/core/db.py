@@ -236,10 +236,11 @@ def autocommit(engine: Engine) -> Engine:
 async def get_statement_reader(session: SessionDep) -> AsyncIterator[Session]:
     """For routes that only read, whose statements each stand alone, and that can bear a
     replica's lag of a moment (the referral search): a session in autocommit on the read
-    replica, or on the primary when there is none. A search is then one round trip rather
-    than three (BEGIN, the page, COMMIT). Under PostgreSQL's default READ COMMITTED each
-    statement had its own snapshot anyway, so what a statement reads means the same; routes
-    that set anything for their transaction (``SET LOCAL``: reports) use ``ReadSessionDep``.
+    replica, or on the primary when there is none. No BEGIN and COMMIT round trips around
+    its statements: a search's page is one round trip, not three. Under PostgreSQL's default
+    READ COMMITTED each statement had its own snapshot anyway, so what a statement reads
+    means the same; routes that set anything for their transaction (``SET LOCAL``: reports)
+    use ``ReadSessionDep``.
 
     When the request's own session already holds a connection to the same database (its API
     key was just looked up and marked as used), the route shares it rather than hold a second
