@@ -68,6 +68,7 @@ from app.core.types import utcnow  # noqa: E402
 from app.geo.outcodes import outcodes  # noqa: E402
 from app.search import service as search_service  # noqa: E402
 from app.search.indexing import delivery_mask, refresh_missing, weekday_mask  # noqa: E402
+from app.search.models import FACET_FIELDS  # noqa: E402
 from app.vocabulary.models import TermSynonym  # noqa: E402
 from app.vocabulary.seed import CATEGORIES, NEEDS, seed_vocabulary  # noqa: E402
 
@@ -273,12 +274,12 @@ def generate() -> float:
         _copy(connection, "activity_venue", ("activity_id", "venue_id", "id"), venue_links)
         _copy(connection, "activity_search", ("activity_id", "document"), documents)
         _copy(connection, "activity_facet", FACET_COLUMNS, facet_rows)
-        _copy(
-            connection,
-            "activity_place",
-            ("activity_id", "venue_id", "latitude", "longitude", "accessibility"),
-            places,
+        # Places are written once the facets they carry a copy of are complete (below).
+        connection.execute(
+            "CREATE TEMP TABLE place_staging (activity_id uuid, venue_id uuid, "
+            "latitude float8, longitude float8, accessibility jsonb)"
         )
+        _copy(connection, "place_staging", PLACE_COLUMNS, places)
         # Capacity for every activity: mostly open, some counting places (a few full), 4%
         # paused and 6% running a waiting list.
         connection.execute(
@@ -334,6 +335,16 @@ def generate() -> float:
             WHERE t.id = f.activity_id AND t.organisation_id = a.organisation_id
             """
         )
+        facets = ", ".join(f"f.{name}" for name in FACET_FIELDS)
+        connection.execute(
+            f"""
+            INSERT INTO activity_place ({", ".join(PLACE_COLUMNS)}, {facets.replace("f.", "")}, tsv)
+            SELECT {", ".join(f"p.{name}" for name in PLACE_COLUMNS)}, {facets}, s.tsv
+            FROM place_staging AS p
+            JOIN activity_facet AS f ON f.activity_id = p.activity_id
+            JOIN activity_search AS s ON s.activity_id = p.activity_id
+            """
+        )
         connection.commit()
         connection.autocommit = True
         connection.execute("VACUUM ANALYZE")
@@ -358,6 +369,7 @@ def _copy(connection, table: str, columns, rows) -> None:
             copy.write_row(row)
 
 
+PLACE_COLUMNS = ("activity_id", "venue_id", "latitude", "longitude", "accessibility")
 ORG_COLUMNS = (
     "id",
     "name",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from app.activities import cards
@@ -23,7 +23,7 @@ from app.core.db import get_engine
 from app.core.types import utcnow
 from app.organisations import standing
 from app.organisations.models import OrganisationStanding
-from app.search.models import ActivityCardRecord, ActivityFacet
+from app.search.models import FACET_FIELDS, ActivityCardRecord, ActivityFacet, ActivityPlace
 from app.search.schedule import uk_today
 from app.search.schemas import OptionActivity, ReferralOptionPage
 from tests.factories import assure, create_venue, patch
@@ -45,6 +45,7 @@ def assert_read_model_is_live(admin, searcher=None) -> None:
         for activity in activities:
             assert stored[activity.id] == cards.build(activity, closed[activity.id]), activity.name
             assert facets[activity.id] == sorted(str(t.id) for t in activity.terms)
+        _assert_places_are_live(session, activities)
         rows = session.execute(
             select(OrganisationStanding.organisation_id, *standing.COLUMNS)
         ).all()
@@ -67,6 +68,41 @@ def assert_read_model_is_live(admin, searcher=None) -> None:
     assert ActivityPage.model_validate(body).model_dump(mode="json") == body  # the schema's
     if searcher is not None:
         _assert_search_is_live(searcher, admin)
+
+
+def _assert_places_are_live(session: Session, activities: list[Activity]) -> None:
+    """A row per live, located venue of each activity, each with a copy of the activity's
+    facets (and on PostgreSQL its text vector), which located searches filter and rank."""
+    located = {
+        (activity.id, venue.id)
+        for activity in activities
+        for venue in activity.venues
+        if venue.archived_at is None and venue.latitude is not None
+    }
+    by_activity = {
+        row[0]: tuple(row[1:])
+        for row in session.execute(
+            select(ActivityFacet.activity_id, *(getattr(ActivityFacet, f) for f in FACET_FIELDS))
+        )
+    }
+    places = session.execute(
+        select(
+            ActivityPlace.activity_id,
+            ActivityPlace.venue_id,
+            *(getattr(ActivityPlace, f) for f in FACET_FIELDS),
+        )
+    ).all()
+    assert {(row[0], row[1]) for row in places} == located
+    for row in places:
+        assert tuple(row[2:]) == by_activity[row[0]]
+    if session.get_bind().dialect.name == "postgresql":
+        stale = session.execute(
+            text(
+                "SELECT count(*) FROM activity_place AS p JOIN activity_search AS s "
+                "ON s.activity_id = p.activity_id WHERE p.tsv IS DISTINCT FROM s.tsv"
+            )
+        ).scalar_one()
+        assert stale == 0
 
 
 def _assert_search_is_live(searcher, admin) -> None:
@@ -247,6 +283,10 @@ WRITES: dict[str, Callable[[World, Session, Callable[[], None]], None]] = {
 @pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
 def test_the_read_model_matches_the_live_tables_after(write, session, client):
     world = build_world(session, client)
+    # Met at a venue placed by its postcode, so its place rows are checked after each write.
+    venue = create_venue(world.admin, name="Home Hall")
+    answer = patch(world.admin, _activity_path(world), {"venue_ids": [venue["id"]]})
+    assert answer.status_code == 200, answer.text
     assert_read_model_is_live(world.admin, world.link_worker)
     write(world, session, lambda: assert_read_model_is_live(world.admin, world.link_worker))
 

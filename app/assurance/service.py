@@ -31,7 +31,7 @@ from app.core.validation import field_values, validate_merged
 from app.notifications.events import EventType, emit
 from app.organisations.models import Organisation
 from app.organisations.visibility import is_visible
-from app.search.models import ActivityFacet
+from app.search.models import ActivityFacet, ActivityPlace
 from app.vocabulary import service as vocabulary
 
 EVIDENCE = ("evidence_reference", "evidence_note")
@@ -314,16 +314,14 @@ def refresh_index(session: Session, organisation_id: uuid.UUID) -> None:
 
     standing.mark(session, organisation_id)
     until = assured_until_for(session, [organisation_id])[organisation_id]
-    session.execute(
-        update(ActivityFacet)
-        .where(
-            ActivityFacet.activity_id.in_(
-                select(Activity.id).where(Activity.organisation_id == organisation_id)
-            )
+    activities = select(Activity.id).where(Activity.organisation_id == organisation_id)
+    for facets in (ActivityFacet, ActivityPlace):  # the place rows carry a copy
+        session.execute(
+            update(facets)
+            .where(facets.activity_id.in_(activities))
+            .values(assured_until=until)
+            .execution_options(synchronize_session=False)
         )
-        .values(assured_until=until)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def sweep(session: Session, today: date) -> int:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import delete, exists
+from sqlalchemy import delete, exists, text
 from sqlmodel import Session, select
 
 from app.activities import cards
@@ -121,6 +121,7 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         )
     ):
         tagged[activity_id].append(str(term_id))
+    facets: dict[uuid.UUID, dict] = {}
     for activity, organisation in pairs:
         words[activity.id] += [
             activity.name,
@@ -128,7 +129,7 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
             activity.suits,
             organisation.name,
         ]
-        _store_facet(
+        facets[activity.id] = _store_facet(
             session,
             activity,
             organisation,
@@ -148,7 +149,7 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         .where(ActivityTerm.activity_id.in_(ids))
     ):
         words[activity_id].append(synonym)
-    _store_places(session, ids)
+    _store_places(session, ids, facets)
     lexicon: set[str] = set()
     for activity_id, parts in words.items():
         document = " ".join(part for part in parts if part)[:20000]
@@ -161,10 +162,21 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
             session.add(row)
     add_to_lexicon(session, lexicon)
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Each place row holds its activity's text vector, generated from the document
+        # just stored (migration 0021).
+        session.execute(
+            text(
+                "UPDATE activity_place AS p SET tsv = s.tsv FROM activity_search AS s "
+                "WHERE s.activity_id = p.activity_id AND p.activity_id = ANY(:ids)"
+            ),
+            {"ids": ids},
+        )
     cards.store(session, ids)
 
 
-def _store_places(session: Session, ids: list[uuid.UUID]) -> None:
+def _store_places(session: Session, ids: list[uuid.UUID], facets: dict[uuid.UUID, dict]) -> None:
+    """A row per live, located venue of each activity, with its ``facets``."""
     session.exec(delete(ActivityPlace).where(ActivityPlace.activity_id.in_(ids)))
     for activity_id, venue in session.exec(
         select(ActivityVenue.activity_id, Venue)
@@ -182,6 +194,7 @@ def _store_places(session: Session, ids: list[uuid.UUID]) -> None:
                 latitude=venue.latitude,
                 longitude=venue.longitude,
                 accessibility=[str(feature) for feature in venue.accessibility],
+                **facets[activity_id],
             )
         )
 
@@ -197,7 +210,8 @@ def _store_facet(
     days: set[str],
     assured_until: date | None,
     term_ids: list[str],
-) -> None:
+) -> dict:
+    """Store the activity's ``SearchFacets``; returns them."""
     values = {
         "name": activity.name,
         "listed": (
@@ -222,6 +236,7 @@ def _store_facet(
     else:
         facet.sqlmodel_update(values)
         session.add(facet)
+    return values
 
 
 def refresh_missing(session: Session) -> int:

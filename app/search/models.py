@@ -91,17 +91,11 @@ class SearchWord(SQLModel, table=True):
     word: str = Field(primary_key=True, max_length=32)
 
 
-class ActivityFacet(SQLModel, table=True):
-    """One narrow row per activity with everything the referral search filters and ranks
-    on, so a national search reads one small indexed table instead of joining five.
-    Kept in step by ``app.search.indexing`` on every write that changes them (and by
-    ``signpost reindex-search``, which a scheduler runs nightly so ended schedules drop out).
-    """
+class SearchFacets(SQLModel):
+    """Everything the referral search filters and ranks an activity on, kept by
+    ``app.search.indexing`` on every write that changes it (and by ``signpost
+    reindex-search``, which a scheduler runs nightly so ended schedules drop out)."""
 
-    __tablename__ = "activity_facet"
-    __table_args__ = (Index("ix_activity_facet_listed_cost", "listed", "cost_class"),)
-
-    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
     name: str = Field(max_length=255)
     # Published, live organisation and an active, live activity: fit to be referred to.
     listed: bool
@@ -115,15 +109,28 @@ class ActivityFacet(SQLModel, table=True):
     cost_class: int = Field(description="0 free, 1 donation, 2 fee up to £5, 3 dearer or unpriced")
     last_confirmed_at: datetime = Field(sa_type=UTCDateTime)
     # Its need and category term ids, so a search checks them on the row it reads anyway
-    # (PostgreSQL also indexes them with GIN: migration 0012).
+    # (PostgreSQL also indexes the facets' with GIN: migration 0012).
     term_ids: list[str] = Field(
         default_factory=list, sa_type=JSONColumn, sa_column_kwargs={"server_default": "[]"}
     )
 
 
-class ActivityPlace(SQLModel, table=True):
-    """Where each activity meets, with the coordinates copied from its live venues, so the
-    search's bounding box is one range scan on one index with no joins."""
+class ActivityFacet(SearchFacets, table=True):
+    """One narrow row per activity with its ``SearchFacets``, so a national search reads one
+    small indexed table instead of joining five."""
+
+    __tablename__ = "activity_facet"
+    __table_args__ = (Index("ix_activity_facet_listed_cost", "listed", "cost_class"),)
+
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+
+
+class ActivityPlace(SearchFacets, table=True):
+    """Where each activity meets, with the coordinates copied from its live venues and a
+    copy of the activity's ``SearchFacets``: a located search reads the rows in its bounding
+    box (one range scan on one index) and filters and ranks them there, with no look-up
+    per candidate in another table. On PostgreSQL each row also holds the activity's
+    ``tsv`` (migration 0021), so its words are checked on the row too."""
 
     __tablename__ = "activity_place"
     __table_args__ = (Index("ix_activity_place_latitude_longitude", "latitude", "longitude"),)
@@ -135,6 +142,9 @@ class ActivityPlace(SQLModel, table=True):
     latitude: float
     longitude: float
     accessibility: list[str] = Field(default_factory=list, sa_type=JSONColumn)
+
+
+FACET_FIELDS = tuple(SearchFacets.model_fields)
 
 
 class ActivityCardRecord(SQLModel, table=True):

@@ -45,10 +45,12 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
     select,
+    union_all,
 )
 from sqlmodel import Session
 
@@ -213,6 +215,14 @@ class Plan:
     def score(self) -> Any:
         return _built(self.shape).score
 
+    @property
+    def name(self) -> Any:
+        return _built(self.shape).name
+
+    @property
+    def activity_id(self) -> Any:
+        return _built(self.shape).activity_id
+
 
 def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
     dialect = session.get_bind().dialect.name
@@ -250,12 +260,11 @@ def page_statement(
 
 @functools.lru_cache(maxsize=SHAPES_KEPT)
 def _ranked_page(shape: "_Shape", sort: SearchSort) -> Select:
-    facet = ActivityFacet
     built = _built(shape)
     located = built.distance is not None
     page = (
         built.statement.order_by(
-            *_order(sort, built.distance, built.score, facet.name, facet.activity_id)
+            *_order(sort, built.distance, built.score, built.name, built.activity_id)
         )
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
@@ -270,7 +279,8 @@ def _ranked_page(shape: "_Shape", sort: SearchSort) -> Select:
 @functools.lru_cache(maxsize=SHAPES_KEPT)
 def _page_of_ids(shape: "_Shape") -> Select:
     ids = bindparam("ids", expanding=True, type_=ActivityFacet.activity_id.type)
-    page = _built(shape).statement.where(ActivityFacet.activity_id.in_(ids))
+    built = _built(shape)
+    page = built.statement.where(built.activity_id.in_(ids))
     return cards.with_cards(page, "activity_id", lambda _: [])
 
 
@@ -512,6 +522,8 @@ class _Built:
     statement: Select
     distance: Any
     score: Any
+    name: Any
+    activity_id: Any
     values: tuple[tuple[str, Callable[[_Context], Any]], ...]  # parameter, how to read it
 
 
@@ -540,23 +552,26 @@ def _ids(term_ids: set[uuid.UUID]) -> list[str]:
     return sorted(str(t) for t in term_ids)
 
 
-def _names_q_terms(bind: _Binder) -> ColumnElement[bool]:
+def _names_q_terms(bind: _Binder, source) -> ColumnElement[bool]:
     """The activity carries a term that q's words named (or a narrower one)."""
     named = bind.strings("from_q", lambda c: _ids(c.terms.from_q.wanted))
-    return sql.json_has_any(ActivityFacet.term_ids, named, bind.dialect)
+    return sql.json_has_any(source.term_ids, named, bind.dialect)
+
+
+# Where the text vector of a place row is (PostgreSQL only; migration 0021, outside the
+# model like activity_search's).
+_PLACE_TSV = literal_column("activity_place.tsv")
 
 
 @functools.lru_cache(maxsize=SHAPES_KEPT)
 def _built(shape: _Shape) -> _Built:
-    """The filtered, scored candidates of ``shape``'s requests, read from the narrow
-    ``activity_facet`` table."""
+    """The filtered, scored candidates of ``shape``'s requests. A search without a place
+    reads the narrow ``activity_facet`` table; one with a place reads the rows of
+    ``activity_place`` in its bounding box, which carry the same facets (and the text
+    vector), each activity's nearest row counting, plus (``_no_venue_part``) the services
+    without a venue that the request lets in."""
     bind = _Binder(shape.dialect)
     dialect = shape.dialect
-    facet = ActivityFacet
-    where = [facet.listed.is_(True)]
-    distance = None
-    joins = []
-    now = bind("now", lambda c: c.now, UTCDateTime())
     # The features asked for: one list on PostgreSQL, one value each on SQLite (whose
     # json_has_all checks them one by one).
     features = (
@@ -567,108 +582,165 @@ def _built(shape: _Shape) -> _Built:
             for n in range(shape.accessibility)
         ]
     )
-    if shape.located:
-        place = ActivityPlace
-        latitude = bind("latitude", lambda c: c.location.latitude, Float)
-        longitude = bind("longitude", lambda c: c.location.longitude, Float)
-        radius = bind("radius_km", lambda c: float(c.request.radius_km), Float)
-        exact = sql.haversine_km(place.latitude, place.longitude, latitude, longitude)
-        place_where = [
-            place.latitude.between(
-                bind("lat_min", lambda c: c.box[0], Float), bind("lat_max", lambda c: c.box[1])
-            ),
-            place.longitude.between(
-                bind("lon_min", lambda c: c.box[2], Float), bind("lon_max", lambda c: c.box[3])
-            ),
-        ]
-        if shape.accessibility:
-            place_where.append(sql.json_has_all(place.accessibility, features, dialect))
-        nearby = (
-            select(place.activity_id, func.min(exact).label("distance_km"))
-            .where(*place_where)
-            .group_by(place.activity_id)
-            .having(func.min(exact) <= radius)
-        )
-        if shape.remote:
-            # Phone, online and home-visit services (no venue) whose organisation serves
-            # this place join the candidates, with no distance.
-            key = bind("place_key", lambda c: c.location.sector or c.location.outcode, String)
-            nearby = nearby.union_all(_serving_remotely(key))
-        nearby = nearby.subquery("nearby")
-        distance = nearby.c.distance_km
-        joins.append(nearby)
-        if shape.online and not shape.accessibility:
-            has_venue = exists().where(ActivityVenue.activity_id == facet.activity_id)
-            where.append(or_(nearby.c.activity_id.is_not(None), ~has_venue))
-        else:
-            where.append(nearby.c.activity_id.is_not(None))
-    elif shape.accessibility:
-        accessible = (
-            select(ActivityVenue.activity_id)
-            .join(Venue, Venue.id == ActivityVenue.venue_id)
-            .where(
-                Venue.archived_at.is_(None),
-                sql.json_has_all(Venue.accessibility, features, dialect),
-            )
-        )
-        where.append(facet.activity_id.in_(accessible))
-
-    # Terms are checked on the facet row itself (GIN-indexed on PostgreSQL). A located
-    # search has a few hundred candidates: each is checked for its words through its key;
-    # a national one collects the text index's matches first.
-    few = shape.located and not shape.online
     words = bind.text("words", lambda c: c.terms.q_words) if shape.words else None
+    facet = ActivityFacet
+    if not shape.located:
+        where = _conditions(shape, bind, facet, _words_of(shape, facet, words))
+        if shape.accessibility:
+            accessible = (
+                select(ActivityVenue.activity_id)
+                .join(Venue, Venue.id == ActivityVenue.venue_id)
+                .where(
+                    Venue.archived_at.is_(None),
+                    sql.json_has_all(Venue.accessibility, features, dialect),
+                )
+            )
+            where.append(facet.activity_id.in_(accessible))
+        score = _score(shape, bind, facet, _words_of(shape, facet, words), None)
+        statement = select(
+            facet.activity_id,
+            facet.name,
+            cast(null(), Float).label("distance_km"),
+            score.label("score"),
+            # Ranking visits every match anyway, so counting them is nearly free; a second,
+            # capped count would scan the table again.
+            func.count().over().label("total"),
+        ).where(*where)
+        return _Built(
+            statement, None, score, facet.name, facet.activity_id, tuple(bind.values.items())
+        )
+
+    place = ActivityPlace
+    latitude = bind("latitude", lambda c: c.location.latitude, Float)
+    longitude = bind("longitude", lambda c: c.location.longitude, Float)
+    radius = bind("radius_km", lambda c: float(c.request.radius_km), Float)
+    exact = sql.haversine_km(place.latitude, place.longitude, latitude, longitude)
+    place_words = _words_of(shape, place, words)
+    where = [
+        place.latitude.between(
+            bind("lat_min", lambda c: c.box[0], Float), bind("lat_max", lambda c: c.box[1])
+        ),
+        place.longitude.between(
+            bind("lon_min", lambda c: c.box[2], Float), bind("lon_max", lambda c: c.box[3])
+        ),
+        exact <= radius,
+        *_conditions(shape, bind, place, place_words),
+    ]
+    if shape.accessibility:
+        where.append(sql.json_has_all(place.accessibility, features, dialect))
+    # An activity's facets are the same on each of its rows, and its score falls with
+    # distance only: its best row is its nearest.
+    parts = [
+        select(
+            place.activity_id,
+            func.min(place.name).label("name"),
+            func.min(exact).label("distance_km"),
+            func.max(_score(shape, bind, place, place_words, exact)).label("score"),
+        )
+        .where(*where)
+        .group_by(place.activity_id)
+    ]
+    if shape.remote or (shape.online and not shape.accessibility):
+        parts.append(_no_venue_part(shape, bind, words))
+    found = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("found")
+    statement = select(
+        found.c.activity_id,
+        found.c.name,
+        found.c.distance_km,
+        found.c.score,
+        func.count().over().label("total"),
+    )
+    return _Built(
+        statement,
+        found.c.distance_km,
+        found.c.score,
+        found.c.name,
+        found.c.activity_id,
+        tuple(bind.values.items()),
+    )
+
+
+def _no_venue_part(shape: _Shape, bind: _Binder, words) -> Select:
+    """The services without a venue that a located search lets in, with no distance:
+    those whose organisation serves the place searched (phone, online and home visits), or
+    with ``include_online`` every one."""
+    facet = ActivityFacet
+    if shape.remote:
+        # The place's postcode sector, or its district when it has no sector.
+        key = bind("place_key", lambda c: c.location.sector or c.location.outcode, String)
+        which = facet.activity_id.in_(_serving_remotely(key))
+    else:
+        which = ~exists().where(ActivityVenue.activity_id == facet.activity_id)
+    # Serving this place: a few candidates, each checked for its words through its key.
+    matches = _words_of(shape, facet, words, per_candidate=shape.remote)
+    return select(
+        facet.activity_id,
+        facet.name,
+        cast(null(), Float).label("distance_km"),
+        _score(shape, bind, facet, matches, None).label("score"),
+    ).where(which, *_conditions(shape, bind, facet, matches))
+
+
+def _words_of(shape: _Shape, source, words, per_candidate: bool = False):
+    """How rows of ``source`` are checked for q's words: on the row itself for place rows on
+    PostgreSQL; else through the text index (``sql.text_match``)."""
+    if words is None:
+        return None
+    if source is ActivityPlace and shape.dialect == "postgresql":
+        return _PLACE_TSV.op("@@")(func.plainto_tsquery("english", words))
+    return sql.text_match(source.activity_id, words, shape.dialect, per_candidate)
+
+
+def _conditions(shape: _Shape, bind: _Binder, source, matches) -> list:
+    """What a row of ``source`` (``ActivityFacet`` or ``ActivityPlace``, which carry the
+    same facets) must satisfy; ``matches`` checks q's words."""
+    dialect = shape.dialect
+    where = [source.listed.is_(True)]
     if shape.asked:
         asked = bind.strings("asked", lambda c: _ids(c.terms.asked.wanted))
-        where.append(sql.json_has_any(facet.term_ids, asked, dialect))
+        where.append(sql.json_has_any(source.term_ids, asked, dialect))
     if shape.from_q:
         # q's words as text, or the terms they named; the other words ("since her husband
         # died") only rank: those that match every word come first
-        # The terms first: a row naming one is let in without a look at its document.
-        named = _names_q_terms(bind)
-        if shape.words:
-            named = or_(named, sql.text_match(facet.activity_id, words, dialect, few))
-        where.append(named)
+        # The terms first: a row naming one is let in without a look at its words.
+        named = _names_q_terms(bind, source)
+        where.append(or_(named, matches) if shape.words else named)
     elif shape.words:
-        where.append(sql.text_match(facet.activity_id, words, dialect, few))
+        where.append(matches)
     if shape.age:
         age = bind("age", lambda c: c.request.age, Integer)
         where += [
-            or_(facet.minimum_age.is_(None), facet.minimum_age <= age),
-            or_(facet.maximum_age.is_(None), facet.maximum_age >= age),
+            or_(source.minimum_age.is_(None), source.minimum_age <= age),
+            or_(source.maximum_age.is_(None), source.maximum_age >= age),
         ]
     if shape.days:
         mask = bind("weekdays", lambda c: weekday_mask(c.request.days), Integer)
-        where.append(facet.weekdays.op("&")(mask) != 0)
+        where.append(source.weekdays.op("&")(mask) != 0)
     if shape.available_from or shape.available_to:
-        where.append(exists(select(1).where(*_schedule_conditions(shape, bind))))
+        where.append(exists(select(1).where(*_schedule_conditions(shape, bind, source))))
     if shape.delivery:
         modes = bind("delivery", lambda c: delivery_mask(c.request.delivery), Integer)
-        where.append(facet.delivery.op("&")(modes) != 0)
+        where.append(source.delivery.op("&")(modes) != 0)
     if shape.cost is CostFilter.free:
-        where.append(facet.cost_class == 0)
+        where.append(source.cost_class == 0)
     elif shape.cost is CostFilter.low_cost:
-        where.append(facet.cost_class <= 2)
+        where.append(source.cost_class <= 2)
     if shape.languages:
         languages = bind.strings("languages", lambda c: list(c.request.languages))
         speaking = select(Activity.id).where(
             sql.json_has_any(Activity.languages, languages, dialect)
         )
-        where.append(facet.activity_id.in_(speaking))
-    # Capacity is read per candidate through its primary key (a correlated subquery), not
-    # joined: a join made PostgreSQL hash the whole capacity table for every search.
-    week = bind("week", lambda c: week_starting(c.now), Date)
-    capacity_status = effective_sql(ActivityCapacity, now, week)
+        where.append(source.activity_id.in_(speaking))
     if shape.accepting:
         where += [
-            facet.takes_referrals.is_(True),
+            source.takes_referrals.is_(True),
             exists().where(
-                ActivityCapacity.activity_id == facet.activity_id,
-                capacity_status.in_(ACCEPTING_VALUES),
+                ActivityCapacity.activity_id == source.activity_id,
+                _capacity_status(bind).in_(ACCEPTING_VALUES),
             ),
         ]
     if shape.assured:
-        where.append(facet.assured_until >= bind("today", lambda c: c.now.date(), Date))
+        where.append(source.assured_until >= bind("today", lambda c: c.now.date(), Date))
     # Listings not confirmed for too long drop out of referral search (their organisation
     # still sees them in /v1/activities and in its review queue).
     hidden_before = bind(
@@ -676,27 +748,23 @@ def _built(shape: _Shape) -> _Built:
         lambda c: c.now - timedelta(days=get_settings().hide_after_days),  # read per request
         UTCDateTime(),
     )
-    where.append(facet.last_confirmed_at >= hidden_before)
-
-    score = _score(shape, bind, words, distance, capacity_status, few)
-    statement = select(
-        facet.activity_id,
-        facet.name,
-        distance if distance is not None else cast(null(), Float).label("distance_km"),
-        score.label("score"),
-        # Ranking visits every match anyway, so counting them is nearly free; a second,
-        # capped count would scan the table again.
-        func.count().over().label("total"),
-    ).select_from(facet)
-    for subquery in joins:
-        statement = statement.outerjoin(subquery, subquery.c.activity_id == facet.activity_id)
-    return _Built(statement.where(*where), distance, score, tuple(bind.values.items()))
+    where.append(source.last_confirmed_at >= hidden_before)
+    return where
 
 
-def _schedule_conditions(shape: _Shape, bind: _Binder) -> list:
+def _capacity_status(bind: _Binder):
+    """The capacity row's status now, as SQL (``app.capacity.rules``). Capacity is read per
+    candidate through its primary key (a correlated subquery), not joined: a join made
+    PostgreSQL hash the whole capacity table for every search."""
+    now = bind("now", lambda c: c.now, UTCDateTime())
+    week = bind("week", lambda c: week_starting(c.now), Date)
+    return effective_sql(ActivityCapacity, now, week)
+
+
+def _schedule_conditions(shape: _Shape, bind: _Binder, source) -> list:
     today = bind("today", lambda c: c.now.date(), Date)
     conditions = [
-        Schedule.activity_id == ActivityFacet.activity_id,
+        Schedule.activity_id == source.activity_id,
         or_(Schedule.valid_to.is_(None), Schedule.valid_to >= today),
     ]
     if shape.days:
@@ -716,13 +784,14 @@ def _schedule_conditions(shape: _Shape, bind: _Binder) -> list:
     return conditions
 
 
-def _score(shape: _Shape, bind: _Binder, words, distance, capacity_status, few):
-    facet = ActivityFacet
+def _score(shape: _Shape, bind: _Binder, source, matches, distance):
+    """A row's score (see the module's docstring); ``distance`` null: no place searched,
+    or a service without a venue."""
     dialect = shape.dialect
     if shape.asked or shape.from_q:
         direct = (
             sql.json_has_any(
-                facet.term_ids,
+                source.term_ids,
                 bind.strings(
                     "direct", lambda c: _ids(c.terms.asked.direct | c.terms.from_q.direct)
                 ),
@@ -734,17 +803,18 @@ def _score(shape: _Shape, bind: _Binder, words, distance, capacity_status, few):
         answers = [(direct, 1.0)]
         if shape.from_q and shape.words:
             # The filter let in only rows naming q's terms or holding its words: a row that
-            # names none of them holds the words, with no second look at its document.
-            answers.append((not_(_names_q_terms(bind)), 1.0))
-            answers.append((sql.text_match(facet.activity_id, words, dialect, few), 1.0))
+            # names none of them holds the words, with no second look at them.
+            answers.append((not_(_names_q_terms(bind, source)), 1.0))
+            answers.append((matches, 1.0))
         relevance = case(*answers, else_=0.8)
     else:
         relevance = literal(1.0)
     if distance is not None:
         radius = bind("radius_km", lambda c: float(c.request.radius_km), Float)
-        proximity = case((distance.is_(None), 0.5), else_=1.0 - cast(distance, Float) / radius)
+        proximity = 1.0 - cast(distance, Float) / radius
     else:
         proximity = literal(0.5)
+    capacity_status = _capacity_status(bind)
     by_capacity = (
         select(
             case(
@@ -753,11 +823,11 @@ def _score(shape: _Shape, bind: _Binder, words, distance, capacity_status, few):
                 else_=0.0,
             )
         )
-        .where(ActivityCapacity.activity_id == facet.activity_id)
+        .where(ActivityCapacity.activity_id == source.activity_id)
         .scalar_subquery()
     )
     accepting = case(
-        (facet.takes_referrals.is_not(True), 0.0), else_=func.coalesce(by_capacity, 1.0)
+        (source.takes_referrals.is_not(True), 0.0), else_=func.coalesce(by_capacity, 1.0)
     )
     fresh = [
         bind(f"confirmed_within_{days}", lambda c, days=days: c.now - timedelta(days=days),
@@ -765,9 +835,9 @@ def _score(shape: _Shape, bind: _Binder, words, distance, capacity_status, few):
         for days in (90, 180, 365)
     ]  # fmt: skip
     freshness = case(
-        (facet.last_confirmed_at >= fresh[0], 1.0),
-        (facet.last_confirmed_at >= fresh[1], 0.6),
-        (facet.last_confirmed_at >= fresh[2], 0.3),
+        (source.last_confirmed_at >= fresh[0], 1.0),
+        (source.last_confirmed_at >= fresh[1], 0.6),
+        (source.last_confirmed_at >= fresh[2], 0.3),
         else_=0.0,
     )
     return (
@@ -783,13 +853,7 @@ def _page_rows(session, request, planned, params, now):
     all matches (from the window count of the query that ranked them)."""
     if request.sort is SearchSort.next_session:
         by_score = planned.statement.order_by(
-            *_order(
-                SearchSort.relevance,
-                None,
-                planned.score,
-                ActivityFacet.name,
-                ActivityFacet.activity_id,
-            )
+            *_order(SearchSort.relevance, None, planned.score, planned.name, planned.activity_id)
         )
         candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT), planned.values).all()
         sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
@@ -905,14 +969,14 @@ def _dress(session, request, rows, location, terms, now) -> list[dict[str, Any]]
 
 
 def _serving_remotely(place_key) -> Select:
-    """(activity id, no distance) for the services with no venue whose organisation
+    """The ids of the services with no venue whose organisation
     declares an area holding the place searched (``place_key``): its postcode sector, or
     its district when there is no sector."""
     areas = select(AreaKey.area_id).where(AreaKey.key == place_key)
     serving = select(OrganisationServedArea.organisation_id).where(
         OrganisationServedArea.area_id.in_(areas)
     )
-    return select(Activity.id, null()).where(
+    return select(Activity.id).where(
         Activity.organisation_id.in_(serving),
         ~exists().where(ActivityVenue.activity_id == Activity.id),
     )
