@@ -159,51 +159,64 @@ def test_need_by_id_and_category_with_matched_reasons(link_worker, directory):
     assert options["Telephone Befriending"]["matched"]["needs"] == ["Social isolation"]
 
 
-@pytest.mark.parametrize(
-    ("params", "expected"),
-    [
-        ({"age": 30}, {"Community Choir", "Telephone Befriending", "Watercolour Art Class"}),
-        (
-            {"age": 60},
-            {"Community Choir", "Telephone Befriending", "Watercolour Art Class", "Health Walk"},
-        ),
-        ({"day": "SA"}, {"Health Walk"}),
-        (
-            {"day": ["TU", "WE"]},
-            {"Community Choir", "Telephone Befriending", "Watercolour Art Class"},
-        ),
-        (
-            {"available_from": "09:30"},
-            {"Community Choir", "Telephone Befriending", "Watercolour Art Class"},
-        ),
-        ({"available_to": "12:00"}, {"Community Choir", "Health Walk"}),
-        ({"delivery": "phone"}, {"Telephone Befriending"}),
-        ({"cost": "free"}, {"Community Choir", "Telephone Befriending"}),
-        ({"cost": "low_cost"}, {"Community Choir", "Telephone Befriending", "Health Walk"}),
-        ({"accessibility": "hearing_loop"}, {"Community Choir"}),
-        ({"language": "pl"}, {"Health Walk"}),
-        ({"accepting_referrals": True}, {"Community Choir", "Telephone Befriending"}),
-        ({"assured_only": True}, {"Community Choir", "Telephone Befriending"}),
-        ({"q": "singing"}, {"Community Choir"}),
-        ({"q": "walks"}, {"Health Walk"}),  # stemmed: walks ~ walking
-        ({"q": "choir"}, {"Community Choir"}),
-        ({"q": "Easton"}, {"Community Choir", "Telephone Befriending"}),  # organisation name
-        ({"category": "advice"}, set()),
-        ({"postcode": "BS5", "radius_km": 5}, {"Community Choir", "Health Walk"}),
-        ({"postcode": "BS5", "radius_km": 2}, {"Community Choir"}),
-        (
-            {"postcode": "BS5", "radius_km": 20},
-            {"Community Choir", "Health Walk", "Watercolour Art Class"},
-        ),
-        (
-            {"postcode": "BS5", "radius_km": 5, "include_online": True},
-            {"Community Choir", "Health Walk", "Telephone Befriending"},
-        ),
-        ({"postcode": "BS5", "radius_km": 20, "age": 30, "cost": "free"}, {"Community Choir"}),
-    ],
-)
+FILTERS = [
+    ({"age": 30}, {"Community Choir", "Telephone Befriending", "Watercolour Art Class"}),
+    (
+        {"age": 60},
+        {"Community Choir", "Telephone Befriending", "Watercolour Art Class", "Health Walk"},
+    ),
+    ({"day": "SA"}, {"Health Walk"}),
+    (
+        {"day": ["TU", "WE"]},
+        {"Community Choir", "Telephone Befriending", "Watercolour Art Class"},
+    ),
+    (
+        {"available_from": "09:30"},
+        {"Community Choir", "Telephone Befriending", "Watercolour Art Class"},
+    ),
+    ({"available_to": "12:00"}, {"Community Choir", "Health Walk"}),
+    ({"delivery": "phone"}, {"Telephone Befriending"}),
+    ({"cost": "free"}, {"Community Choir", "Telephone Befriending"}),
+    ({"cost": "low_cost"}, {"Community Choir", "Telephone Befriending", "Health Walk"}),
+    ({"accessibility": "hearing_loop"}, {"Community Choir"}),
+    ({"language": "pl"}, {"Health Walk"}),
+    ({"accepting_referrals": True}, {"Community Choir", "Telephone Befriending"}),
+    ({"assured_only": True}, {"Community Choir", "Telephone Befriending"}),
+    ({"q": "singing"}, {"Community Choir"}),
+    ({"q": "walks"}, {"Health Walk"}),  # stemmed: walks ~ walking
+    ({"q": "choir"}, {"Community Choir"}),
+    ({"q": "Easton"}, {"Community Choir", "Telephone Befriending"}),  # organisation name
+    ({"category": "advice"}, set()),
+    ({"postcode": "BS5", "radius_km": 5}, {"Community Choir", "Health Walk"}),
+    ({"postcode": "BS5", "radius_km": 2}, {"Community Choir"}),
+    (
+        {"postcode": "BS5", "radius_km": 20},
+        {"Community Choir", "Health Walk", "Watercolour Art Class"},
+    ),
+    (
+        {"postcode": "BS5", "radius_km": 5, "include_online": True},
+        {"Community Choir", "Health Walk", "Telephone Befriending"},
+    ),
+    ({"postcode": "BS5", "radius_km": 20, "age": 30, "cost": "free"}, {"Community Choir"}),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), FILTERS)
 def test_each_filter_narrows_the_results(link_worker, directory, params, expected):
     assert names(search(link_worker, **params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"), [(p, e) for p, e in FILTERS if "postcode" not in p]
+)
+def test_each_filter_narrows_a_located_search_alike(link_worker, directory, params, expected):
+    """A search with a place filters the rows of its bounding box (each carrying a copy of
+    its activity's facets) and the services without a venue: every filter must give what it
+    gives without a place when the place's radius takes in every venue."""
+    located = search(link_worker, **params, postcode="BS5", radius_km=100, include_online=True)
+    assert located.status_code == 200, located.text
+    assert names(located) == expected
+    assert all(o["distance_km"] is not None for o in located.json()["contents"] if o["venues"])
 
 
 def test_everything_visible_and_active_without_filters(link_worker, directory):
