@@ -1,5 +1,7 @@
-"""Keep ``activity_search`` (text) and ``activity_facet`` (filters) in step with the
-activities, organisations and schedules they are built from."""
+"""Keep ``activity_search`` (text), ``activity_facet`` (filters), ``activity_place`` (each
+located venue, with a copy of the facets and on PostgreSQL of the text vector) and the
+activity cards in step with the activities, organisations and schedules they are built
+from."""
 
 import uuid
 from collections import defaultdict
