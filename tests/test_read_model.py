@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlmodel import Session
 
 from app.activities import cards
@@ -313,3 +313,41 @@ def test_referrals_change_the_stored_responsiveness(session, client):
         assert row.responsiveness_valid_until is not None
     shown = world.admin.get(f"/v1/activities/{world.activity['id']}").json()
     assert shown["responsiveness"]["referrals_received"] == 1
+
+
+@pytest.mark.parametrize(
+    "write",
+    [_edit_activity, _replace_links, _edit_organisation, _archive_organisation, _assure],
+    ids=["activity", "links", "organisation", "organisation archived", "assurance"],
+)
+def test_facet_rows_are_written_before_place_rows(write, session, client):
+    """A transaction that changes both takes an activity's facet row before its place rows,
+    so two such writes at once wait for each other instead of deadlocking."""
+    world = build_world(session, client)
+    venue = create_venue(world.admin, name="Home Hall")
+    moved = patch(world.admin, _activity_path(world), {"venue_ids": [venue["id"]]})
+    assert moved.status_code == 200, moved.text
+    transactions: list[list[str]] = [[]]
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        verb, rest = statement.split(None, 1)
+        target = rest.split("WHERE")[0]
+        for table in ("activity_facet", "activity_place"):
+            if verb.upper() in ("UPDATE", "DELETE") and table in target:
+                transactions[-1].append(table)
+
+    def committed(conn) -> None:
+        transactions.append([])
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", committed)
+    try:
+        write(world, session, lambda: None)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", committed)
+    both = [t for t in transactions if "activity_facet" in t and "activity_place" in t]
+    assert both, transactions
+    for writes in both:
+        assert writes.index("activity_facet") < writes.index("activity_place"), writes

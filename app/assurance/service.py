@@ -315,7 +315,9 @@ def refresh_index(session: Session, organisation_id: uuid.UUID) -> None:
     standing.mark(session, organisation_id)
     until = assured_until_for(session, [organisation_id])[organisation_id]
     activities = select(Activity.id).where(Activity.organisation_id == organisation_id)
-    for facets in (ActivityFacet, ActivityPlace):  # the place rows carry a copy
+    # The place rows carry a copy. Facets before place rows, the order indexing writes them
+    # in (app/search/indexing._refresh_batch): the other order could deadlock with it.
+    for facets in (ActivityFacet, ActivityPlace):
         session.execute(
             update(facets)
             .where(facets.activity_id.in_(activities))

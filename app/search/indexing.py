@@ -151,6 +151,9 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         .where(ActivityTerm.activity_id.in_(ids))
     ):
         words[activity_id].append(synonym)
+    # Facet rows are written (and locked) before place rows, the order that
+    # app.assurance.service.refresh_index takes them in too: the other order could deadlock.
+    session.flush()
     _store_places(session, ids, facets)
     lexicon: set[str] = set()
     for activity_id, parts in words.items():
