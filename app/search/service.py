@@ -45,7 +45,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     not_,
     null,
     or_,
@@ -204,24 +203,9 @@ class Plan:
     values: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def statement(self) -> Select:
-        return _built(self.shape).statement
-
-    @property
-    def distance(self) -> Any:
-        return _built(self.shape).distance
-
-    @property
-    def score(self) -> Any:
-        return _built(self.shape).score
-
-    @property
-    def name(self) -> Any:
-        return _built(self.shape).name
-
-    @property
-    def activity_id(self) -> Any:
-        return _built(self.shape).activity_id
+    def built(self) -> "_Built":
+        """The statement kept for this request's shape, with its columns."""
+        return _built(self.shape)
 
 
 def plan(session: Session, request: SearchRequest, now: datetime) -> Plan:
@@ -558,11 +542,6 @@ def _names_q_terms(bind: _Binder, source) -> ColumnElement[bool]:
     return sql.json_has_any(source.term_ids, named, bind.dialect)
 
 
-# Where the text vector of a place row is (PostgreSQL only; migration 0021, outside the
-# model like activity_search's).
-_PLACE_TSV = literal_column("activity_place.tsv")
-
-
 @functools.lru_cache(maxsize=SHAPES_KEPT)
 def _built(shape: _Shape) -> _Built:
     """The filtered, scored candidates of ``shape``'s requests. A search without a place
@@ -682,13 +661,12 @@ def _no_venue_part(shape: _Shape, bind: _Binder, words) -> Select:
 
 
 def _words_of(shape: _Shape, source, words, per_candidate: bool = False):
-    """How rows of ``source`` are checked for q's words: on the row itself for place rows on
-    PostgreSQL; else through the text index (``sql.text_match``)."""
+    """How rows of ``source`` are checked for q's words (``sql.text_match``): place rows
+    carry their own copy of the text vector."""
     if words is None:
         return None
-    if source is ActivityPlace and shape.dialect == "postgresql":
-        return _PLACE_TSV.op("@@")(func.plainto_tsquery("english", words))
-    return sql.text_match(source.activity_id, words, shape.dialect, per_candidate)
+    vector = sql.PLACE_TSV if source is ActivityPlace else None
+    return sql.text_match(source.activity_id, words, shape.dialect, per_candidate, vector)
 
 
 def _conditions(shape: _Shape, bind: _Binder, source, matches) -> list:
@@ -852,8 +830,9 @@ def _page_rows(session, request, planned, params, now):
     """The page's rows (``with_cards`` mappings) in the requested order, and the count of
     all matches (from the window count of the query that ranked them)."""
     if request.sort is SearchSort.next_session:
-        by_score = planned.statement.order_by(
-            *_order(SearchSort.relevance, None, planned.score, planned.name, planned.activity_id)
+        built = planned.built
+        by_score = built.statement.order_by(
+            *_order(SearchSort.relevance, None, built.score, built.name, built.activity_id)
         )
         candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT), planned.values).all()
         sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
@@ -881,7 +860,7 @@ def _page_rows(session, request, planned, params, now):
         return rows, rows[0]["total"]
     if params.page == 1:
         return [], 0
-    everything = select(func.count()).select_from(planned.statement.subquery())
+    everything = select(func.count()).select_from(planned.built.statement.subquery())
     return [], session.execute(everything, planned.values).scalar_one()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal_column,
     or_,
     select,
     table,
@@ -62,6 +63,8 @@ def json_has_all(
 
 # Built per database by migration 0003, outside the models.
 _pg_search = table("activity_search", column("activity_id"), column("tsv"))
+# The copy of the activity's vector on each place row (PostgreSQL; migration 0021).
+PLACE_TSV = literal_column("activity_place.tsv")
 _sqlite_fts = table("activity_fts", column("activity_id"), column("document"))
 
 
@@ -79,16 +82,20 @@ def text_match(
     words: Sequence[str] | BindParameter,
     dialect: str,
     per_candidate: bool = False,
+    vector: ColumnElement | None = None,
 ) -> ColumnElement[bool]:
     """Every word, stemmed, occurs in the activity's search document (``words``, or a
-    bound ``text_query``). ``per_candidate``: the candidates are few (a located search),
-    so check each one's document through its primary key rather than collect every match in
-    the country first (PostgreSQL; SQLite's full-text table has no key to look a document
-    up by)."""
+    bound ``text_query``). On PostgreSQL: ``vector``, the row's own copy of the document's
+    vector (``PLACE_TSV``), is checked where it is read; ``per_candidate``: the candidates
+    are few (the services serving one place), so check each one's document through its
+    primary key rather than collect every match in the country first. SQLite's full-text
+    table has no key to look a document up by: it collects the matches."""
     if not isinstance(words, BindParameter):
         words = text_query(words, dialect)
     if dialect == "postgresql":
         query = func.plainto_tsquery("english", words)
+        if vector is not None:
+            return vector.op("@@")(query)
         if per_candidate:
             return exists().where(
                 _pg_search.c.activity_id == activity_id_column, _pg_search.c.tsv.op("@@")(query)
