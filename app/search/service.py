@@ -828,13 +828,16 @@ def _score(shape: _Shape, bind: _Binder, source, matches, distance):
 
 def _page_rows(session, request, planned, params, now):
     """The page's rows (``with_cards`` mappings) in the requested order, and the count of
-    all matches (from the window count of the query that ranked them)."""
+    all matches (from the window count of the query that ranked them). Read through the
+    session's connection: the statements select columns, not entities, so the ORM's result
+    handling would add time (about 0.2 ms a page) and nothing else."""
+    reader = session.connection()
     if request.sort is SearchSort.next_session:
         built = planned.built
         by_score = built.statement.order_by(
             *_order(SearchSort.relevance, None, built.score, built.name, built.activity_id)
         )
-        candidates = session.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT), planned.values).all()
+        candidates = reader.execute(by_score.limit(NEXT_SESSION_SORT_LIMIT), planned.values).all()
         sessions = _next_sessions(session, request, [row[0] for row in candidates], now)
         far_future = datetime.max.replace(tzinfo=now.tzinfo)
         ordered = sorted(
@@ -848,20 +851,20 @@ def _page_rows(session, request, planned, params, now):
         found = {
             row.activity_id: row._mapping
             for row in (
-                session.execute(*page_statement(planned, request.sort, params, wanted))
+                reader.execute(*page_statement(planned, request.sort, params, wanted))
                 if wanted
                 else []
             )
         }
         rows = [found[activity_id] for activity_id in wanted if activity_id in found]
         return rows, candidates[0].total if candidates else 0
-    rows = [row._mapping for row in session.execute(*page_statement(planned, request.sort, params))]
+    rows = [row._mapping for row in reader.execute(*page_statement(planned, request.sort, params))]
     if rows:
         return rows, rows[0]["total"]
     if params.page == 1:
         return [], 0
     everything = select(func.count()).select_from(planned.built.statement.subquery())
-    return [], session.execute(everything, planned.values).scalar_one()
+    return [], reader.execute(everything, planned.values).scalar_one()
 
 
 # --- dressing the page --------------------------------------------------------------------
