@@ -780,7 +780,7 @@ def write(raw, api, listings, errors, single, eight, located, rss, generated, ca
             f"{percentile(a, 99):.1f} | {percentile(s, 50):.1f} | {percentile(s, 95):.1f} | "
             f"{percentile(s, 99):.1f} | {percentile(a, 50) / max(percentile(s, 50), 0.01):.2f} |"
         )
-    lines += ["", "| other requests (no SQL column) | API p50 | API p95 | API p99 |", "|---|---|---|---|"]
+    lines += ["", "| other request (no SQL) | API p50 | API p95 | API p99 |", "|---|---|---|---|"]
     for label, samples in listings.items():
         lines.append(
             f"| {label} | {percentile(samples, 50):.1f} | {percentile(samples, 95):.1f} | "
