@@ -6,6 +6,9 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -285,3 +288,94 @@ def test_api_workers_do_not_import_what_only_other_commands_use():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout.splitlines()
     assert printed and printed[-1] == "[]"
+
+
+AS_JSON_CASES = [
+    (
+        "capacity.CapacitySummary",
+        {
+            "status": "waitlist",
+            "status_reason": None,
+            "unit": "places",
+            "available": 0,
+            "maximum": 12,
+            "waiting_list_length": 3,
+            "paused_until": None,
+            "updated": datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=UTC),
+        },
+    ),
+    (
+        "capacity.CapacitySummary",
+        {
+            "status": "paused",
+            "status_reason": "Leader on leave",
+            "unit": "people",
+            "available": None,
+            "maximum": None,
+            "waiting_list_length": 0,
+            "paused_until": datetime(2027, 1, 4, tzinfo=UTC),
+            "updated": datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        },
+    ),
+    (
+        "freshness.Freshness",
+        {
+            "status": "due_for_review",
+            "last_confirmed_at": datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
+            "review_due_at": datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
+            "in_referral_search": True,
+        },
+    ),
+    (
+        "schemas.NextSession",
+        {
+            "starts_at": datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/London")),
+            "ends_at": datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/London")),
+            "venue_id": uuid.UUID("0b7e4c9e-2f4a-4d7e-9a51-3f0c2f9e8d11"),
+        },
+    ),
+    (
+        "schemas.NextSession",
+        {
+            "starts_at": datetime(2026, 12, 1, 10),
+            "ends_at": datetime(2026, 12, 1, 11),
+            "venue_id": None,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "fields"), AS_JSON_CASES)
+def test_as_json_is_what_the_model_itself_would_give(model, fields):
+    """The fast serialisation of search results' capacity, freshness and next session is
+    exactly the models' own (values as the services pass them: enum members, aware and
+    naive datetimes, None)."""
+    from app.activities import freshness
+    from app.capacity import schemas as capacity
+    from app.core.schemas import as_json
+    from app.search import schemas
+
+    module, name = model.split(".")
+    model = getattr(
+        {"capacity": capacity, "freshness": freshness, "schemas": schemas}[module], name
+    )
+    enums = {
+        name: field.annotation
+        for name, field in model.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, StrEnum)
+    }
+    given = {k: enums[k](v) if k in enums else v for k, v in fields.items()}
+    assert as_json(model, **given) == model(**given).model_dump(mode="json")
+
+
+def test_as_json_fills_in_the_defaults_of_fields_it_was_not_given():
+    from pydantic import BaseModel
+
+    from app.core.schemas import as_json
+
+    class Window(BaseModel):
+        opens: datetime
+        note: str = "as usual"
+
+    opens = datetime(2026, 12, 24, 9, tzinfo=UTC)
+    assert as_json(Window, opens=opens) == {"opens": "2026-12-24T09:00:00Z", "note": "as usual"}

@@ -1,5 +1,6 @@
 """Base classes for what crosses the wire."""
 
+import functools
 from copy import copy
 from typing import Annotated, Any, ClassVar, get_args
 
@@ -7,11 +8,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     StringConstraints,
+    TypeAdapter,
     create_model,
     field_validator,
     model_validator,
 )
 from sqlmodel import SQLModel
+from typing_extensions import TypedDict
 
 from app.core.inputs import WebUrl, check_text
 
@@ -23,9 +26,20 @@ __all__ = ["PatchModel", "Phone", "RequestModel", "WebUrl", "as_json", "patch_mo
 def as_json(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
     """``model(**fields).model_dump(mode="json")`` without validating ``fields``, for the
     values our own code works out many times per request (each search result's capacity,
-    freshness and next session): the same JSON from the model's own serialiser, in about
-    half the time."""
-    return model.__pydantic_serializer__.to_python(model.model_construct(**fields), mode="json")
+    freshness and next session): ``fields`` serialised as a dict of the model's own field
+    types, with no model built (about a fifth of the time). Given fewer than all of its
+    fields, the model fills in their defaults."""
+    if len(fields) != len(model.model_fields):
+        return model.__pydantic_serializer__.to_python(model.model_construct(**fields), mode="json")
+    return _dict_serializer(model).dump_python(fields, mode="json")
+
+
+@functools.cache
+def _dict_serializer(model: type[BaseModel]) -> TypeAdapter:
+    shape = TypedDict(  # type: ignore[misc]
+        model.__name__, {name: field.annotation for name, field in model.model_fields.items()}
+    )
+    return TypeAdapter(shape)
 
 
 class RequestModel(SQLModel):
