@@ -1,15 +1,23 @@
 """Two people editing the same listing cannot silently overwrite each other."""
 
 import threading
+import uuid
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.activities import service as activity_service
 from app.activities.models import Activity
 from app.core.db import get_engine
 from app.search import indexing as search_index
-from tests.factories import client_for, create_activity, create_organisation, make_user
+from app.search.models import ActivityPlace
+from tests.factories import (
+    client_for,
+    create_activity,
+    create_listing,
+    create_organisation,
+    make_user,
+)
 
 
 def _editors(client, session, count=2):
@@ -120,3 +128,32 @@ def test_the_database_refuses_a_write_that_raced_past_the_etag_check(client, ses
     response = editor.patch(path, json={"name": "Too late"}, headers={"If-Match": '"1"'})
     assert response.status_code == 412
     assert client.get(path).json()["name"] == "The other writer"
+
+
+def test_two_rebuilds_of_one_activity_at_once_both_commit(client, session):
+    """Two transactions rebuilding the same activity's search rows together (two editors
+    changing its venues, say) both commit: the second waits for the first and rebuilds
+    from what it wrote, rather than colliding with the place rows it added (a 409)."""
+    activity_id = uuid.UUID(create_listing(client)["id"])
+    first = Session(get_engine())
+    search_index.refresh(first, [activity_id])  # its rows written, not yet committed
+    outcome: list = []
+
+    def second() -> None:
+        with Session(get_engine()) as other:
+            try:
+                search_index.refresh(other, [activity_id])
+                other.commit()
+                outcome.append("committed")
+            except Exception as error:  # the test reports which
+                outcome.append(type(error).__name__)
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    racer.join(timeout=0.5)  # it is waiting for the first
+    first.commit()
+    first.close()
+    racer.join(timeout=30)
+    assert outcome == ["committed"]
+    places = session.exec(select(ActivityPlace).where(ActivityPlace.activity_id == activity_id))
+    assert len(places.all()) == 1

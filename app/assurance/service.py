@@ -315,8 +315,15 @@ def refresh_index(session: Session, organisation_id: uuid.UUID) -> None:
     standing.mark(session, organisation_id)
     until = assured_until_for(session, [organisation_id])[organisation_id]
     activities = select(Activity.id).where(Activity.organisation_id == organisation_id)
-    # The place rows carry a copy. Facets before place rows, the order indexing writes them
-    # in (app/search/indexing._refresh_batch): the other order could deadlock with it.
+    # The place rows carry a copy. Facet rows locked in key order, then place rows, as
+    # indexing takes them (app/search/indexing._refresh_batch): another order could
+    # deadlock with it.
+    session.execute(
+        select(ActivityFacet.activity_id)
+        .where(ActivityFacet.activity_id.in_(activities))
+        .order_by(ActivityFacet.activity_id)
+        .with_for_update()
+    ).all()
     for facets in (ActivityFacet, ActivityPlace):
         session.execute(
             update(facets)

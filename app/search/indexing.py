@@ -62,8 +62,9 @@ def cost_class(activity: Activity) -> int:
 
 
 def refresh(session: Session, activity_ids: Iterable[uuid.UUID]) -> int:
-    """Rebuild the search rows of these activities; returns how many."""
-    ids = list(dict.fromkeys(activity_ids))
+    """Rebuild the search rows of these activities; returns how many. In key order, so
+    two transactions rebuilding overlapping sets lock their rows in the same order."""
+    ids = sorted(set(activity_ids))
     for start in range(0, len(ids), BATCH):
         _refresh_batch(session, ids[start : start + BATCH])
     session.flush()
@@ -104,6 +105,17 @@ def refresh_all(session: Session) -> int:
 
 
 def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
+    # Two transactions rebuilding one activity at once (two editors changing its venues)
+    # take turns here: the second waits for the first to commit, then reads and rebuilds
+    # from what it wrote. Without the lock both deleted the old place rows and the second
+    # collided with the first's new ones (a 409 for nothing). Facet rows before place rows,
+    # as every write that changes both takes them.
+    session.exec(
+        select(ActivityFacet.activity_id)
+        .where(ActivityFacet.activity_id.in_(ids))
+        .order_by(ActivityFacet.activity_id)
+        .with_for_update()
+    ).all()
     today = utcnow().date()
     words: dict[uuid.UUID, list[str]] = defaultdict(list)
     days: dict[uuid.UUID, set[str]] = defaultdict(set)
