@@ -68,7 +68,7 @@ from app.core.types import utcnow  # noqa: E402
 from app.geo.outcodes import outcodes  # noqa: E402
 from app.search import service as search_service  # noqa: E402
 from app.search.indexing import delivery_mask, refresh_missing, weekday_mask  # noqa: E402
-from app.search.models import FACET_FIELDS  # noqa: E402
+from app.search.models import CAPACITY_COPIED, FACET_FIELDS  # noqa: E402
 from app.vocabulary.models import TermSynonym  # noqa: E402
 from app.vocabulary.seed import CATEGORIES, NEEDS, seed_vocabulary  # noqa: E402
 
@@ -334,6 +334,11 @@ def generate() -> float:
                   FROM assurance_item GROUP BY organisation_id) AS a
             WHERE t.id = f.activity_id AND t.organisation_id = a.organisation_id
             """
+        )
+        copied = ", ".join(f"capacity_{name} = c.{name}" for name in CAPACITY_COPIED)
+        connection.execute(
+            f"UPDATE activity_facet AS f SET {copied} FROM activity_capacity AS c "
+            "WHERE c.activity_id = f.activity_id"
         )
         facets = ", ".join(f"f.{name}" for name in FACET_FIELDS)
         connection.execute(

@@ -18,12 +18,20 @@ from app.activities import cards
 from app.activities import service as activity_service
 from app.activities.models import Activity
 from app.activities.schemas import ActivityPage
+from app.capacity.models import ActivityCapacity
 from app.closures import lookup as closures
 from app.core.db import get_engine
 from app.core.types import utcnow
 from app.organisations import standing
 from app.organisations.models import OrganisationStanding
-from app.search.models import FACET_FIELDS, ActivityCardRecord, ActivityFacet, ActivityPlace
+from app.search.models import (
+    CAPACITY_COPIED,
+    FACET_FIELDS,
+    ActivityCardRecord,
+    ActivityFacet,
+    ActivityPlace,
+    capacity_copy,
+)
 from app.search.schedule import uk_today
 from app.search.schemas import OptionActivity, ReferralOptionPage
 from tests.factories import assure, create_venue, patch
@@ -42,9 +50,19 @@ def assert_read_model_is_live(admin, searcher=None) -> None:
             session.execute(select(ActivityFacet.activity_id, ActivityFacet.term_ids)).all()
         )
         closed = closures.for_activities(session, activities, uk_today(now))
+        capacities = {
+            row.activity_id: capacity_copy(row)
+            for row in session.execute(select(ActivityCapacity.__table__))
+        }
+        copied = [getattr(ActivityFacet, f"capacity_{name}") for name in CAPACITY_COPIED]
+        copies = {
+            row[0]: dict(zip([c.key for c in copied], row[1:], strict=True))
+            for row in session.execute(select(ActivityFacet.activity_id, *copied))
+        }
         for activity in activities:
             assert stored[activity.id] == cards.build(activity, closed[activity.id]), activity.name
             assert facets[activity.id] == sorted(str(t.id) for t in activity.terms)
+            assert copies[activity.id] == capacities.get(activity.id, capacity_copy(None))
         _assert_places_are_live(session, activities)
         rows = session.execute(
             select(OrganisationStanding.organisation_id, *standing.COLUMNS)

@@ -30,6 +30,7 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.schemas import as_json
 from app.core.validation import field_values, validate_merged
 from app.notifications.events import EventType, emit
+from app.search.models import ActivityFacet, ActivityPlace, capacity_copy
 
 _table = ActivityCapacity.__table__
 _c = _table.c
@@ -247,6 +248,7 @@ def _update(session, activity_id, condition, values, cause, now):
 
 
 def _record(session: Session, source: Any, cause: CapacityChangeCause, now: datetime) -> None:
+    _copy_to_search(session, source)
     status = effective(source, now).status
     emit(
         session,
@@ -277,3 +279,17 @@ def _record(session: Session, source: Any, cause: CapacityChangeCause, now: date
             paused_until=source.paused_until,
         )
     )
+
+
+def _copy_to_search(session: Session, source: Any) -> None:
+    """The search rows' copy of what the capacity rule reads (``SearchFacets.capacity_*``):
+    the activity's facet row, then its place rows, after the capacity row: the order every
+    write that changes more than one of them takes them in (app/search/indexing.py)."""
+    values = capacity_copy(source)
+    for rows in (ActivityFacet, ActivityPlace):
+        session.execute(
+            update(rows)
+            .where(rows.activity_id == source.activity_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

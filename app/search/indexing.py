@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, exists, text
 from sqlmodel import Session, select
@@ -23,6 +24,7 @@ from app.activities.models import (
     Schedule,
 )
 from app.assurance.service import assured_until_for
+from app.capacity.models import ActivityCapacity
 from app.core.types import utcnow
 from app.organisations import standing
 from app.organisations.models import Organisation, OrganisationStatus
@@ -32,6 +34,7 @@ from app.search.models import (
     ActivityPlace,
     ActivitySearch,
     SearchWord,
+    capacity_copy,
 )
 from app.search.words import add_to_lexicon, lexicon_words
 from app.venues.models import Venue
@@ -135,6 +138,14 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
         )
     ):
         tagged[activity_id].append(str(term_id))
+    capacities = {
+        row.activity_id: row
+        for row in session.execute(
+            select(ActivityCapacity.__table__).where(
+                ActivityCapacity.__table__.c.activity_id.in_(ids)
+            )
+        )
+    }
     facets: dict[uuid.UUID, dict] = {}
     for activity, organisation in pairs:
         words[activity.id] += [
@@ -150,6 +161,7 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
             days[activity.id],
             assured[organisation.id],
             sorted(tagged[activity.id]),
+            capacities.get(activity.id),
         )
     for activity_id, term_name in session.exec(
         select(ActivityTerm.activity_id, TaxonomyTerm.name)
@@ -227,6 +239,7 @@ def _store_facet(
     days: set[str],
     assured_until: date | None,
     term_ids: list[str],
+    capacity: Any | None,
 ) -> dict:
     """Store the activity's ``SearchFacets``; returns them."""
     values = {
@@ -246,6 +259,7 @@ def _store_facet(
         "cost_class": cost_class(activity),
         "last_confirmed_at": activity.last_confirmed_at,
         "term_ids": term_ids,
+        **capacity_copy(capacity),
     }
     facet = session.get(ActivityFacet, activity.id)
     if facet is None:

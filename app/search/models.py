@@ -1,5 +1,7 @@
 import uuid
 from datetime import date, datetime
+from enum import Enum
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Field, Index, SQLModel
@@ -113,6 +115,47 @@ class SearchFacets(SQLModel):
     term_ids: list[str] = Field(
         default_factory=list, sa_type=JSONColumn, sa_column_kwargs={"server_default": "[]"}
     )
+    # A copy of the capacity columns the capacity rule reads (``CAPACITY_COPIED``), kept by
+    # ``app.capacity.service`` on every change, so whether an activity is taking referrals
+    # is worked out on the row a search reads (``effective_sql`` over these), with no
+    # look-up per candidate in ``activity_capacity``. All null: no capacity row.
+    capacity_status: str | None = Field(default=None, max_length=32)
+    capacity_when_full: str | None = Field(default=None, max_length=32)
+    capacity_available: int | None = None
+    capacity_weekly_referral_cap: int | None = None
+    capacity_week_starting: date | None = None
+    capacity_referrals_this_week: int | None = None
+    capacity_paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+CAPACITY_COPIED = (
+    "status",
+    "when_full",
+    "available",
+    "weekly_referral_cap",
+    "week_starting",
+    "referrals_this_week",
+    "paused_until",
+)
+
+
+def capacity_copy(capacity: Any | None) -> dict[str, Any]:
+    """The ``capacity_*`` facets of a capacity row (an ``ActivityCapacity`` or a row with
+    its columns; None: none)."""
+    values = {}
+    for name in CAPACITY_COPIED:
+        value = getattr(capacity, name) if capacity is not None else None
+        values[f"capacity_{name}"] = value.value if isinstance(value, Enum) else value
+    return values
+
+
+class CapacityView:
+    """``source``'s ``capacity_*`` columns under the capacity row's own names, for
+    ``app.capacity.rules.effective_sql``."""
+
+    def __init__(self, source: Any):
+        for name in CAPACITY_COPIED:
+            setattr(self, name, getattr(source, f"capacity_{name}"))
 
 
 class ActivityFacet(SearchFacets, table=True):

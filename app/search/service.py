@@ -62,7 +62,7 @@ from app.activities.models import (
     Schedule,
 )
 from app.areas.models import AreaKey, OrganisationServedArea
-from app.capacity.models import ActivityCapacity, CapacityStatus
+from app.capacity.models import CapacityStatus
 from app.capacity.rules import ACCEPTING, effective_sql, week_starting
 from app.capacity.service import summary_json as capacity_json
 from app.core.config import get_settings
@@ -79,7 +79,7 @@ from app.geo.service import (
 )
 from app.search import lexicon, sql
 from app.search.indexing import delivery_mask, weekday_mask
-from app.search.models import ActivityFacet, ActivityPlace, SearchLog
+from app.search.models import ActivityFacet, ActivityPlace, CapacityView, SearchLog
 from app.search.schedule import CardSchedule, Closed, next_session, notices
 from app.search.schemas import (
     Correction,
@@ -712,10 +712,8 @@ def _conditions(shape: _Shape, bind: _Binder, source, matches) -> list:
     if shape.accepting:
         where += [
             source.takes_referrals.is_(True),
-            exists().where(
-                ActivityCapacity.activity_id == source.activity_id,
-                _capacity_status(bind).in_(ACCEPTING_VALUES),
-            ),
+            source.capacity_status.is_not(None),  # it has a capacity row
+            _capacity_status(bind, source).in_(ACCEPTING_VALUES),
         ]
     if shape.assured:
         where.append(source.assured_until >= bind("today", lambda c: c.now.date(), Date))
@@ -730,13 +728,13 @@ def _conditions(shape: _Shape, bind: _Binder, source, matches) -> list:
     return where
 
 
-def _capacity_status(bind: _Binder):
-    """The capacity row's status now, as SQL (``app.capacity.rules``). Capacity is read per
-    candidate through its primary key (a correlated subquery), not joined: a join made
-    PostgreSQL hash the whole capacity table for every search."""
+def _capacity_status(bind: _Binder, source):
+    """The activity's capacity status now, as SQL (``app.capacity.rules``), from the copy of
+    its capacity row that ``source`` (facet or place rows) carries: no look-up per
+    candidate in ``activity_capacity``."""
     now = bind("now", lambda c: c.now, UTCDateTime())
     week = bind("week", lambda c: week_starting(c.now), Date)
-    return effective_sql(ActivityCapacity, now, week)
+    return effective_sql(CapacityView(source), now, week)
 
 
 def _schedule_conditions(shape: _Shape, bind: _Binder, source) -> list:
@@ -792,20 +790,12 @@ def _score(shape: _Shape, bind: _Binder, source, matches, distance):
         proximity = 1.0 - cast(distance, Float) / radius
     else:
         proximity = literal(0.5)
-    capacity_status = _capacity_status(bind)
-    by_capacity = (
-        select(
-            case(
-                (capacity_status == CapacityStatus.open.value, 1.0),
-                (capacity_status == CapacityStatus.waitlist.value, 0.5),
-                else_=0.0,
-            )
-        )
-        .where(ActivityCapacity.activity_id == source.activity_id)
-        .scalar_subquery()
-    )
+    capacity_status = _capacity_status(bind, source)  # no capacity row: open
     accepting = case(
-        (source.takes_referrals.is_not(True), 0.0), else_=func.coalesce(by_capacity, 1.0)
+        (source.takes_referrals.is_not(True), 0.0),
+        (capacity_status == CapacityStatus.open.value, 1.0),
+        (capacity_status == CapacityStatus.waitlist.value, 0.5),
+        else_=0.0,
     )
     fresh = [
         bind(f"confirmed_within_{days}", lambda c, days=days: c.now - timedelta(days=days),
