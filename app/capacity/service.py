@@ -200,10 +200,12 @@ def apply_referral_change(
 
 def end_elapsed_pauses(session: Session, now: datetime) -> int:
     """Record pauses that ended by themselves (they already read as open)."""
+    # In key order: each change locks the capacity row, then its search rows, and another
+    # transaction rebuilding several activities' search rows locks them in key order too.
     elapsed = session.execute(
-        select(_c.activity_id, _c.paused_until).where(
-            _c.status == CapacityStatus.paused.value, _c.paused_until <= now
-        )
+        select(_c.activity_id, _c.paused_until)
+        .where(_c.status == CapacityStatus.paused.value, _c.paused_until <= now)
+        .order_by(_c.activity_id)
     ).all()
     for activity_id, paused_until in elapsed:
         _update(
