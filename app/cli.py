@@ -335,8 +335,7 @@ def reindex_search() -> None:
     from app.search.indexing import refresh_all
 
     with Session(get_engine()) as session:
-        count = refresh_all(session)
-        session.commit()
+        count = refresh_all(session)  # commits batch by batch
     typer.echo(f"reindexed {count} activities")
 
 

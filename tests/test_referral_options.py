@@ -1,5 +1,6 @@
 """The link workers' search, on a small directory with known places and times."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -501,3 +502,61 @@ def test_q_ranks_what_names_its_terms_or_holds_its_words_above_what_is_only_link
     assert scores["word"] == pytest.approx(full)
     assert scores["linked and word"] == pytest.approx(full)
     assert scores["linked"] == pytest.approx(full - 0.4 * 0.2)  # relevance 0.8, not 1
+
+
+def test_reindex_rebuilds_the_lexicon_from_the_documents(directory, session):
+    """Words no listing holds any more leave the lexicon that typos are corrected against;
+    the words of the listings stay."""
+    from app.search.models import SearchWord
+
+    session.add(SearchWord(word="zyzzogeton"))
+    session.commit()
+    result = CliRunner().invoke(cli, ["reindex-search"])
+    assert result.exit_code == 0, result.output
+    words = set(session.scalars(select(SearchWord.word)))
+    assert "zyzzogeton" not in words
+    assert {"choir", "walk", "watercolour"} <= words
+
+
+def test_a_write_during_a_reindex_waits_for_one_batch_not_the_run(directory, monkeypatch):
+    """The nightly reindex commits batch by batch: a capacity change (what every referral
+    makes) to an activity already reindexed goes through while the run goes on, instead of
+    waiting for the whole directory and timing out."""
+    import threading
+
+    from sqlmodel import Session
+
+    from app.capacity import service as capacity
+    from app.core.db import get_engine
+    from app.core.types import utcnow
+    from app.search import indexing
+
+    monkeypatch.setattr(indexing, "BATCH", 2)
+    batch = indexing._refresh_batch
+    done: list[uuid.UUID] = []
+    outcome: list[str] = []
+
+    def change_capacity_of(activity_id: uuid.UUID) -> None:
+        with Session(get_engine()) as other:
+            try:
+                held = capacity.get_capacity(other, activity_id)
+                capacity.update_capacity(other, held, {"waiting_list_length": 4}, utcnow())
+                other.commit()
+                outcome.append("committed")
+            except Exception as error:  # the test reports which
+                outcome.append(type(error).__name__)
+
+    def watched(session, ids):
+        if done and not outcome:  # the first batch is done: write to one of its activities
+            writer = threading.Thread(target=change_capacity_of, args=(done[0],))
+            writer.start()
+            writer.join(timeout=30)
+        batch(session, ids)
+        done.extend(ids)
+
+    monkeypatch.setattr(indexing, "_refresh_batch", watched)
+    result = CliRunner().invoke(cli, ["reindex-search"])
+    assert result.exit_code == 0, result.output
+    assert outcome == ["committed"]
+    with Session(get_engine()) as reading:
+        assert capacity.get_capacity(reading, done[0]).waiting_list_length == 4

@@ -100,11 +100,30 @@ def refresh_organisation(session: Session, organisation_id: uuid.UUID) -> int:
 
 def refresh_all(session: Session) -> int:
     """Rebuild every activity's rows and card, the lexicon from scratch, and every
-    organisation's standing."""
-    session.exec(delete(SearchWord))
-    indexed = refresh(session, list(session.exec(select(Activity.id))))
+    organisation's standing, committing as it goes: each batch of activities is its own
+    transaction, so a write to a listing, its capacity or a referral waits at most for one
+    batch (about a second), not for the whole directory (minutes)."""
+    ids = sorted(session.exec(select(Activity.id)))
+    for start in range(0, len(ids), BATCH):
+        _refresh_batch(session, ids[start : start + BATCH])
+        session.commit()
+    # Words no document holds any more leave the lexicon. The lexicon is read first: a
+    # word a write adds meanwhile is not in it, so it is kept.
+    known = set(session.scalars(select(SearchWord.word)))
+    stale = sorted(known - _document_words(session))
+    for start in range(0, len(stale), 500):
+        session.exec(delete(SearchWord).where(SearchWord.word.in_(stale[start : start + 500])))
     standing.refresh_all(session, utcnow())
-    return indexed
+    session.commit()
+    return len(ids)
+
+
+def _document_words(session: Session) -> set[str]:
+    """The words of every activity's search document: what the lexicon should hold."""
+    words: set[str] = set()
+    for document in session.exec(select(ActivitySearch.document)).yield_per(BATCH):
+        words |= lexicon_words(document)
+    return words
 
 
 def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
@@ -275,11 +294,7 @@ def refresh_missing(session: Session) -> int:
     migrations 0003 and 0012), fill the lexicon if it is empty (databases older than
     migration 0009), and store the standing of organisations that have none."""
     if session.exec(select(SearchWord.word).limit(1)).first() is None:
-        documents = session.exec(select(ActivitySearch.document)).yield_per(BATCH)
-        lexicon: set[str] = set()
-        for document in documents:
-            lexicon |= lexicon_words(document)
-        add_to_lexicon(session, lexicon)
+        add_to_lexicon(session, _document_words(session))
     # NOT EXISTS, not NOT IN: an anti-join, where NOT IN over a national directory's ids
     # overflows work_mem and runs a subplan per row.
     missing = select(Activity.id).where(~exists().where(ActivityFacet.activity_id == Activity.id))
