@@ -12,7 +12,7 @@ from app.capacity.models import ActivityCapacity, CapacityStatus, WhenFull
 from app.capacity.rules import effective, effective_sql, week_starting
 from app.cli import cli
 from app.core.types import utcnow
-from tests.factories import create_activity, patch
+from tests.factories import create_activity, create_venue, patch
 from tests.referral_world import build_world
 
 
@@ -340,3 +340,36 @@ def test_referral_search_shows_and_filters_by_capacity(world):
     assert score["open"] - score["waitlist"] == pytest.approx(0.075, abs=1e-4)
     assert score["waitlist"] - score["paused"] == pytest.approx(0.075, abs=1e-4)
     assert score["paused"] == score["closed"] == score["full_refusing"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "referrals_accepted"),
+    [
+        ({"weekly_referral_cap": 1, "when_full": "refuse"}, 0),  # this week's one referral
+        ({"maximum": 1, "when_full": "refuse"}, 1),  # the last place, taken on acceptance
+    ],
+    ids=["weekly cap", "last place"],
+)
+def test_a_located_search_drops_what_referrals_have_filled(world, settings, referrals_accepted):
+    """Referrals change capacity (not only the provider): a search near the activity's
+    venue (place rows, each carrying a copy of its capacity) stops offering it to
+    ``accepting_referrals`` as soon as referrals fill it, and ranks it as closed."""
+    venue = create_venue(world.admin)
+    at_venue = create_activity(
+        world.admin,
+        world.organisation["id"],
+        access_modes=["referral"],
+        venue_ids=[venue["id"]],
+    )
+    world.set_capacity(at_venue["id"], **settings)
+    near = {"postcode": "BS5 6AW", "radius_km": 2}
+    assert at_venue["id"] in _options(world, accepting_referrals="true", **near)
+
+    referral = world.refer(activity_id=at_venue["id"])
+    for _ in range(referrals_accepted):
+        assert world.move(referral["id"], "accepted").status_code == 200
+
+    assert at_venue["id"] not in _options(world, accepting_referrals="true", **near)
+    shown = _options(world, **near)[at_venue["id"]]
+    assert shown["capacity_status"] == "closed"
+    assert shown["distance_km"] is not None  # found through its place, not as a remote one

@@ -42,11 +42,19 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             for name, type_ in COPIED:
                 batch_op.add_column(sa.Column(f"capacity_{name}", type_, nullable=True))
-        settings = ", ".join(f"capacity_{name} = c.{name}" for name, _ in COPIED)
-        op.execute(
-            f"UPDATE {table} SET {settings} FROM activity_capacity AS c "
-            f"WHERE c.activity_id = {table}.activity_id"
-        )
+        if op.get_bind().dialect.name == "postgresql":  # one join over the whole table
+            settings = ", ".join(f"capacity_{name} = c.{name}" for name, _ in COPIED)
+            op.execute(
+                f"UPDATE {table} SET {settings} FROM activity_capacity AS c "
+                f"WHERE c.activity_id = {table}.activity_id"
+            )
+        else:  # row values, as 0021: SQLite has UPDATE ... FROM only since 3.33
+            names = [name for name, _ in COPIED]
+            op.execute(
+                f"UPDATE {table} SET ({', '.join(f'capacity_{n}' for n in names)}) = "
+                f"(SELECT {', '.join(names)} FROM activity_capacity AS c "
+                f"WHERE c.activity_id = {table}.activity_id)"
+            )
 
 
 def downgrade() -> None:
