@@ -12,7 +12,9 @@
 Environment: BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/
 signpost_bench), BENCH_PORT (8766), BENCH_ROUNDS (200 per query), BENCH_WORKERS (2),
 BENCH_SCALE (1: the national sizes above; .ci/run uses a tiny fraction to prove it still
-runs), BENCH_RESULTS (where to append; default bench/RESULTS.md). Any failed request makes
+runs), BENCH_RESULTS (where to append; default bench/RESULTS.md), BENCH_CLUSTER (1: first
+rewrite the search tables with `signpost cluster-search`, as a nightly job leaves them; 0:
+measure them as last written). Any failed request makes
 the run exit non-zero.
 """
 
@@ -49,6 +51,7 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 ORGANISATIONS, VENUES, ACTIVITIES = (max(20, int(n * SCALE)) for n in (50_000, 100_000, 200_000))
 THROUGHPUT_REQUESTS = max(16, int(800 * min(SCALE, 1)))
 RESULTS = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "RESULTS.md"))
+CLUSTER = os.environ.get("BENCH_CLUSTER", "1") != "0"
 
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
@@ -69,6 +72,7 @@ from app.geo.outcodes import outcodes  # noqa: E402
 from app.search import service as search_service  # noqa: E402
 from app.search.indexing import delivery_mask, refresh_missing, weekday_mask  # noqa: E402
 from app.search.models import CAPACITY_COPIED, FACET_FIELDS  # noqa: E402
+from app.search.upkeep import cluster  # noqa: E402
 from app.vocabulary.models import TermSynonym  # noqa: E402
 from app.vocabulary.seed import CATEGORIES, NEEDS, seed_vocabulary  # noqa: E402
 
@@ -712,16 +716,23 @@ def api_server() -> Iterator[subprocess.Popen]:
         server.wait(timeout=20)
 
 
-def prepared_directory() -> tuple[float | None, float]:
-    """The national directory, generated unless already there, with its read model:
-    (seconds generating, or None when reused; seconds completing the read model)."""
+def prepared_directory() -> tuple[float | None, float, float | None]:
+    """The national directory, generated unless already there, with its read model, and
+    (unless ``CLUSTER`` is off) its search tables as the nightly ``signpost cluster-search``
+    leaves them: (seconds generating, or None when reused; seconds completing the read
+    model; seconds clustering, or None)."""
     ensure_database()
     generated = None if dataset_ready() else generate()
-    return generated, build_read_model()
+    carded = build_read_model()
+    if not CLUSTER:
+        return generated, carded, None
+    started = time.perf_counter()
+    cluster(get_engine())
+    return generated, carded, time.perf_counter() - started
 
 
 def main() -> None:
-    generated, carded = prepared_directory()
+    generated, carded, clustered = prepared_directory()
     with Session(get_engine()) as session:
         key = create_api_key(
             session, SYSTEM, ApiKeyCreate(name="bench", role=GlobalRole.link_worker)
@@ -755,12 +766,12 @@ def main() -> None:
         (eight, eight_errors),
         located,
         rss,
-        generated,
-        carded,
+        (generated, carded, clustered),
     )
 
 
-def write(raw, api, listings, errors, single, eight, located, rss, generated, carded) -> None:
+def write(raw, api, listings, errors, single, eight, located, rss, prepared) -> None:
+    generated, carded, clustered = prepared
     lines = [
         f"\n## Referral-options search, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -769,6 +780,11 @@ def write(raw, api, listings, errors, single, eight, located, rss, generated, ca
         f"{ORGANISATIONS:,} organisations, {VENUES:,} venues, {ACTIVITIES:,} activities"
         + (f" (generated in {generated:.0f} s)" if generated else " (reused)")
         + f"; read model (cards, standings) completed in {carded:.0f} s"
+        + (
+            f"; search tables rewritten by `signpost cluster-search` in {clustered:.1f} s"
+            if clustered is not None
+            else "; search tables as last written (BENCH_CLUSTER=0)"
+        )
         + f"; uvicorn with {WORKERS} workers; {ROUNDS} searches per row, one client, "
         "keep-alive. API = HTTP round trip (API key check, understanding the request, the "
         "page's one statement: filter, rank, cards, capacity, standing and capped count; "

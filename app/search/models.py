@@ -158,12 +158,21 @@ class CapacityView:
             setattr(self, name, getattr(source, f"capacity_{name}"))
 
 
+# Pages are filled to this percentage (PostgreSQL), leaving room for a row's next capacity
+# change to be written beside it: no index entries to write, and place rows keep their
+# order (app/search/upkeep.py; migration 0023). More room would make every scan longer.
+SEARCH_ROW_FILLFACTOR = 90
+
+
 class ActivityFacet(SearchFacets, table=True):
     """One narrow row per activity with its ``SearchFacets``, so a national search reads one
     small indexed table instead of joining five."""
 
     __tablename__ = "activity_facet"
-    __table_args__ = (Index("ix_activity_facet_listed_cost", "listed", "cost_class"),)
+    __table_args__ = (
+        Index("ix_activity_facet_listed_cost", "listed", "cost_class"),
+        {"postgresql_with": {"fillfactor": SEARCH_ROW_FILLFACTOR}},
+    )
 
     activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
 
@@ -176,7 +185,10 @@ class ActivityPlace(SearchFacets, table=True):
     ``tsv`` (migration 0021), so its words are checked on the row too."""
 
     __tablename__ = "activity_place"
-    __table_args__ = (Index("ix_activity_place_latitude_longitude", "latitude", "longitude"),)
+    __table_args__ = (
+        Index("ix_activity_place_latitude_longitude", "latitude", "longitude"),
+        {"postgresql_with": {"fillfactor": SEARCH_ROW_FILLFACTOR}},
+    )
 
     activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
     venue_id: uuid.UUID = Field(
