@@ -54,7 +54,7 @@ def by_id(client: httpx.Client, ids: list[str]) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    generated, carded = directory.prepared_directory()
+    generated, carded, clustered = directory.prepared_directory()
     rows = []
     errors = 0
     with (
@@ -88,7 +88,9 @@ def main() -> None:
         f"{platform.python_version()}; PostgreSQL; {total:,} public services "
         f"({total_pages:,} pages of {PER_PAGE})"
         + (f", directory generated in {generated:.0f} s" if generated else ", directory reused")
-        + f"; read model completed in {carded:.0f} s; uvicorn with {directory.WORKERS} "
+        + f"; read model completed in {carded:.0f} s"
+        + ("; search tables clustered" if clustered is not None else "")
+        + f"; uvicorn with {directory.WORKERS} "
         "workers; one anonymous client, keep-alive, pages read one after another.",
         "",
         "| /openreferral/services?per_page=50 | pages | pages/s | p50 ms | p95 ms | p99 ms |",
