@@ -11,7 +11,7 @@ from app.activities.models import Activity, ActivityStatus
 from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ActivityUpdate
 from app.core.concurrency import set_etag
 from app.core.csv_writer import CSV_RESPONSE, FormatDep, ReportFormat, csv_download
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
@@ -35,7 +35,7 @@ def _public(session: SessionDep, response: Response, activity: Activity) -> Acti
     },
 )
 def list_activities(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
     fmt: FormatDep,
@@ -105,7 +105,7 @@ def create_activity(
     "/{activity_id}", response_model=ActivityPublic, responses=problem_responses(401, 404, 422)
 )
 def get_activity(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: CurrentPrincipal,
     activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
 ) -> Response:

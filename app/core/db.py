@@ -3,7 +3,7 @@
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -233,30 +233,40 @@ def autocommit(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-async def get_statement_reader(session: SessionDep) -> AsyncIterator[Session]:
-    """For routes that only read, whose statements each stand alone, and that can bear a
-    replica's lag of a moment (the referral search): a session in autocommit on the read
-    replica, or on the primary when there is none. No BEGIN and COMMIT round trips around
-    its statements: a search's page is one round trip, not three. Under PostgreSQL's default
-    READ COMMITTED each statement had its own snapshot anyway, so what a statement reads
-    means the same; routes that set anything for their transaction (``SET LOCAL``: reports)
-    use ``ReadSessionDep``.
+def _statements_on(engine_of: Callable[[], Engine]):
+    """A dependency yielding a session in autocommit on ``engine_of()``: no BEGIN and
+    COMMIT round trips around its statements, and no hop to a thread to commit once the
+    route has run. Under PostgreSQL's default READ COMMITTED each statement had its own
+    snapshot anyway, so what a statement reads means the same. When the request's own
+    session already holds a connection to the same database (its API key was just looked
+    up and marked as used), the route shares it rather than hold a second one. Closing an
+    autocommit session does no I/O (there is no transaction to end), so it happens here on
+    the event loop."""
 
-    When the request's own session already holds a connection to the same database (its API
-    key was just looked up and marked as used), the route shares it rather than hold a second
-    one. Closing an autocommit session does no I/O (there is no transaction to end), so it
-    happens here on the event loop."""
-    engine = get_read_engine()
-    if engine is get_engine() and session.in_transaction():
-        yield session
-        return
-    reader = Session(autocommit(engine), expire_on_commit=False)
-    try:
-        yield reader
-    finally:
-        reader.close()
+    async def statements(session: SessionDep) -> AsyncIterator[Session]:
+        engine = engine_of()
+        if engine is get_engine() and session.in_transaction():
+            yield session
+            return
+        own = Session(autocommit(engine), expire_on_commit=False)
+        try:
+            yield own
+        finally:
+            own.close()
+
+    return statements
 
 
+# For routes that only read and whose statements each stand alone (one activity, a page of
+# listings: one statement each), on the primary, so a provider sees the change they have
+# just made.
+get_statement_session = _statements_on(get_engine)
+StatementSessionDep = Annotated[Session, Depends(get_statement_session, scope="function")]
+
+# The same on the read replica when there is one, for routes that can bear a replica's lag
+# of a moment (the referral search: a search's page is one round trip, not three). Routes
+# that set anything for their transaction (``SET LOCAL``: reports) use ``ReadSessionDep``.
+get_statement_reader = _statements_on(get_read_engine)
 StatementReaderDep = Annotated[Session, Depends(get_statement_reader, scope="function")]
 
 

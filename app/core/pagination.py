@@ -79,11 +79,11 @@ async def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def capped_count(statement: Select) -> ScalarSelect[int]:
-    """How many rows ``statement`` matches, counting no further than one past
-    ``SIGNPOST_EXACT_COUNT_LIMIT``: a scalar subquery, so it travels with the page's own
-    statement, and a count that never scans the whole country."""
-    limit = get_settings().exact_count_limit
+def capped_count(statement: Select, limit: int | None = None) -> ScalarSelect[int]:
+    """How many rows ``statement`` matches, counting no further than one past ``limit``
+    (``SIGNPOST_EXACT_COUNT_LIMIT`` unless given): a scalar subquery, so it travels with
+    the page's own statement, and a count that never scans the whole country."""
+    limit = get_settings().exact_count_limit if limit is None else limit
     matches = statement.order_by(None).limit(limit + 1).subquery()
     return select(func.count()).select_from(matches).correlate(None).scalar_subquery()
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, bindparam, or_
 
 from app.core.errors import InvalidField
 
@@ -33,14 +33,24 @@ class ListingSort(StrEnum):
 # --- keyset ("after") pagination ----------------------------------------------------------
 
 
-def after_clause(model: type[Any], sort: StrEnum, cursor: str) -> ColumnElement[bool]:
-    """Rows after the one ``cursor`` names, in ``sort`` order (ties by id): a page that
-    starts where the last one ended, read from the index instead of counted past."""
-    value, row_id = _decode(sort, cursor)
+def after_clause(model: type[Any], sort: StrEnum) -> ColumnElement[bool]:
+    """Rows after the one a cursor names, in ``sort`` order (ties by id): a page that
+    starts where the last one ended, read from the index instead of counted past. The
+    cursor's values are bound when it runs (``after_values``), so the statement is built
+    once per sort."""
     name = str(sort.value)
     column = getattr(model, name.lstrip("-"))
+    value = bindparam("after_value", type_=column.type)
+    row_id = bindparam("after_id", type_=model.id.type)
     beyond = column < value if name.startswith("-") else column > value
     return or_(beyond, and_(column == value, model.id > row_id))
+
+
+def after_values(sort: StrEnum, cursor: str) -> dict[str, Any]:
+    """The values ``after_clause`` binds, from ``cursor``; a 422 naming ``query.after``
+    when it is not one this list gave for ``sort``."""
+    value, row_id = _decode(sort, cursor)
+    return {"after_value": value, "after_id": row_id}
 
 
 def cursor_after(sort: StrEnum, row: Mapping[str, Any]) -> str:
