@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import pydantic_core
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.core.db import SessionDep
+from app.core.db import StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import Page, PageDep
@@ -98,14 +98,14 @@ def oruk_api_details(request: Request) -> Response:
 
 @router.get("/services", response_model=OrukServicePage, responses=ERRORS)
 def oruk_list_services(
-    session: SessionDep, page: PageDep, filters: ServiceFilters, full: Full = False
+    session: StatementSessionDep, page: PageDep, filters: ServiceFilters, full: Full = False
 ) -> Response:
     """Live services of published organisations, in id order; filters combine with AND."""
     return _page(feed.list_services(session, filters, page, full))
 
 
 @router.get("/services/{id}", response_model=OrukService, responses=ONE)
-def oruk_get_service(session: SessionDep, id: uuid.UUID) -> Response:
+def oruk_get_service(session: StatementSessionDep, id: uuid.UUID) -> Response:
     """One service, fully nested: schedules, locations with addresses and accessibility,
     languages, organization, cost, funding, service areas and taxonomy terms."""
     return _json(feed.get_service(session, id))
@@ -113,7 +113,7 @@ def oruk_get_service(session: SessionDep, id: uuid.UUID) -> Response:
 
 @router.get("/organizations", response_model=OrukOrganizationPage, responses=ERRORS)
 def oruk_list_organizations(
-    session: SessionDep,
+    session: StatementSessionDep,
     page: PageDep,
     search: Search = None,
     full: Full = False,
@@ -124,7 +124,7 @@ def oruk_list_organizations(
 
 @router.get("/organizations/{id}", response_model=OrukOrganizationFull, responses=ONE)
 def oruk_get_organization(
-    session: SessionDep,
+    session: StatementSessionDep,
     id: uuid.UUID,
     full_service: Annotated[bool, Query(description="Its services fully nested")] = False,
 ) -> Response:
@@ -134,33 +134,35 @@ def oruk_get_organization(
 
 @router.get("/service_at_locations", response_model=OrukServiceAtLocationPage, responses=ERRORS)
 def oruk_list_service_at_locations(
-    session: SessionDep, page: PageDep, filters: ServiceFilters, full: Full = False
+    session: StatementSessionDep, page: PageDep, filters: ServiceFilters, full: Full = False
 ) -> Response:
     """Each live service at each of its live venues, in id order; filters combine with AND."""
     return _page(feed.list_service_at_locations(session, filters, page, full))
 
 
 @router.get("/service_at_locations/{id}", response_model=OrukServiceAtLocation, responses=ONE)
-def oruk_get_service_at_location(session: SessionDep, id: uuid.UUID) -> Response:
+def oruk_get_service_at_location(session: StatementSessionDep, id: uuid.UUID) -> Response:
     """One service at one venue, both fully nested."""
     return _json(feed.get_service_at_location(session, id))
 
 
 @router.get("/taxonomies", response_model=OrukTaxonomyPage, responses=ERRORS)
-def oruk_list_taxonomies(session: SessionDep, page: PageDep, search: Search = None) -> Response:
+def oruk_list_taxonomies(
+    session: StatementSessionDep, page: PageDep, search: Search = None
+) -> Response:
     """The vocabulary's schemes (needs, activity categories...)."""
     return _page(feed.list_taxonomies(session, search, page))
 
 
 @router.get("/taxonomies/{id}", response_model=OrukTaxonomy, responses=ONE)
-def oruk_get_taxonomy(session: SessionDep, id: uuid.UUID) -> Response:
+def oruk_get_taxonomy(session: StatementSessionDep, id: uuid.UUID) -> Response:
     """One scheme with all its terms."""
     return _json(feed.get_taxonomy(session, id))
 
 
 @router.get("/taxonomy_terms", response_model=OrukTaxonomyTermPage, responses=ERRORS)
 def oruk_list_taxonomy_terms(
-    session: SessionDep,
+    session: StatementSessionDep,
     page: PageDep,
     search: Search = None,
     taxonomy_id: Annotated[uuid.UUID | None, Query(description="Terms of this taxonomy")] = None,
@@ -172,6 +174,6 @@ def oruk_list_taxonomy_terms(
 
 
 @router.get("/taxonomy_terms/{id}", response_model=OrukTaxonomyTerm, responses=ONE)
-def oruk_get_taxonomy_term(session: SessionDep, id: uuid.UUID) -> Response:
+def oruk_get_taxonomy_term(session: StatementSessionDep, id: uuid.UUID) -> Response:
     """One term."""
     return _json(feed.get_taxonomy_term(session, id))
