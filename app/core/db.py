@@ -257,9 +257,11 @@ def _statements_on(engine_of: Callable[[], Engine]):
     return statements
 
 
-# For routes that only read and whose statements each stand alone (one activity, a page of
-# listings: one statement each), on the primary, so a provider sees the change they have
-# just made.
+# For routes that only read (one activity, a page of listings: one statement each; the Open
+# Referral feed), on the primary, so a provider sees the change they have just made. A route
+# that reads in several statements sees each as PostgreSQL's READ COMMITTED showed it in a
+# transaction: what had committed when that statement began. Routes that write keep
+# ``SessionDep``.
 get_statement_session = _statements_on(get_engine)
 StatementSessionDep = Annotated[Session, Depends(get_statement_session, scope="function")]
 
