@@ -158,10 +158,11 @@ class CapacityView:
             setattr(self, name, getattr(source, f"capacity_{name}"))
 
 
-# Pages are filled to this percentage (PostgreSQL), leaving room for a row's next capacity
-# change to be written beside it: no index entries to write, and place rows keep their
-# order (app/search/upkeep.py; migration 0023). More room would make every scan longer.
-SEARCH_ROW_FILLFACTOR = 90
+# Place rows' pages are filled to this percentage (PostgreSQL), leaving room for a row's
+# next capacity change to be written beside it: no index entries to write, and the rows
+# keep their place order (app/search/upkeep.py; migration 0023). More room would make every
+# located search read more pages.
+PLACE_FILLFACTOR = 90
 
 
 class ActivityFacet(SearchFacets, table=True):
@@ -169,10 +170,7 @@ class ActivityFacet(SearchFacets, table=True):
     small indexed table instead of joining five."""
 
     __tablename__ = "activity_facet"
-    __table_args__ = (
-        Index("ix_activity_facet_listed_cost", "listed", "cost_class"),
-        {"postgresql_with": {"fillfactor": SEARCH_ROW_FILLFACTOR}},
-    )
+    __table_args__ = (Index("ix_activity_facet_listed_cost", "listed", "cost_class"),)
 
     activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
 
@@ -187,7 +185,7 @@ class ActivityPlace(SearchFacets, table=True):
     __tablename__ = "activity_place"
     __table_args__ = (
         Index("ix_activity_place_latitude_longitude", "latitude", "longitude"),
-        {"postgresql_with": {"fillfactor": SEARCH_ROW_FILLFACTOR}},
+        {"postgresql_with": {"fillfactor": PLACE_FILLFACTOR}},
     )
 
     activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")

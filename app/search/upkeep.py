@@ -2,12 +2,12 @@
 
 A located search reads the ``activity_place`` rows in its bounding box. PostgreSQL stores
 rows where there was room when they were written, so after imports and edits the rows of
-one town lie on as many pages as they are rows: a 10 km search in central London read 8,653
-pages for 12,052 rows on the benchmark directory. Rewritten in place order (``CLUSTER`` on
-the latitude/longitude index) the same rows fill about a tenth as many pages. Capacity
-changes, the most frequent writes to these rows, update them where they lie (the tables
-keep room on each page: ``FILLFACTOR``, migration 0023), so the order holds between runs;
-rows rebuilt by an edit go wherever there is room, and a nightly run puts them back.
+one town lie on nearly as many pages as they are rows: a 10 km text search in central
+London read 8,788 pages for its 12,052 rows on the benchmark directory. Rewritten in place
+order (``CLUSTER`` on the latitude/longitude index) it read 2,494. Capacity changes, the
+most frequent writes to these rows, update them where they lie (place rows keep room on
+each page: ``FILLFACTOR``, migration 0023), so the order holds between runs; rows rebuilt
+by an edit go wherever there is room, and a nightly run puts them back.
 
 ``CLUSTER`` also compacts (``activity_facet`` is rewritten in key order for that alone).
 It locks each table against reads and writes while it rewrites it (seconds at national
