@@ -2,7 +2,8 @@
 
 1. Builds (once; reused while its size matches) a synthetic national directory in its own
    database: 50,000 organisations, 100,000 venues over real English outcodes, 200,000
-   activities with schedules, terms and search documents.
+   activities with schedules, terms and search documents; then rewrites its search tables
+   with `signpost cluster-search`, as the nightly job leaves them (BENCH_CLUSTER).
 2. Serves the API with uvicorn on a real socket and sends a fixed mix of searches.
 3. Runs each search's SQL alone (the page statement the API runs, compiled once and sent
    straight through psycopg) next to the same search through the API, for comparison.
@@ -14,8 +15,7 @@ signpost_bench), BENCH_PORT (8766), BENCH_ROUNDS (200 per query), BENCH_WORKERS 
 BENCH_SCALE (1: the national sizes above; .ci/run uses a tiny fraction to prove it still
 runs), BENCH_RESULTS (where to append; default bench/RESULTS.md), BENCH_CLUSTER (1: first
 rewrite the search tables with `signpost cluster-search`, as a nightly job leaves them; 0:
-measure them as last written). Any failed request makes
-the run exit non-zero.
+measure them as last written). Any failed request makes the run exit non-zero.
 """
 
 import json
