@@ -31,7 +31,7 @@ from app.core.validation import field_values, validate_merged
 from app.notifications.events import EventType, emit
 from app.organisations.models import Organisation
 from app.organisations.visibility import is_visible
-from app.search.models import ActivityFacet, ActivityPlace
+from app.search.models import ActivityFacet, ActivityPlace, lock_facet_rows
 from app.vocabulary import service as vocabulary
 
 EVIDENCE = ("evidence_reference", "evidence_note")
@@ -318,12 +318,7 @@ def refresh_index(session: Session, organisation_id: uuid.UUID) -> None:
     # The place rows carry a copy. Facet rows locked in key order, then place rows, as
     # indexing takes them (app/search/indexing._refresh_batch): another order could
     # deadlock with it.
-    session.execute(
-        select(ActivityFacet.activity_id)
-        .where(ActivityFacet.activity_id.in_(activities))
-        .order_by(ActivityFacet.activity_id)
-        .with_for_update()
-    ).all()
+    lock_facet_rows(session, activities)
     for facets in (ActivityFacet, ActivityPlace):
         session.execute(
             update(facets)

@@ -35,6 +35,7 @@ from app.search.models import (
     ActivitySearch,
     SearchWord,
     capacity_copy,
+    lock_facet_rows,
 )
 from app.search.words import add_to_lexicon, lexicon_words
 from app.venues.models import Venue
@@ -111,8 +112,8 @@ def refresh_all(session: Session) -> int:
     # word a write adds meanwhile is not in it, so it is kept.
     known = set(session.scalars(select(SearchWord.word)))
     stale = sorted(known - _document_words(session))
-    for start in range(0, len(stale), 500):
-        session.exec(delete(SearchWord).where(SearchWord.word.in_(stale[start : start + 500])))
+    for start in range(0, len(stale), BATCH):
+        session.exec(delete(SearchWord).where(SearchWord.word.in_(stale[start : start + BATCH])))
     standing.refresh_all(session, utcnow())
     session.commit()
     return len(ids)
@@ -130,14 +131,8 @@ def _refresh_batch(session: Session, ids: list[uuid.UUID]) -> None:
     # Two transactions rebuilding one activity at once (two editors changing its venues)
     # take turns here: the second waits for the first to commit, then reads and rebuilds
     # from what it wrote. Without the lock both deleted the old place rows and the second
-    # collided with the first's new ones (a 409 for nothing). Facet rows before place rows,
-    # as every write that changes both takes them.
-    session.exec(
-        select(ActivityFacet.activity_id)
-        .where(ActivityFacet.activity_id.in_(ids))
-        .order_by(ActivityFacet.activity_id)
-        .with_for_update()
-    ).all()
+    # collided with the first's new ones (a 409 for nothing).
+    lock_facet_rows(session, ids)
     today = utcnow().date()
     words: dict[uuid.UUID, list[str]] = defaultdict(list)
     days: dict[uuid.UUID, set[str]] = defaultdict(set)

@@ -4,7 +4,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Field, Index, SQLModel
+from sqlmodel import Field, Index, Session, SQLModel, select
 
 from app.core.types import JSONColumn, UTCDateTime, id_field, utcnow
 
@@ -173,6 +173,19 @@ class ActivityFacet(SearchFacets, table=True):
     __table_args__ = (Index("ix_activity_facet_listed_cost", "listed", "cost_class"),)
 
     activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
+
+
+def lock_facet_rows(session: Session, activity_ids: Any) -> None:
+    """Lock the facet rows of ``activity_ids`` (a list, or a select of ids) in key order.
+    Every write that changes more than one activity's search rows takes them so: facet
+    rows in key order, then place rows (a capacity change: its capacity row first). Two
+    writers then take turns instead of deadlocking or colliding."""
+    session.execute(
+        select(ActivityFacet.activity_id)
+        .where(ActivityFacet.activity_id.in_(activity_ids))
+        .order_by(ActivityFacet.activity_id)
+        .with_for_update()
+    ).all()
 
 
 class ActivityPlace(SearchFacets, table=True):
