@@ -6,7 +6,9 @@
    with `signpost cluster-search`, as the nightly job leaves them (BENCH_CLUSTER).
 2. Serves the API with uvicorn on a real socket and sends a fixed mix of searches.
 3. Runs each search's SQL alone (the page statement the API runs, compiled once and sent
-   straight through psycopg) next to the same search through the API, for comparison.
+   straight through psycopg) next to the same search through the API, and through the
+   least handler this stack allows (`bench/floor.py`: the same statement behind the same
+   HTTP server, answering with its rows), for comparison.
 4. Measures throughput at 1 and 8 concurrent clients (need + postcode alone three times) and
    each API worker's steady-state RSS, and appends everything to bench/RESULTS.md.
 
@@ -20,10 +22,12 @@ measure them as last written). Any failed request makes the run exit non-zero.
 
 import json
 import os
+import pickle
 import platform
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -31,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
@@ -45,6 +50,7 @@ os.environ["SIGNPOST_DATABASE_URL"] = DATABASE_URL
 os.environ.setdefault("SIGNPOST_LOG_LEVEL", "WARNING")
 
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
+FLOOR_PORT = PORT + 1  # bench/floor.py
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -547,40 +553,52 @@ def compile_raw(mix) -> dict[str, list[tuple[str, dict, str, dict]]]:
     return compiled
 
 
-def measure_side_by_side(client: httpx.Client, mix, compiled):
-    """Each search's page statement alone (sent straight through psycopg on a connection of
-    its own, with the settings the application's connections have: no JIT) and the same
-    search through the API, one after the other, taking turns at going first. Both columns
-    see the machine as it is at that moment: on a shared VM its speed drifts within a run,
-    and timing all the SQL first and all the API calls after made their ratio drift with it.
-    Returns (API samples, SQL samples, failed API requests)."""
-    api, raw, errors = {}, {}, 0
+def measure_side_by_side(client: httpx.Client, floor: httpx.Client, mix, compiled):
+    """Each search three ways, one after the other: its page statement alone (sent straight
+    through psycopg on a connection of its own, with the settings the application's
+    connections have: no JIT), the same statement behind the least handler
+    (`bench/floor.py`), and the search through the API; the three take turns at going
+    first. All three see the machine as it is at that moment: on a shared VM its speed
+    drifts within a run, and timing all the SQL first and all the API calls after made their
+    ratio drift with it. Returns (API, SQL and least-handler samples, failed requests)."""
+    api, raw, least, errors = {}, {}, {}, 0
     with psycopg.connect(PLAIN_DSN, options="-c jit=off") as connection:
 
-        def run_raw(label: str, page_sql: str, page_params: dict) -> None:
+        def run_raw(label: str, n: int) -> None:
+            page_sql, page_params = compiled[label][n]
             started = time.perf_counter()
             connection.execute(page_sql, page_params).fetchall()
             raw[label].append((time.perf_counter() - started) * 1000)
 
-        def run_api(label: str, params: dict) -> None:
+        def run_least(label: str, n: int) -> None:
             nonlocal errors
             started = time.perf_counter()
-            response = client.get("/v1/referral-options", params=params)
+            response = floor.get("/", params={"label": label, "n": n})
+            least[label].append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+
+        def run_api(label: str, n: int) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            response = client.get("/v1/referral-options", params=mix[label][n])
             api[label].append((time.perf_counter() - started) * 1000)
             errors += response.status_code != 200
 
+        ways = [run_raw, run_least, run_api]
         for label, searches in mix.items():
-            api[label], raw[label] = [], []
-            pairs = zip(searches, compiled[label], strict=True)
-            # Whichever goes second finds the pages the first read in memory: take turns.
-            for n, (params, (page_sql, page_params)) in enumerate(pairs):
-                if n % 2:
-                    run_api(label, params)
-                    run_raw(label, page_sql, page_params)
-                else:
-                    run_raw(label, page_sql, page_params)
-                    run_api(label, params)
-    return api, raw, errors
+            api[label], raw[label], least[label] = [], [], []
+            # Whichever goes later finds the pages the first read in memory: take turns.
+            for n in range(len(searches)):
+                for way in ways[n % 3 :] + ways[: n % 3]:
+                    way(label, n)
+    return api, raw, least, errors
+
+
+def measure_floor(floor: httpx.Client, compiled) -> None:
+    """Warm the least handler's workers up (their connections, PostgreSQL's plans)."""
+    for label, pages in compiled.items():
+        for n in range(len(pages)):
+            floor.get("/", params={"label": label, "n": n}).raise_for_status()
 
 
 def measure_api(client: httpx.Client, mix) -> tuple[dict[str, list[float]], int]:
@@ -694,18 +712,14 @@ def build_read_model() -> float:
 
 
 @contextmanager
-def api_server() -> Iterator[subprocess.Popen]:
-    """The API served by uvicorn (``WORKERS`` workers) on ``PORT``, once it is ready."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT), "--workers", str(WORKERS)],
-        env=dict(os.environ),
-        cwd=ROOT,
-    )
+def served(command: list[str], port: int, ready: str, env: dict) -> Iterator[subprocess.Popen]:
+    """``command`` (a server on ``port``) running, once ``ready`` (a path) answers 200."""
+    server = subprocess.Popen(command, env=env, cwd=ROOT)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             for _ in range(300):
                 try:
-                    if client.get("/readyz").status_code == 200:
+                    if client.get(ready).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
@@ -714,6 +728,35 @@ def api_server() -> Iterator[subprocess.Popen]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def api_server():
+    """The API served by uvicorn (``WORKERS`` workers) on ``PORT``, once it is ready."""
+    return served(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT), "--workers", str(WORKERS)],
+        PORT,
+        "/readyz",
+        dict(os.environ),
+    )
+
+
+@contextmanager
+def floor_server(compiled) -> Iterator[subprocess.Popen]:
+    """`bench/floor.py` served like the API (uvicorn, ``WORKERS`` workers) on
+    ``FLOOR_PORT``, answering with the pages of ``compiled``, once it is ready."""
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as pages:
+        pages.write(pickle.dumps(compiled))
+        pages.flush()
+        with served(
+            [
+                *(sys.executable, "-m", "uvicorn", "bench.floor:app", "--lifespan", "off"),
+                *("--no-access-log", "--port", str(FLOOR_PORT), "--workers", str(WORKERS)),
+            ],
+            FLOOR_PORT,
+            "/?" + urlencode({"label": next(iter(compiled)), "n": 0}),
+            {**os.environ, "BENCH_FLOOR_PAGES": pages.name, "BENCH_FLOOR_DSN": PLAIN_DSN},
+        ) as server:
+            yield server
 
 
 def prepared_directory() -> tuple[float | None, float, float | None]:
@@ -741,12 +784,16 @@ def main() -> None:
     mix = query_mix(random.Random(7))
     compiled = compile_raw(mix)
 
-    with api_server() as server:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{PORT}", headers={"X-API-Key": key}, timeout=30
-        ) as client:
+    with floor_server(compiled), api_server() as server:
+        with (
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{PORT}", headers={"X-API-Key": key}, timeout=30
+            ) as client,
+            httpx.Client(base_url=f"http://127.0.0.1:{FLOOR_PORT}", timeout=30) as floor,
+        ):
             measure_api(client, {k: v[:20] for k, v in mix.items()})  # warm up
-            api, raw, errors = measure_side_by_side(client, mix, compiled)
+            measure_floor(floor, {k: v[:20] for k, v in compiled.items()})
+            api, raw, least, errors = measure_side_by_side(client, floor, mix, compiled)
         with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as anonymous:
             paths = listing_requests(random.Random(11))
             measure_paths(anonymous, {k: v[:20] for k, v in paths.items()})  # warm up
@@ -760,6 +807,7 @@ def main() -> None:
     write(
         raw,
         api,
+        least,
         listings,
         errors,
         (single, single_errors),
@@ -770,7 +818,7 @@ def main() -> None:
     )
 
 
-def write(raw, api, listings, errors, single, eight, located, rss, prepared) -> None:
+def write(raw, api, least, listings, errors, single, eight, located, rss, prepared) -> None:
     generated, carded, clustered = prepared
     lines = [
         f"\n## Referral-options search, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -789,17 +837,21 @@ def write(raw, api, listings, errors, single, eight, located, rss, prepared) -> 
         "keep-alive. API = HTTP round trip (API key check, understanding the request, the "
         "page's one statement: filter, rank, cards, capacity, standing and capped count; "
         "dressing the page; the search log is written after the answer). SQL = the same "
-        "page statement sent alone through psycopg, next to each API call (taking turns).",
+        "page statement sent alone through psycopg. Least = the same statement behind the "
+        "least handler this stack allows (`bench/floor.py`: same server and workers, no "
+        "framework, answering with the rows), the three taking turns for each search.",
         "",
-        "| search | API p50 | API p95 | API p99 | SQL p50 | SQL p95 | SQL p99 | API/SQL p50 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| search | API p50 | API p95 | API p99 | least p50 | least p95 | SQL p50 | SQL p95 "
+        "| SQL p99 | API/SQL p50 | least/SQL p50 | API/least p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label in api:
-        a, s = api[label], raw[label]
+        a, m, s = api[label], least[label], raw[label]
+        a50, m50, s50 = (max(percentile(x, 50), 0.01) for x in (a, m, s))
         lines.append(
-            f"| {label} | {percentile(a, 50):.1f} | {percentile(a, 95):.1f} | "
-            f"{percentile(a, 99):.1f} | {percentile(s, 50):.1f} | {percentile(s, 95):.1f} | "
-            f"{percentile(s, 99):.1f} | {percentile(a, 50) / max(percentile(s, 50), 0.01):.2f} |"
+            f"| {label} | {a50:.1f} | {percentile(a, 95):.1f} | {percentile(a, 99):.1f} | "
+            f"{m50:.1f} | {percentile(m, 95):.1f} | {s50:.1f} | {percentile(s, 95):.1f} | "
+            f"{percentile(s, 99):.1f} | {a50 / s50:.2f} | {m50 / s50:.2f} | {a50 / m50:.2f} |"
         )
     lines += ["", "| other request (no SQL) | API p50 | API p95 | API p99 |", "|---|---|---|---|"]
     for label, samples in listings.items():
