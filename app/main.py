@@ -153,15 +153,20 @@ def create_app() -> FastAPI:
     return app
 
 
+# In the order requests most often want them: FastAPI tries each router's routes in turn
+# until one matches, and reaching the last router's cost /healthz about 0.2 ms here. The
+# order changes nothing else: no path can match routes of two routers
+# (tests/test_http_semantics.py), and the API reference groups operations by tag.
 ROUTERS = (
+    search_router,
+    activities_router,
+    openreferral_router,
+    referrals_router,
     organisations_router,
     venues_router,
-    activities_router,
     capacity_router,
     closures_router,
     assurance_router,
-    search_router,
-    referrals_router,
     teams_router,
     support_router,
     reports_router,
@@ -173,7 +178,6 @@ ROUTERS = (
     notifications_router,
     invitations_router,
     claims_router,
-    openreferral_router,
     health_router,
 )
 

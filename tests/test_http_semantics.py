@@ -22,6 +22,33 @@ OPERATIONS = {
 }
 
 
+def _could_both_match(one: str, other: str) -> bool:
+    """Whether some path matches both route templates: a parameter matches any one segment
+    (whatever its convertor), a `:path` parameter any number of them."""
+    a, b = one.strip("/").split("/"), other.strip("/").split("/")
+    if any(":path}" in segment for segment in a + b):
+        return True
+    return len(a) == len(b) and all(
+        x == y or x.startswith("{") or y.startswith("{") for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_no_path_is_answered_by_routes_of_two_routers():
+    """app/main.py orders ROUTERS by how often requests want them (FastAPI tries them in
+    turn): that is safe only while the order decides nothing, i.e. no path could match
+    routes of two routers, whatever their methods (the first match also answers a 405)."""
+    routes = [(n, route.path) for n, router in enumerate(ROUTERS) for route in router.routes]
+    clashes = [
+        (one, other)
+        for n, one in routes
+        for m, other in routes
+        if n < m and _could_both_match(one, other)
+    ]
+    assert clashes == []
+    assert _could_both_match("/v1/activities/{activity_id}", "/v1/activities/export")
+    assert not _could_both_match("/v1/activities/{activity_id}", "/v1/activities")
+
+
 @pytest.mark.parametrize("path", sorted(SPEC["paths"]))
 def test_405_lists_every_allowed_method(anon, path):
     documented = {m.upper() for m in SPEC["paths"][path]}
