@@ -337,6 +337,58 @@ def test_paging_through_a_listing_builds_its_statement_once(client):
     assert (_listing.cache_info().misses, _listing.cache_info().hits) == (1, 2)
 
 
+def test_kept_statements_read_straight_give_what_execute_gives(
+    client, session, searcher, as_role, monkeypatch
+):
+    """Searches, listing pages and one activity read their kept statements through
+    ``app.core.reads`` (on PostgreSQL past SQLAlchemy's per-execution work): every row
+    must equal, column for column and type for type, what ``execute`` gives for the same
+    statement and values; and on PostgreSQL the hot statements must take the short way."""
+    from app.core import reads
+
+    listings = [create_listing(client, name=f"Straight Read Walk {n}") for n in range(3)]
+    capacity = f"/v1/activities/{listings[0]['id']}/capacity"
+    assert patch(client, capacity, {"maximum": 5}).status_code == 200
+    paused = {"status": "paused", "pause_reason": "holiday", "paused_until": "2099-01-01T09:00:00Z"}
+    assert patch(client, f"/v1/activities/{listings[1]['id']}/capacity", paused).status_code == 200
+    member = as_role(member_of={listings[2]["organisation"]["id"]: "editor"})
+    compared, straight = [], []
+    read = reads.rows
+
+    def both(session, statement, values):
+        got = read(session, statement, values)
+        expected = [dict(row) for row in session.connection().execute(statement, values).mappings()]
+        compared.append([[(k, v, type(v)) for k, v in row.items()] for row in got])
+        assert compared[-1] == [[(k, v, type(v)) for k, v in row.items()] for row in expected]
+        straight.append(
+            (len(asked) - 1, reads._compiled(statement, session.get_bind().dialect) is not None)
+        )
+        return got
+
+    monkeypatch.setattr(reads, "rows", both)
+    asked = []  # the requests made so far
+    for caller, url, params in [
+        (searcher, "/v1/referral-options", {"q": "walk", "postcode": "BS5 6AW"}),
+        (searcher, "/v1/referral-options", {"q": "walk", "sort": "distance", "page": 2}),
+        (searcher, "/v1/referral-options", {"q": "walk", "sort": "next_session"}),
+        (TestClient(app), "/v1/activities", {"per_page": 2}),
+        (TestClient(app), "/v1/activities", {"sort": "name", "per_page": 1}),
+        (member, "/v1/activities", {"per_page": 2}),
+        (TestClient(app), f"/v1/activities/{listings[0]['id']}", {}),
+        (member, f"/v1/activities/{listings[2]['id']}", {}),
+    ]:
+        asked.append(url)
+        assert caller.get(url, params=params).status_code == 200, (url, params)
+    assert len(compared) >= 7 and sum(map(len, compared)) >= 10
+    every_row = [{k: v for k, v, _ in row} for rows in compared for row in rows]
+    assert any(str(row.get("capacity_status")) == "paused" for row in every_row)
+    # The search pages, the anonymous listing pages and one activity for anyone; members'
+    # pages bind their organisations as an expanding IN list and go through execute.
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    short = {n for n, took in straight if took}
+    assert short == ({0, 1, 3, 4, 6} if on_postgresql else set())
+
+
 def test_the_public_check_is_written_as_its_partial_index_is():
     """PostgreSQL uses ix_organisation_public only for a query whose condition it can prove
     from literals: a bound status would leave every prepared statement's plan without it."""

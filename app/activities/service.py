@@ -22,6 +22,7 @@ from app.activities.models import (
 from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ScheduleIn
 from app.capacity import service as capacity
 from app.closures import lookup as closures
+from app.core import reads
 from app.core.config import get_settings
 from app.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from app.core.pagination import JsonPage, PageParams, capped_count, page_of
@@ -129,7 +130,7 @@ def list_activities(
         "limit": params.per_page + 1,
         **(after_values(filters.sort, filters.after) if filters.after else {}),
     }
-    rows = [row._mapping for row in session.execute(page_statement, values)]
+    rows = reads.rows(session, page_statement, values)
     shown, more = rows[: params.per_page], len(rows) > params.per_page
     counted = remembered if remembered is not None else rows[0]["capped_total"] if rows else None
     if key is not None and remembered is None and counted is not None:
@@ -248,10 +249,10 @@ def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -
     values: dict[str, Any] = {"activity_id": activity_id}
     if member:
         values["member_of"] = list(principal.member_of)
-    rows = session.execute(_one_with_card(everything, member), values).all()
+    rows = reads.rows(session, _one_with_card(everything, member), values)
     if not rows:
         raise NotFound(f"No activity with id {activity_id}")
-    return cards.public_rows(session, [rows[0]._mapping], utcnow())[0]
+    return cards.public_rows(session, rows[:1], utcnow())[0]
 
 
 @functools.cache
