@@ -543,10 +543,10 @@ def compile_raw(mix) -> dict[str, list[tuple[str, dict, str, dict]]]:
             compiled[label] = []
             for params in searches:
                 planned = search_service.plan(session, to_request(params), utcnow())
-                statement, values = search_service.page_statement(
+                kept, values = search_service.page_statement(
                     planned, search_service.SearchSort.relevance, page
                 )
-                sql = statement.params(values).compile(
+                sql = kept.statement.params(values).compile(
                     dialect=dialect, compile_kwargs={"render_postcompile": True}
                 )
                 compiled[label].append((str(sql), sql.params))

@@ -130,7 +130,7 @@ def list_activities(
         "limit": params.per_page + 1,
         **(after_values(filters.sort, filters.after) if filters.after else {}),
     }
-    rows = reads.rows(session, page_statement, values)
+    rows = page_statement.rows(session, values)
     shown, more = rows[: params.per_page], len(rows) > params.per_page
     counted = remembered if remembered is not None else rows[0]["capped_total"] if rows else None
     if key is not None and remembered is None and counted is not None:
@@ -168,7 +168,7 @@ class _ListingShape:
 
 
 @functools.lru_cache(maxsize=512)
-def _listing(shape: _ListingShape) -> tuple[Select, Select]:
+def _listing(shape: _ListingShape) -> tuple[reads.Kept, Select]:
     """A listing's page statement (with cards, and the capped count when ``counted``) and
     its count alone, for ``shape``; built once (a page's statement took about 1.5 ms to
     build and key for the statement cache, a tenth of a page's time: issue #14)."""
@@ -212,7 +212,7 @@ def _listing(shape: _ListingShape) -> tuple[Select, Select]:
     in_order = partial(order_by_clauses, sort=shape.sort)  # on the page's own columns
     total = capped_count(statement, shape.count_limit) if shape.counted else None
     return (
-        cards.with_cards(page, "id", in_order, total=total),
+        reads.Kept(cards.with_cards(page, "id", in_order, total=total)),
         select(capped_count(statement, shape.count_limit)),
     )
 
@@ -249,14 +249,14 @@ def get_public(session: Session, principal: Principal, activity_id: uuid.UUID) -
     values: dict[str, Any] = {"activity_id": activity_id}
     if member:
         values["member_of"] = list(principal.member_of)
-    rows = reads.rows(session, _one_with_card(everything, member), values)
+    rows = _one_with_card(everything, member).rows(session, values)
     if not rows:
         raise NotFound(f"No activity with id {activity_id}")
     return cards.public_rows(session, rows[:1], utcnow())[0]
 
 
 @functools.cache
-def _one_with_card(everything: bool, member: bool) -> Select:
+def _one_with_card(everything: bool, member: bool) -> reads.Kept:
     """``get_public``'s statement, built once for each kind of caller (all, members, the
     public) with the activity and the caller's organisations bound when it runs."""
     member_of = (
@@ -268,7 +268,7 @@ def _one_with_card(everything: bool, member: bool) -> Select:
         Activity.id == bindparam("activity_id", type_=Activity.id.type),
         _visible(everything, member_of),
     )
-    return cards.with_cards(statement, "id", lambda _: [])
+    return reads.Kept(cards.with_cards(statement, "id", lambda _: []))
 
 
 def confirm_activity(session: Session, activity: Activity) -> Activity:

@@ -232,7 +232,7 @@ def _order(sort: SearchSort, distance, score, name, activity_id) -> list:
 
 def page_statement(
     planned: Plan, sort: SearchSort, params: PageParams, ids=None
-) -> tuple[Select, dict[str, Any]]:
+) -> tuple[reads.Kept, dict[str, Any]]:
     """The page's one statement, in ``sort`` order (all but next_session, which is ordered
     in Python and passes the page's ``ids``): the filtered, ranked page with the count of
     all matches, and each row's card, capacity and standing; with the values to run it
@@ -244,7 +244,7 @@ def page_statement(
 
 
 @functools.lru_cache(maxsize=SHAPES_KEPT)
-def _ranked_page(shape: "_Shape", sort: SearchSort) -> Select:
+def _ranked_page(shape: "_Shape", sort: SearchSort) -> reads.Kept:
     built = _built(shape)
     located = built.distance is not None
     page = (
@@ -258,15 +258,15 @@ def _ranked_page(shape: "_Shape", sort: SearchSort) -> Select:
     def in_order(c):  # the same order, on the page's own columns
         return _order(sort, c.distance_km if located else None, c.score, c.name, c.activity_id)
 
-    return cards.with_cards(page, "activity_id", in_order)
+    return reads.Kept(cards.with_cards(page, "activity_id", in_order))
 
 
 @functools.lru_cache(maxsize=SHAPES_KEPT)
-def _page_of_ids(shape: "_Shape") -> Select:
+def _page_of_ids(shape: "_Shape") -> reads.Kept:
     ids = bindparam("ids", expanding=True, type_=ActivityFacet.activity_id.type)
     built = _built(shape)
     page = built.statement.where(built.activity_id.in_(ids))
-    return cards.with_cards(page, "activity_id", lambda _: [])
+    return reads.Kept(cards.with_cards(page, "activity_id", lambda _: []))
 
 
 def search(
@@ -839,17 +839,14 @@ def _page_rows(session, request, planned, params, now):
             ),
         )
         wanted = [row[0] for row in ordered[params.offset : params.offset + params.per_page]]
-        found = {
-            row.activity_id: row._mapping
-            for row in (
-                reader.execute(*page_statement(planned, request.sort, params, wanted))
-                if wanted
-                else []
-            )
-        }
+        found = {}
+        if wanted:
+            kept, values = page_statement(planned, request.sort, params, wanted)
+            found = {row["activity_id"]: row for row in kept.rows(session, values)}
         rows = [found[activity_id] for activity_id in wanted if activity_id in found]
         return rows, candidates[0].total if candidates else 0
-    rows = reads.rows(session, *page_statement(planned, request.sort, params))
+    kept, values = page_statement(planned, request.sort, params)
+    rows = kept.rows(session, values)
     if rows:
         return rows, rows[0]["total"]
     if params.page == 1:
