@@ -649,19 +649,32 @@ def measure_paths(client: httpx.Client, requests: dict[str, list[str]]):
 
 
 def throughput(key: str, mix, clients: int) -> tuple[float, int]:
+    """Searches per second through the API by ``clients`` at once, and the failures."""
     everything = [params for searches in mix.values() for params in searches]
+    return _rate(
+        PORT,
+        {"X-API-Key": key},
+        lambda n: ("/v1/referral-options", everything[n % len(everything)]),
+        clients,
+    )
+
+
+def floor_throughput(pages: list, label: str, clients: int) -> tuple[float, int]:
+    """The same through the least handler (`bench/floor.py`), over ``label``'s pages."""
+    return _rate(FLOOR_PORT, {}, lambda n: ("/", {"label": label, "n": n % len(pages)}), clients)
+
+
+def _rate(port: int, headers: dict, request, clients: int) -> tuple[float, int]:
     per_client = THROUGHPUT_REQUESTS // clients
     errors = 0
     lock = threading.Lock()
 
     def run(offset: int) -> None:
         nonlocal errors
-        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", headers={"X-API-Key": key}) as c:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as c:
             for n in range(per_client):
-                response = c.get(
-                    "/v1/referral-options", params=everything[(offset + n) % len(everything)]
-                )
-                if response.status_code != 200:
+                path, params = request(offset + n)
+                if c.get(path, params=params).status_code != 200:
                     with lock:
                         errors += 1
 
@@ -803,6 +816,7 @@ def main() -> None:
         eight, eight_errors = throughput(key, mix, 8)
         # The issue's throughput target is for these; three runs, as one varies on a shared VM
         located = [throughput(key, {LOCATED: mix[LOCATED]}, 8) for _ in range(3)]
+        least_located = floor_throughput(compiled[LOCATED], LOCATED, 8)
         rss = worker_rss_mb(server.pid)
     write(
         raw,
@@ -813,12 +827,15 @@ def main() -> None:
         (single, single_errors),
         (eight, eight_errors),
         located,
+        least_located,
         rss,
         (generated, carded, clustered),
     )
 
 
-def write(raw, api, least, listings, errors, single, eight, located, rss, prepared) -> None:
+def write(
+    raw, api, least, listings, errors, single, eight, located, least_located, rss, prepared
+) -> None:
     generated, carded, clustered = prepared
     lines = [
         f"\n## Referral-options search, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -866,7 +883,8 @@ def write(raw, api, least, listings, errors, single, eight, located, rss, prepar
         f"1 client {single[0]:.0f}/s ({single[1]} errors); "
         f"8 clients {eight[0]:.0f}/s ({eight[1]} errors); {LOCATED} alone at 8 clients, "
         f"three runs: {', '.join(f'{rate:.0f}' for rate, _ in located)}/s "
-        f"({sum(failed for _, failed in located)} errors).",
+        f"({sum(failed for _, failed in located)} errors); the same pages through the least "
+        f"handler at 8 clients: {least_located[0]:.0f}/s ({least_located[1]} errors).",
         "Steady-state RSS per API worker after the runs: "
         + ", ".join(f"{size:.0f} MB" for size in rss)
         + ".",
@@ -876,6 +894,7 @@ def write(raw, api, least, listings, errors, single, eight, located, rss, prepar
     with RESULTS.open("a", encoding="utf-8") as handle:
         handle.write(text)
     failed = errors + single[1] + eight[1] + sum(failed for _, failed in located)
+    failed += least_located[1]
     if failed:
         raise SystemExit(f"bench: {failed} searches failed")
 
