@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
@@ -18,7 +19,9 @@ from app.capacity.models import ActivityCapacity
 from app.core import db
 from app.core.config import get_settings
 from app.core.http import InFlightLimitMiddleware
+from app.main import app
 from app.referrals.models import Referral
+from tests.factories import create_listing
 from tests.referral_world import build_world
 
 
@@ -137,6 +140,32 @@ def test_a_write_that_waits_too_long_for_a_lock_is_a_503_that_saved_nothing(
     assert waited < get_settings().db_lock_timeout_ms / 1000 + 2
     assert _counts(session) == before
     assert link_worker.post("/v1/referrals", json=body).status_code == 201  # and it recovers
+
+
+@pytest.mark.skipif(get_settings().is_sqlite, reason="SQLite's readers never wait for a lock")
+@pytest.mark.parametrize("path", ["/v1/activities/{id}", "/v1/activities"])
+def test_a_read_that_waits_too_long_for_a_lock_is_a_503_and_then_served(client, path):
+    """Reads of kept statements go past SQLAlchemy's execute (app/core/reads.py): a lock
+    wait that runs out there is still a 503 problem+json, not a 500, and the next read on
+    the same pool is served."""
+    listing = create_listing(client, name="Locked Card Walk")
+    reader = TestClient(app)
+    url = path.format(id=listing["id"])
+    assert reader.get(url).status_code == 200  # the statement compiled and kept
+    holder = db.get_engine().connect()
+    try:
+        holder.execute(text("LOCK TABLE activity_card IN ACCESS EXCLUSIVE MODE"))
+        started = time.perf_counter()
+        response = reader.get(url)
+        waited = time.perf_counter() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert _is_busy(response)
+    assert waited < get_settings().db_lock_timeout_ms / 1000 + 2
+    again = reader.get(url)
+    assert again.status_code == 200
+    assert "Locked Card Walk" in again.text
 
 
 def test_no_free_connection_within_the_pool_timeout_is_a_503(client, swap_engine):
