@@ -154,7 +154,7 @@ def create_app() -> FastAPI:
 
 
 # In the order requests most often want them: FastAPI tries each router's routes in turn
-# until one matches, and reaching the last router's cost /healthz about 0.2 ms here. The
+# until one matches: reaching the last router cost /healthz about 0.2 ms here. The
 # order changes nothing else: no path can match routes of two routers
 # (tests/test_http_semantics.py), and the API reference groups operations by tag.
 ROUTERS = (

@@ -821,7 +821,7 @@ def _page_rows(session, request, planned, params, now):
     """The page's rows (``with_cards`` mappings) in the requested order, and the count of
     all matches (from the window count of the query that ranked them). Read through the
     session's connection, not the ORM (the statements select columns, not entities), and
-    the ranked page through ``reads.rows``: compiled once, no per-execution work."""
+    its page statement through ``reads.Kept``: compiled once, no per-execution work."""
     reader = session.connection()
     if request.sort is SearchSort.next_session:
         built = planned.built
