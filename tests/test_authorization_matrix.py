@@ -5,7 +5,7 @@ test also checks that nothing stored changed.
 """
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from app.accounts.models import GlobalRole, SignInThrottle
 from app.core.db import get_engine
@@ -882,6 +882,83 @@ def _failed_delivery(session, webhook_id) -> str:
     return str(delivery.id)
 
 
+# What reads may write: an API key's last use, noted now and then; a search's log row and
+# demand count, written after the answer in the search log's own transaction (which does
+# not wait for the disk).
+WRITTEN_BY_ANY_READ = (
+    "UPDATE api_key SET last_used_at",
+    "INSERT INTO search_log",
+    "INSERT INTO search_demand_day",
+    "SET LOCAL synchronous_commit = off",
+)
+# Reads that keep a transaction: reading a referral's personal details writes an audit
+# entry with it; reports set planner costs for theirs (SET LOCAL).
+AUDITED_READS = {
+    ("GET", "/v1/referrals"),
+    ("GET", "/v1/referrals/{referral_id}"),
+    ("GET", "/v1/referrals/{referral_id}/summary"),
+}
+# Reads whose subject is loaded by a dependency that the routes changing it share (the
+# organisation, venue or activity one may see, the organisation a member manages, the user
+# an admin edits, a readable referral, a support need, an assurance item): it loads on the
+# request's own session, in a transaction, and the read shares that.
+LOADED_BY_A_SHARED_DEPENDENCY = {
+    ("GET", "/v1/activities/{activity_id}/capacity"),
+    ("GET", "/v1/activities/{activity_id}/capacity/history"),
+    ("GET", "/v1/organisations/{organisation_id}"),
+    ("GET", "/v1/organisations/{organisation_id}/closures"),
+    ("GET", "/v1/venues/{venue_id}"),
+    ("GET", "/v1/assurance-items/{item_id}"),
+    ("GET", "/v1/organisations/{organisation_id}/assurance"),
+    ("GET", "/v1/organisations/{organisation_id}/invitations"),
+    ("GET", "/v1/organisations/{organisation_id}/members"),
+    ("GET", "/v1/organisations/{organisation_id}/review-queue"),
+    ("GET", "/v1/referrals/{referral_id}/wellbeing"),
+    ("GET", "/v1/support-needs/{need_id}"),
+    ("GET", "/v1/support-needs/{need_id}/matches"),
+    ("GET", "/v1/users/{user_id}"),
+}
+READS_IN_A_TRANSACTION = (
+    AUDITED_READS
+    | LOADED_BY_A_SHARED_DEPENDENCY
+    | {("GET", "/readyz")}  # checks the schema's version as a request's session would
+    | {route for route in RULES if route[0] == "GET" and route[1].startswith("/v1/reports")}
+)
+
+
+class _Statements:
+    """The statements the engine runs while it is active, and whether each ran on its own
+    (in autocommit) or inside a transaction; leaving out what any read may write."""
+
+    def __init__(self):
+        self.seen: list[tuple[str, bool]] = []
+
+    def __call__(self, conn, _cursor, statement, *_):
+        statement = " ".join(statement.split())
+        if statement.startswith(WRITTEN_BY_ANY_READ):
+            return
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.name == "sqlite":  # sqlite3 begins only before a write: ask both
+            alone = dbapi.isolation_level is None and not dbapi.in_transaction
+        else:
+            alone = dbapi.autocommit and not dbapi.info.transaction_status  # IDLE
+        self.seen.append((statement, alone))
+
+    def __enter__(self):
+        event.listen(get_engine(), "before_cursor_execute", self)
+        return self
+
+    def __exit__(self, *_):
+        event.remove(get_engine(), "before_cursor_execute", self)
+
+    def writes(self) -> list[str]:
+        verbs = {"INSERT", "UPDATE", "DELETE"}
+        return [s for s, _ in self.seen if s.split(" ", 1)[0].upper() in verbs]
+
+    def in_a_transaction(self) -> list[str]:
+        return [s for s, alone in self.seen if not alone]
+
+
 def stored_rows(session):
     session.expire_all()
     return {
@@ -899,7 +976,8 @@ def test_each_caller_gets_exactly_what_its_role_allows(world, session, route, ca
     path, body, headers = build(world)
     before = stored_rows(session)
 
-    response = world["callers"][caller].request(method, path, json=body, headers=headers)
+    with _Statements() as ran:
+        response = world["callers"][caller].request(method, path, json=body, headers=headers)
 
     if caller in allowed:
         assert response.status_code == success, response.text
@@ -908,6 +986,7 @@ def test_each_caller_gets_exactly_what_its_role_allows(world, session, route, ca
             written = stored_rows(session)["audit_entry"]
             assert len(written) > len(before["audit_entry"]), f"{route} left no audit entry"
         else:
+            _reads_alone(world["callers"][caller], route, path, headers, success, ran)
             left_unchanged()
         return
     if caller == "anonymous":
@@ -926,5 +1005,21 @@ def test_each_caller_gets_exactly_what_its_role_allows(world, session, route, ca
 @pytest.mark.parametrize("route", [r for r, p in PUBLIC.items() if p], ids=lambda r: r[1])
 def test_public_reads_are_open_to_everyone(world, route, caller):
     path = PUBLIC[route].format(**world["ids"])
-    assert world["callers"][caller].get(path).status_code == 200
+    with _Statements() as ran:
+        assert world["callers"][caller].get(path).status_code == 200
+    _reads_alone(world["callers"][caller], route, path, {}, 200, ran)
     left_unchanged()
+
+
+def _reads_alone(caller, route, path, headers, success, ran) -> None:
+    """A read writes nothing (but WRITTEN_BY_ANY_READ, and the audit entry of a referral's
+    personal details), so it reads in autocommit, without BEGIN and COMMIT round trips
+    (StatementSessionDep). Asked again, once the caller is remembered (the first time,
+    looking them up began the request's transaction, which the route then shares), none of
+    its statements is in a transaction, but for READS_IN_A_TRANSACTION."""
+    audited = [w for w in ran.writes() if w.startswith("INSERT INTO audit_entry")]
+    assert ran.writes() == (audited if route in AUDITED_READS else []), route
+    with _Statements() as again:
+        assert caller.request("GET", path, headers=headers).status_code == success
+    if route not in READS_IN_A_TRANSACTION:
+        assert again.in_a_transaction() == [], route

@@ -24,7 +24,7 @@ from app.accounts.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Text
 from app.core.pagination import PageDep
@@ -120,7 +120,7 @@ def change_password(session: SessionDep, principal: Authenticated, body: Passwor
 
 
 @router.get("/me", responses=problem_responses(401))
-def get_me(session: SessionDep, principal: Authenticated) -> Me:
+def get_me(session: StatementSessionDep, principal: Authenticated) -> Me:
     """The caller: a user with their memberships, or an API key's scope."""
     if principal.kind == "api_key":
         key = session.get(ApiKey, principal.id)
@@ -183,7 +183,7 @@ AdminUser = Annotated[User, Depends(user_from_path)]
 
 @router.get("/users", responses=problem_responses(401, 403, 422))
 def list_users(
-    session: SessionDep,
+    session: StatementSessionDep,
     _admin: AdminPrincipal,
     page: PageDep,
     role: GlobalRole | None = None,
@@ -194,7 +194,7 @@ def list_users(
 
 
 @router.get("/users/{user_id}", responses=problem_responses(401, 403, 404, 422))
-def get_user(session: SessionDep, user: AdminUser) -> UserPublic:
+def get_user(session: StatementSessionDep, user: AdminUser) -> UserPublic:
     return service.user_public(session, user)
 
 
@@ -225,7 +225,7 @@ def reset_users_password(session: SessionDep, user: AdminUser) -> Accepted:
     "/organisations/{organisation_id}/members", responses=problem_responses(401, 403, 404, 422)
 )
 def list_members(
-    session: SessionDep, organisation_id: ManagedOrganisationId, page: PageDep
+    session: StatementSessionDep, organisation_id: ManagedOrganisationId, page: PageDep
 ) -> MemberPage:
     """People who can edit this organisation's listings."""
     return service.list_members(session, organisation_id, page)
@@ -252,7 +252,9 @@ def remove_member(
 
 
 @router.get("/api-keys", responses=problem_responses(401, 403, 422))
-def list_api_keys(session: SessionDep, _admin: AdminPrincipal, page: PageDep) -> ApiKeyPage:
+def list_api_keys(
+    session: StatementSessionDep, _admin: AdminPrincipal, page: PageDep
+) -> ApiKeyPage:
     """Keys with their prefixes and scopes, newest first; secrets are never shown again."""
     return service.list_api_keys(session, page)
 

@@ -10,7 +10,7 @@ from app.areas import service
 from app.areas.models import Area, AreaKind
 from app.areas.schemas import AreaCreate, AreaPage, AreaPublic, AreaUpdate
 from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
@@ -35,7 +35,7 @@ KeptArea = Annotated[Area, Depends(_kept_area)]
 
 @router.get("", responses=problem_responses(422))
 def list_areas(
-    session: SessionDep,
+    session: StatementSessionDep,
     page: PageDep,
     kind: AreaKind | None = None,
     parent: Annotated[uuid.UUID | None, Query(description="Areas within this one")] = None,
@@ -46,7 +46,7 @@ def list_areas(
 
 
 @router.get("/{area_id}", responses=problem_responses(404, 422))
-def get_area(session: SessionDep, area_id: AreaId, response: Response) -> AreaPublic:
+def get_area(session: StatementSessionDep, area_id: AreaId, response: Response) -> AreaPublic:
     """One area. The `ETag` header is what `If-Match` needs."""
     return _public(session, response, service.get_area(session, area_id))
 

@@ -18,7 +18,7 @@ from app.assurance.schemas import (
     Rejection,
 )
 from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.types import utcnow
@@ -49,7 +49,7 @@ def _one(session, principal, response: Response, item: AssuranceItem) -> Assuran
     "/v1/organisations/{organisation_id}/assurance", responses=problem_responses(401, 404, 422)
 )
 def get_assurance(
-    session: SessionDep, principal: Authenticated, organisation: VisibleOrganisation
+    session: StatementSessionDep, principal: Authenticated, organisation: VisibleOrganisation
 ) -> AssurancePublic:
     """The organisation's assurance level and items, with each item's status as of today.
     Evidence references and notes are shown to the organisation's members, stewards and
@@ -79,7 +79,7 @@ def create_assurance_item(
 
 @router.get("/v1/assurance-items", responses=problem_responses(401, 403, 422))
 def list_assurance_items(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: StewardOrAdmin,
     page: PageDep,
     review_status: ReviewStatus | None = None,
@@ -93,7 +93,7 @@ def list_assurance_items(
 
 @router.get("/v1/assurance-items/{item_id}", responses=problem_responses(401, 404, 422))
 def get_assurance_item(
-    session: SessionDep, principal: Authenticated, item: VisibleItem, response: Response
+    session: StatementSessionDep, principal: Authenticated, item: VisibleItem, response: Response
 ) -> AssuranceItemPublic:
     """One item (evidence for the organisation's members, stewards and admins only)."""
     return _one(session, principal, response, item)
@@ -152,7 +152,7 @@ def reject_assurance_item(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_review_queue(
-    session: SessionDep, principal: Authenticated, organisation: VisibleOrganisation
+    session: StatementSessionDep, principal: Authenticated, organisation: VisibleOrganisation
 ) -> ReviewQueue:
     """What needs attention, most urgent first: stale and due-for-review activities,
     expired, rejected, missing and expiring assurance (the organisation's members,

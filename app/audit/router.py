@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from app.accounts.deps import Authenticated
 from app.audit import service
 from app.audit.schemas import AuditPage
-from app.core.db import SessionDep
+from app.core.db import StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
@@ -54,7 +54,7 @@ class AuditObjectType(StrEnum):
 
 @router.get("", responses=problem_responses(401, 403, 422))
 def list_audit_entries(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: Authenticated,
     page: PageDep,
     object_type: AuditObjectType | None = None,

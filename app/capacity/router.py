@@ -8,7 +8,7 @@ from app.activities.deps import EditableActivity, VisibleActivity
 from app.capacity import service
 from app.capacity.schemas import CapacityChangePage, CapacityPublic, CapacityUpdate
 from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import Forbidden, problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/activities/{activity_id}/capacity", tags=["capaci
 
 @router.get("", responses=problem_responses(401, 404, 422))
 def get_capacity(
-    session: SessionDep, activity: VisibleActivity, response: Response
+    session: StatementSessionDep, activity: VisibleActivity, response: Response
 ) -> CapacityPublic:
     """The activity's capacity, as anyone who may see the activity sees it. `status` is
     the effective status; `status_reason` says why it is not open."""
@@ -48,7 +48,7 @@ def update_capacity(
 
 @router.get("/history", responses=problem_responses(401, 403, 404, 422))
 def list_capacity_history(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: Authenticated,
     activity: VisibleActivity,
     page: PageDep,

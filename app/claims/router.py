@@ -7,7 +7,7 @@ from app.accounts.deps import Authenticated
 from app.claims import service
 from app.claims.models import ClaimStatus
 from app.claims.schemas import ClaimCreate, ClaimPage, ClaimPublic, ClaimRejection
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
@@ -40,7 +40,7 @@ def claim_organisation(
 
 @router.get("/claims", responses=problem_responses(401, 422))
 def list_claims(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: Authenticated,
     page: PageDep,
     status_: Annotated[ClaimStatus | None, Query(alias="status")] = None,
@@ -50,7 +50,9 @@ def list_claims(
 
 
 @router.get("/claims/{claim_id}", responses=problem_responses(401, 404, 422))
-def get_claim(session: SessionDep, principal: Authenticated, claim_id: ClaimId) -> ClaimPublic:
+def get_claim(
+    session: StatementSessionDep, principal: Authenticated, claim_id: ClaimId
+) -> ClaimPublic:
     return ClaimPublic.model_validate(service.get(session, principal, claim_id))
 
 

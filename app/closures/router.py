@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from app.closures import service
 from app.closures.schemas import ClosureCreate, ClosurePublic
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.idempotency.service import Idempotent, IdempotentRoute
 from app.organisations.deps import EditableOrganisation, VisibleOrganisation
@@ -24,7 +24,7 @@ ClosureId = Annotated[uuid.UUID, Path(description="The closure's id")]
 
 @router.get("", responses=problem_responses(404, 422))
 def list_closures(
-    session: SessionDep,
+    session: StatementSessionDep,
     organisation: VisibleOrganisation,
     include_past: Annotated[
         bool, Query(description="Also closures already over (by default only those not over)")

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
@@ -50,7 +50,7 @@ def invite_to_organisation(
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_organisation_invitations(
-    session: SessionDep, organisation_id: ManagedOrganisationId, page: PageDep
+    session: StatementSessionDep, organisation_id: ManagedOrganisationId, page: PageDep
 ) -> InvitationPage:
     """The organisation's invitations, newest first: pending, accepted, declined, withdrawn
     or expired."""
@@ -73,7 +73,7 @@ def invite_globally(
 
 @router.get("/invitations", responses=problem_responses(401, 403, 422))
 def list_global_invitations(
-    session: SessionDep, principal: Authenticated, page: PageDep
+    session: StatementSessionDep, principal: Authenticated, page: PageDep
 ) -> InvitationPage:
     """Invitations to Signpost's roles (stewards and admins)."""
     return service.list_global(session, principal, page)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from app.accounts.deps import AdminPrincipal, Authenticated
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
@@ -29,7 +29,9 @@ WebhookId = Annotated[uuid.UUID, Path(description="The webhook's id")]
 
 
 @router.get("/me/notification-preferences", responses=problem_responses(401, 403))
-def get_preferences(session: SessionDep, principal: Authenticated) -> NotificationPreferences:
+def get_preferences(
+    session: StatementSessionDep, principal: Authenticated
+) -> NotificationPreferences:
     """How you hear of each kind of event by email: `immediately` (the default), in a
     `daily_digest`, or `off`. `applies_to_you` says whether your roles make you a recipient."""
     return service.preferences(session, principal)
@@ -66,7 +68,7 @@ def create_webhook(
 
 @router.get("/webhooks", responses=problem_responses(401, 403, 422))
 def list_webhooks(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: Authenticated,
     page: PageDep,
     organisation_id: uuid.UUID | None = None,
@@ -77,7 +79,7 @@ def list_webhooks(
 
 @router.get("/webhooks/{webhook_id}", responses=problem_responses(401, 404, 422))
 def get_webhook(
-    session: SessionDep, principal: Authenticated, webhook_id: WebhookId
+    session: StatementSessionDep, principal: Authenticated, webhook_id: WebhookId
 ) -> WebhookPublic:
     return WebhookPublic.model_validate(service.get_webhook(session, principal, webhook_id))
 
@@ -119,7 +121,7 @@ def ping_webhook(
 
 @router.get("/webhooks/{webhook_id}/deliveries", responses=problem_responses(401, 404, 422))
 def list_webhook_deliveries(
-    session: SessionDep, principal: Authenticated, webhook_id: WebhookId, page: PageDep
+    session: StatementSessionDep, principal: Authenticated, webhook_id: WebhookId, page: PageDep
 ) -> DeliveryPage:
     """Every delivery to this webhook, newest first: status, attempts, the endpoint's
     answer and why the last attempt failed."""
@@ -128,7 +130,9 @@ def list_webhook_deliveries(
 
 
 @router.get("/notifications/failed", responses=problem_responses(401, 403, 422))
-def list_failed(session: SessionDep, _admin: AdminPrincipal, page: PageDep) -> DeliveryPage:
+def list_failed(
+    session: StatementSessionDep, _admin: AdminPrincipal, page: PageDep
+) -> DeliveryPage:
     """Deliveries that ran out of attempts (or whose webhook was switched off). Admins."""
     return service.failed_deliveries(session, page)
 
@@ -176,7 +180,7 @@ def _page(title: str, text: str, status_code: int = 200, form: str = "") -> HTML
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}}}, **_HTML_RESPONSES, **problem_responses(422)},
 )
-def still_accurate_page(session: SessionDep, token: Token) -> HTMLResponse:
+def still_accurate_page(session: StatementSessionDep, token: Token) -> HTMLResponse:
     """The page a freshness email links to: names the listing and asks for one click.
     Opening it changes nothing (mail scanners open links); the button POSTs."""
     try:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import Field, Session, SQLModel, select
 
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import NotFound, problem_responses
 from app.core.pagination import Page, PageDep, paginate_many
 from app.core.schemas import RequestModel
@@ -63,7 +63,7 @@ def _get(session: Session, external_term_id: uuid.UUID) -> ExternalTerm:
 
 @router.get("", responses=problem_responses(401, 403, 422))
 def list_external_terms(
-    session: SessionDep,
+    session: StatementSessionDep,
     _: Curator,
     page: PageDep,
     unmapped: Annotated[bool, Query(description="Only those not yet mapped")] = False,

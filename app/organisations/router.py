@@ -6,7 +6,7 @@ from app.accounts.deps import Authenticated, CurrentPrincipal, require_roles
 from app.accounts.models import GlobalRole
 from app.core.concurrency import set_etag
 from app.core.csv_writer import CSV_RESPONSE, FormatDep, ReportFormat, csv_download
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
@@ -45,7 +45,7 @@ def _public(
     },
 )
 def list_organisations(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
     fmt: FormatDep,
@@ -94,7 +94,7 @@ def create_organisation(
 
 @router.get("/{organisation_id}", responses=problem_responses(401, 404, 422))
 def get_organisation(
-    session: SessionDep, organisation: VisibleOrganisation, response: Response
+    session: StatementSessionDep, organisation: VisibleOrganisation, response: Response
 ) -> OrganisationPublic:
     """One organisation. The `ETag` header is what `If-Match` needs to change it."""
     return _public(session, response, organisation)

@@ -10,7 +10,7 @@ from app.accounts.deps import CurrentPrincipal, require_roles
 from app.accounts.models import GlobalRole
 from app.activities import service as activities
 from app.activities.models import DeliveryMode
-from app.core.db import SessionDep, StatementReaderDep
+from app.core.db import StatementReaderDep, StatementSessionDep
 from app.core.errors import InvalidField, problem_responses
 from app.core.inputs import ClockTime
 from app.core.pagination import PageDep
@@ -148,7 +148,7 @@ def find_referral_options(
     ],
 )
 def referral_option_summary(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: CurrentPrincipal,
     activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
     fmt: Annotated[summary.SummaryFormat, Depends(summary.summary_format)],

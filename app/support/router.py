@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.accounts.deps import Authenticated
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.types import utcnow
@@ -67,7 +67,7 @@ def create_support_need(
 
 @router.get("/v1/support-needs", responses=problem_responses(401, 403, 422))
 def list_support_needs(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: Authenticated,
     page: PageDep,
     peers: Annotated[
@@ -104,7 +104,7 @@ def list_support_needs(
 
 @router.get("/v1/support-needs/{need_id}", responses=problem_responses(401, 404, 422))
 def get_support_need(
-    session: SessionDep, principal: Authenticated, need: VisibleNeed
+    session: StatementSessionDep, principal: Authenticated, need: VisibleNeed
 ) -> SupportNeedPublic:
     """One need with its thread (the thread only for the organisation and responders)."""
     return _one(session, principal, need)
@@ -141,7 +141,7 @@ def add_support_message(
 
 @router.get("/v1/support-needs/{need_id}/matches", responses=problem_responses(401, 404, 409, 422))
 def match_support_need(
-    session: SessionDep, principal: Authenticated, need: VisibleNeed
+    session: StatementSessionDep, principal: Authenticated, need: VisibleNeed
 ) -> SupportMatches:
     """Organisations offering help in the need's category, nearest first (the organisation
     and responders; only for needs shared with peers)."""
@@ -167,7 +167,7 @@ def create_support_offer(
 
 @router.get("/v1/support-offers", responses=problem_responses(401, 422))
 def list_support_offers(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: Authenticated,
     page: PageDep,
     category: Annotated[str | None, Query(description="A category id or code")] = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import Field
 
 from app.accounts.deps import Authenticated
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.schemas import RequestModel
@@ -43,13 +43,13 @@ def _one(session: SessionDep, team: Team) -> TeamPublic:
 
 
 @router.get("", responses=problem_responses(401, 422))
-def list_teams(session: SessionDep, principal: Authenticated, page: PageDep) -> TeamPage:
+def list_teams(session: StatementSessionDep, principal: Authenticated, page: PageDep) -> TeamPage:
     """Every team for stewards and admins; your own teams for anyone else."""
     return service.list_teams(session, principal, page)
 
 
 @router.get("/{team_id}", responses=problem_responses(401, 404, 422))
-def get_team(session: SessionDep, principal: Authenticated, team_id: TeamId) -> TeamPublic:
+def get_team(session: StatementSessionDep, principal: Authenticated, team_id: TeamId) -> TeamPublic:
     """A team with its members (404 to anyone neither in it nor a steward or admin)."""
     return _one(session, service.get_visible(session, principal, team_id))
 

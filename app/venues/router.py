@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.core.concurrency import set_etag
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
@@ -25,7 +25,7 @@ def _with_etag(response: Response, venue: Venue) -> Venue:
 
 @router.get("", responses=problem_responses(401, 422))
 def list_venues(
-    session: SessionDep,
+    session: StatementSessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
     outcode: Annotated[

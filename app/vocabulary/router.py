@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from app.accounts.deps import Authenticated
 from app.accounts.principal import Principal
 from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.idempotency.service import Idempotent, IdempotentRoute
@@ -56,19 +56,21 @@ def _public(session: SessionDep, response: Response, term: TaxonomyTerm) -> Term
 
 
 @router.get("/taxonomies", responses=problem_responses(422))
-def list_taxonomies(session: SessionDep, page: PageDep) -> TaxonomyPage:
+def list_taxonomies(session: StatementSessionDep, page: PageDep) -> TaxonomyPage:
     """The vocabulary's schemes: activity categories, needs, accessibility and more."""
     return service.list_taxonomies(session, page)
 
 
 @router.get("/taxonomies/{taxonomy_id}", responses=problem_responses(404, 422))
-def get_taxonomy(session: SessionDep, taxonomy_id: Annotated[uuid.UUID, Path()]) -> TaxonomyPublic:
+def get_taxonomy(
+    session: StatementSessionDep, taxonomy_id: Annotated[uuid.UUID, Path()]
+) -> TaxonomyPublic:
     return service.get_taxonomy(session, taxonomy_id)
 
 
 @router.get("/taxonomy-terms", responses=problem_responses(422))
 def list_taxonomy_terms(
-    session: SessionDep,
+    session: StatementSessionDep,
     page: PageDep,
     taxonomy: Annotated[
         str | None, Query(max_length=64, description='Scheme code, e.g. "need"')
@@ -89,7 +91,9 @@ def list_taxonomy_terms(
 
 
 @router.get("/taxonomy-terms/{term_id}", responses=problem_responses(404, 422))
-def get_taxonomy_term(session: SessionDep, term_id: TermId, response: Response) -> TermPublic:
+def get_taxonomy_term(
+    session: StatementSessionDep, term_id: TermId, response: Response
+) -> TermPublic:
     """One term, retired or not. The `ETag` header is what `If-Match` needs to change it."""
     term = service.get_term(session, term_id)
     set_etag(response, term.version)
@@ -183,7 +187,7 @@ def unlink_category(
 
 @router.get("/vocabulary/unmatched-phrases", responses=problem_responses(401, 403, 422))
 def list_unmatched_phrases(
-    session: SessionDep, _: Curator, period: Annotated[Period, Depends(period_params)]
+    session: StatementSessionDep, _: Curator, period: Annotated[Period, Depends(period_params)]
 ) -> UnmatchedPhrases:
     """What link workers searched for that no term understood, with the terms each looks
     like, so a steward can add it as a synonym in one call (stewards and admins). A phrase
