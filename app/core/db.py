@@ -257,11 +257,12 @@ def _statements_on(engine_of: Callable[[], Engine]):
     return statements
 
 
-# For routes that only read (one activity, a page of listings: one statement each; the Open
-# Referral feed), on the primary, so a provider sees the change they have just made. A route
-# that reads in several statements sees each as PostgreSQL's READ COMMITTED showed it in a
-# transaction: what had committed when that statement began. Routes that write keep
-# ``SessionDep``.
+# For routes that only read (listings, one activity, the Open Referral feed and most other
+# GETs: tests/test_authorization_matrix.py checks which), on the primary, so a provider sees
+# the change they have just made. A route that reads in several statements sees each as
+# PostgreSQL's READ COMMITTED showed it in a transaction: what had committed when that
+# statement began. Routes that write keep ``SessionDep``, as do reads that write an audit
+# entry with what they read.
 get_statement_session = _statements_on(get_engine)
 StatementSessionDep = Annotated[Session, Depends(get_statement_session, scope="function")]
 
