@@ -897,10 +897,11 @@ AUDITED_READS = {
     ("GET", "/v1/referrals"),
     ("GET", "/v1/referrals/{referral_id}"),
     ("GET", "/v1/referrals/{referral_id}/summary"),
+    ("GET", "/v1/referrals/{referral_id}/wellbeing"),  # when there are answers to read
 }
 # Reads whose subject is loaded by a dependency that the routes changing it share (the
 # organisation, venue or activity one may see, the organisation a member manages, the user
-# an admin edits, a readable referral, a support need, an assurance item): it loads on the
+# an admin edits, a support need, an assurance item): it loads on the
 # request's own session, in a transaction, and the read shares that.
 LOADED_BY_A_SHARED_DEPENDENCY = {
     ("GET", "/v1/activities/{activity_id}/capacity"),
@@ -913,7 +914,6 @@ LOADED_BY_A_SHARED_DEPENDENCY = {
     ("GET", "/v1/organisations/{organisation_id}/invitations"),
     ("GET", "/v1/organisations/{organisation_id}/members"),
     ("GET", "/v1/organisations/{organisation_id}/review-queue"),
-    ("GET", "/v1/referrals/{referral_id}/wellbeing"),
     ("GET", "/v1/support-needs/{need_id}"),
     ("GET", "/v1/support-needs/{need_id}/matches"),
     ("GET", "/v1/users/{user_id}"),

@@ -389,6 +389,27 @@ def test_kept_statements_read_straight_give_what_execute_gives(
     assert short == ({0, 1, 3, 4, 6} if on_postgresql else set())
 
 
+def test_a_read_in_autocommit_that_changes_something_fails_loudly(session):
+    """A route on StatementSessionDep that adds or changes an object would otherwise see it
+    silently dropped (nothing commits an autocommit session): the request fails instead,
+    and nothing is stored. Reads that write (an audit entry) keep SessionDep."""
+    from fastapi import FastAPI
+
+    from app.core.db import StatementSessionDep
+    from app.vocabulary.models import VocabularyState
+
+    reader = FastAPI()
+
+    @reader.get("/reads-and-writes")
+    def reads_and_writes(session: StatementSessionDep) -> dict:
+        session.add(VocabularyState(id=99, version=1))
+        return {}
+
+    answer = TestClient(reader, raise_server_exceptions=False).get("/reads-and-writes")
+    assert answer.status_code == 500
+    assert session.get(VocabularyState, 99) is None
+
+
 def test_the_public_check_is_written_as_its_partial_index_is():
     """PostgreSQL uses ix_organisation_public only for a query whose condition it can prove
     from literals: a bound status would leave every prepared statement's plan without it."""

@@ -251,6 +251,8 @@ def _statements_on(engine_of: Callable[[], Engine]):
         own = Session(autocommit(engine), expire_on_commit=False)
         try:
             yield own
+            if own.new or own.dirty or own.deleted:  # never silently dropped
+                raise RuntimeError("a route reading in autocommit changed something")
         finally:
             own.close()
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import Field
 
 from app.accounts.deps import Authenticated
-from app.core.db import SessionDep, StatementSessionDep
+from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Instant
 from app.core.pagination import PageDep
@@ -177,7 +177,7 @@ def record_wellbeing(
 
 
 @router.get("/{referral_id}/wellbeing", responses=problem_responses(401, 404, 422))
-def get_wellbeing(session: StatementSessionDep, referral: ReadableReferral) -> wellbeing.Wellbeing:
+def get_wellbeing(session: SessionDep, referral: ReadableReferral) -> wellbeing.Wellbeing:
     """The person's ONS4 answers at each stage and the change (completion, else the
     follow-up, minus the baseline). An audited read."""
     return wellbeing.read(session, referral)
