@@ -34,44 +34,7 @@ from tests.factories import (
     make_user,
     patch,
 )
-
-
-def _flattened(parameters) -> list:
-    """A statement's parameter values in order, whether one set or many (executemany)."""
-    if isinstance(parameters, dict):
-        return list(parameters.values())
-    if parameters and isinstance(parameters[0], dict | tuple | list):
-        return [value for each in parameters for value in _flattened(each)]
-    return list(parameters or ())
-
-
-class Statements:
-    """Counts the SQL statements the engine runs while it is active."""
-
-    def __init__(self):
-        self.seen: list[str] = []
-        self.parameters: list[list] = []  # each statement's parameter values, in order
-        self.alone: list[bool] = []  # whether each ran on its own, in autocommit
-
-    def __call__(self, conn, _cursor, statement, parameters, *_):
-        self.seen.append(statement)
-        self.parameters.append(_flattened(parameters))
-        dbapi = conn.connection.dbapi_connection
-        if conn.dialect.name == "sqlite":  # sqlite3 begins only before a write: ask both
-            alone = dbapi.isolation_level is None and not dbapi.in_transaction
-        else:
-            alone = dbapi.autocommit and not dbapi.info.transaction_status  # IDLE
-        self.alone.append(alone)
-
-    def __enter__(self):
-        event.listen(get_engine(), "before_cursor_execute", self)
-        return self
-
-    def __exit__(self, *_):
-        event.remove(get_engine(), "before_cursor_execute", self)
-
-    def touching(self, table: str) -> list[str]:
-        return [s for s in self.seen if table in s]
+from tests.statements import Statements
 
 
 def test_a_repeated_api_key_is_not_looked_up_again(session):
