@@ -22,11 +22,13 @@ class Statements:
         self.seen: list[str] = []
         self.parameters: list[list] = []  # each statement's parameter values, in order
         self.alone: list[bool] = []  # whether each ran on its own, in autocommit
+        self.on: list[int] = []  # the DBAPI connection each ran on (its id)
 
     def __call__(self, conn, _cursor, statement, parameters, *_):
         self.seen.append(statement)
         self.parameters.append(_flattened(parameters))
         dbapi = conn.connection.dbapi_connection
+        self.on.append(id(dbapi))
         if conn.dialect.name == "sqlite":  # sqlite3 begins only before a write: ask both
             alone = dbapi.isolation_level is None and not dbapi.in_transaction
         else:
@@ -59,3 +61,13 @@ class Statements:
             for s, alone in zip(self.seen, self.alone, strict=True)
             if not alone and not s.lstrip().startswith(besides)
         ]
+
+    def connections(self, besides: tuple[str, ...] = ()) -> int:
+        """How many connections the statements ran on, but those starting with ``besides``."""
+        return len(
+            {
+                on
+                for s, on in zip(self.seen, self.on, strict=True)
+                if not s.lstrip().startswith(besides)
+            }
+        )

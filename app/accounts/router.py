@@ -24,7 +24,7 @@ from app.accounts.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.core.db import SessionDep, StatementSessionDep
+from app.core.db import LoaderSessionDep, SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.inputs import Text
 from app.core.pagination import PageDep
@@ -171,7 +171,7 @@ def delete_me(session: SessionDep, principal: Authenticated) -> None:
 
 
 def user_from_path(
-    session: SessionDep,
+    session: LoaderSessionDep,
     _admin: AdminPrincipal,
     user_id: Annotated[uuid.UUID, Path(description="The user's id")],
 ) -> User:

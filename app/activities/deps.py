@@ -7,11 +7,11 @@ from app.accounts.deps import Authenticated, CurrentPrincipal, require_organisat
 from app.activities import service
 from app.activities.models import Activity
 from app.core.concurrency import IfMatch, check_if_match
-from app.core.db import SessionDep
+from app.core.db import LoaderSessionDep
 
 
 def visible_activity(
-    session: SessionDep,
+    session: LoaderSessionDep,
     principal: CurrentPrincipal,
     activity_id: Annotated[uuid.UUID, Path(description="The activity's id")],
 ) -> Activity:

@@ -18,7 +18,7 @@ from app.assurance.schemas import (
     Rejection,
 )
 from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.db import SessionDep, StatementSessionDep
+from app.core.db import LoaderSessionDep, SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.types import utcnow
@@ -29,7 +29,7 @@ router = APIRouter(route_class=IdempotentRoute, tags=["assurance"])
 
 
 def visible_item(
-    session: SessionDep,
+    session: LoaderSessionDep,
     principal: Authenticated,
     item_id: Annotated[uuid.UUID, Path(description="The assurance item's id")],
 ) -> AssuranceItem:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import anyio
 import pydantic_core
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, MetaData, event, exc
 from sqlmodel import Session, SQLModel, create_engine
@@ -267,6 +267,24 @@ def _statements_on(engine_of: Callable[[], Engine]):
 # entry with what they read.
 get_statement_session = _statements_on(get_engine)
 StatementSessionDep = Annotated[Session, Depends(get_statement_session, scope="function")]
+
+
+# Only GET and HEAD routes read through StatementSessionDep: the matrix proves it.
+_READS = frozenset({"GET", "HEAD"})
+
+
+async def get_loader_session(
+    request: Request, session: SessionDep, statements: StatementSessionDep
+) -> Session:
+    """For a dependency that loads a route's subject (the activity, organisation, venue,
+    user, support need or assurance item in its path) for readers and writers alike: the
+    session the route itself works in. A read's subject is loaded in autocommit with the
+    rest of the read; a write's in the request's transaction, where the route changes it.
+    (For a write, the autocommit session is opened and closed unused: no I/O.)"""
+    return statements if request.method in _READS else session
+
+
+LoaderSessionDep = Annotated[Session, Depends(get_loader_session)]
 
 # The same on the read replica when there is one, for routes that can bear a replica's lag
 # of a moment (the referral search: a search's page is one round trip, not three). Routes

@@ -5,14 +5,14 @@ from fastapi import Depends, Path
 
 from app.accounts.deps import Authenticated, CurrentPrincipal, require_organisation_editor
 from app.core.concurrency import IfMatch, check_if_match
-from app.core.db import SessionDep
+from app.core.db import LoaderSessionDep
 from app.core.errors import Forbidden
 from app.organisations import service
 from app.organisations.models import Organisation
 
 
 def visible_organisation(
-    session: SessionDep,
+    session: LoaderSessionDep,
     principal: CurrentPrincipal,
     organisation_id: Annotated[uuid.UUID, Path(description="The organisation's id")],
 ) -> Organisation:

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.accounts.deps import Authenticated
-from app.core.db import SessionDep, StatementSessionDep
+from app.core.db import LoaderSessionDep, SessionDep, StatementSessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import PageDep
 from app.core.types import utcnow
@@ -30,7 +30,7 @@ SCHEME = ["support-category"]
 
 
 def visible_need(
-    session: SessionDep,
+    session: LoaderSessionDep,
     principal: Authenticated,
     need_id: Annotated[uuid.UUID, Path(description="The support need's id")],
 ) -> SupportNeed:

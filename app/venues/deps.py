@@ -5,13 +5,13 @@ from fastapi import Depends, Path
 
 from app.accounts.deps import Authenticated, CurrentPrincipal
 from app.core.concurrency import IfMatch, check_if_match
-from app.core.db import SessionDep
+from app.core.db import LoaderSessionDep
 from app.venues import service
 from app.venues.models import Venue
 
 
 def venue_from_path(
-    session: SessionDep,
+    session: LoaderSessionDep,
     principal: CurrentPrincipal,
     venue_id: Annotated[uuid.UUID, Path(description="The venue's id")],
 ) -> Venue:
