@@ -64,6 +64,7 @@ def test_a_cursor_is_checked(anon, directory):
     cursor = first["next_after"]
     for params, reason in (
         ({"after": "not-a-cursor"}, "is not a cursor"),
+        ({"after": ""}, "is not a cursor"),  # was a 500 (found by `make fuzz`)
         ({"after": cursor, "sort": "-name"}, "another sort order"),
         ({"after": cursor, "page": 2}, "not both"),
     ):

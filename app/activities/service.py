@@ -128,7 +128,7 @@ def list_activities(
         "modified_after": filters.modified_after,
         "offset": params.offset,
         "limit": params.per_page + 1,
-        **(after_values(filters.sort, filters.after) if filters.after else {}),
+        **(after_values(filters.sort, filters.after) if filters.after is not None else {}),
     }
     rows = page_statement.rows(session, values)
     shown, more = rows[: params.per_page], len(rows) > params.per_page
@@ -142,7 +142,7 @@ def list_activities(
         counted=counted,
         count=lambda: session.execute(count_statement, values).scalar_one(),
     )
-    if filters.after:  # a page after a cursor: where it stands is not counted
+    if filters.after is not None:  # a page after a cursor: where it stands is not counted
         envelope = envelope.model_copy(update={"first_page": False, "last_page": not more})
     return JsonPage.of(
         ActivityPage, envelope, next_after=cursor_after(filters.sort, shown[-1]) if more else None
