@@ -269,7 +269,8 @@ get_statement_session = _statements_on(get_engine)
 StatementSessionDep = Annotated[Session, Depends(get_statement_session, scope="function")]
 
 
-# Only GET and HEAD routes read through StatementSessionDep: the matrix proves it.
+# GET and HEAD read (the authorisation matrix proves, for every GET, that it writes nothing
+# and reads in autocommit on one connection); every other method writes.
 _READS = frozenset({"GET", "HEAD"})
 
 
