@@ -6,6 +6,7 @@ from app.core.errors import InvalidField
 
 MIN_LENGTH = 12
 MIN_SCORE = 3  # zxcvbn: 3 is "safely unguessable: moderate protection from offline attack"
+JUDGED_LENGTH = 72  # how much of a password zxcvbn reads
 
 
 def password_problem(password: str, *personal: str | None) -> str | None:
@@ -16,9 +17,10 @@ def password_problem(password: str, *personal: str | None) -> str | None:
     # sign-up and password changes use them.
     from zxcvbn import zxcvbn
 
-    # zxcvbn's cost grows with length; past 100 characters nothing is guessable anyway.
+    # zxcvbn refuses (ValueError) more than its max_length, 72 by default, because its cost
+    # grows with length; what the first 72 characters leave guessable, the rest cannot save.
     words = [p for value in personal if value for p in value.replace("@", " ").split()]
-    verdict = zxcvbn(password[:100], user_inputs=words)
+    verdict = zxcvbn(password[:JUDGED_LENGTH], user_inputs=words, max_length=JUDGED_LENGTH)
     if verdict["score"] >= MIN_SCORE:
         return None
     warning = verdict["feedback"]["warning"].rstrip(".")
