@@ -2,12 +2,16 @@
 HTML, PDF and a 160-character SMS, with nothing about them unless the link worker asks
 for their first name."""
 
+import io
+import logging
+
 import pytest
 import textstat
+from pypdf import PdfReader
 from sqlmodel import func, select
 
 from app.audit.models import AuditEntry
-from tests.factories import create_activity, create_organisation, create_venue
+from tests.factories import create_activity, create_organisation, create_venue, patch
 from tests.referral_world import build_world
 
 
@@ -65,6 +69,44 @@ def test_the_summary_says_what_where_when_and_who_in_plain_words(world, searcher
     sms = searcher.get(path, params={"format": "sms"}).text
     assert len(sms) <= 160
     assert sms.startswith("Walk and Talk.") and sms.endswith("Call 0117 496 0321")
+
+
+def _pdf_text(response) -> str:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("Walk and Talk", "Walk and Talk"),  # Latin-1: the built-in font, as before
+        ("Klub Polski \N{EN DASH} spotkania w Łodzi", "Klub Polski \N{EN DASH} spotkania w Łodzi"),
+        ("Українська громада Бристоля", "Українська громада Бристоля"),
+        ("Cân a Chwŵps", "Cân a Chwŵps"),
+        ("আড্ডা Adda club", "????? Adda club"),  # Bengali: beyond the font, never a 500
+    ],
+)
+def test_the_pdf_shows_names_beyond_latin_1(world, client, searcher, name, shown):
+    """The PDF's built-in font holds Latin-1 only, so "Łodzi" and every Cyrillic name came
+    out as "?". A summary that needs more is set in DejaVu Sans, shipped with the app."""
+    activity = world.activity
+    changed = patch(client, f"/v1/activities/{activity['id']}", {"name": name})
+    assert changed.status_code == 200, changed.text
+    missing = []
+    handler = logging.Handler()
+    handler.emit = missing.append
+    logging.getLogger("fpdf").addHandler(handler)
+    try:
+        path = f"/v1/referral-options/{activity['id']}/summary"
+        pdf = searcher.get(path, params={"format": "pdf"})
+    finally:
+        logging.getLogger("fpdf").removeHandler(handler)
+    text = _pdf_text(pdf)
+    assert shown in text
+    assert "Easton Community Centre" in text
+    assert (b"DejaVu" in pdf.content) == (name != "Walk and Talk")
+    assert missing == []  # nothing of a name in the logs
 
 
 def test_a_referrals_summary_names_the_person_only_when_asked(world, session):

@@ -5,11 +5,13 @@ as text, HTML, PDF, or an SMS of at most 160 characters. It carries nothing abou
 person unless the link worker asks for their first name on it.
 """
 
+import functools
 import html
 import io
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -186,23 +188,63 @@ def as_sms(summary: Summary) -> str:
     return text + tail
 
 
+# For names and places beyond Latin-1 (Polish, Welsh, Romanian, Ukrainian, Greek…): DejaVu
+# Sans, shipped with the app (fonts/LICENSE). Embedding it makes a PDF about 15 times
+# slower to build (about 150 ms), so a summary that Latin-1 can write uses the built-in
+# Helvetica, as before.
+UNICODE_FONT = {
+    "": Path(__file__).with_name("fonts") / "DejaVuSans.ttf",
+    "B": Path(__file__).with_name("fonts") / "DejaVuSans-Bold.ttf",
+}
+
+
+def _plain(text: str) -> str:
+    return text.replace("…", "...").replace("\N{EN DASH}", "-")
+
+
+def _latin(text: str) -> bool:
+    try:
+        _plain(text).encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@functools.cache
+def _drawable() -> frozenset[int]:
+    """The characters both weights of the Unicode font can draw."""
+    from fontTools.ttLib import TTFont
+
+    maps = [set(TTFont(path, lazy=True).getBestCmap()) for path in UNICODE_FONT.values()]
+    return frozenset(set.intersection(*maps))
+
+
+def _in_font(text: str) -> str:
+    """``text`` with what the font cannot draw as "?" (the PDF library would log each
+    missing character, and a summary may hold the person's name)."""
+    drawable = _drawable()
+    return "".join(c if ord(c) in drawable else "?" for c in text)
+
+
 def as_pdf(summary: Summary) -> bytes:
     from fpdf import FPDF
 
-    def latin(text: str) -> str:  # the core fonts hold Latin-1 only
-        text = text.replace("…", "...").replace("\N{EN DASH}", "-")
-        return text.encode("latin-1", "replace").decode("latin-1")
-
+    lines = [line for line in as_text(summary).splitlines() if line != summary.title]
     pdf = FPDF(format="A4")
-    pdf.set_title(latin(summary.title))
+    if all(_latin(text) for text in (summary.title, *lines)):
+        family, fit = "Helvetica", _plain
+    else:
+        for style, path in UNICODE_FONT.items():
+            pdf.add_font("DejaVu", style, str(path))
+        family, fit = "DejaVu", _in_font
+    pdf.set_title(fit(summary.title))
     pdf.set_creation_date(datetime(2000, 1, 1, tzinfo=UK))  # no clock in the file
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 20)
-    pdf.multi_cell(0, 10, latin(summary.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=14)
-    for line in as_text(summary).splitlines():
-        if line != summary.title:  # already the heading
-            pdf.multi_cell(0, 8, latin(line) or " ", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, "B", 20)
+    pdf.multi_cell(0, 10, fit(summary.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=14)
+    for line in lines:  # the title is the heading
+        pdf.multi_cell(0, 8, fit(line) or " ", new_x="LMARGIN", new_y="NEXT")
     buffer = io.BytesIO()
     pdf.output(buffer)
     return buffer.getvalue()
