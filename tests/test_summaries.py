@@ -109,6 +109,35 @@ def test_the_pdf_shows_names_beyond_latin_1(world, client, searcher, name, shown
     assert missing == []  # nothing of a name in the logs
 
 
+@pytest.mark.parametrize(
+    "name, limit",
+    [
+        ("Walk and Talk", 160),
+        ("Walk and Talk for everyone who lives in Easton, Lawrence Hill and St Pauls", 160),
+        ("Klub Polski \N{EN DASH} spotkania w Łodzi", 70),
+        ("Українська громада Бристоля", 70),
+        ("Cân a Chwŵps", 70),
+        ("আড্ডা Adda club", 70),
+    ],
+)
+def test_the_sms_is_one_message_whatever_the_name(world, client, searcher, name, limit):
+    """An SMS holds 160 characters of the GSM alphabet, but only 70 once any character is
+    outside it (then the whole message goes as UCS-2). The 160-character form cut long
+    ones with "…" (not GSM: three messages) and sent Polish or Ukrainian names as three."""
+    activity = world.activity
+    changed = patch(client, f"/v1/activities/{activity['id']}", {"name": name})
+    assert changed.status_code == 200, changed.text
+    sms = searcher.get(
+        f"/v1/referral-options/{activity['id']}/summary", params={"format": "sms"}
+    ).text
+    assert len(sms.encode("utf-16-le")) // 2 <= limit, sms
+    assert sms.endswith("Call 0117 496 0321")
+    assert "…" not in sms
+    if limit == 160:
+        assert sms.isascii()  # these words are all in the GSM alphabet
+        assert sms.startswith(name)
+
+
 def test_a_referrals_summary_names_the_person_only_when_asked(world, session):
     referral = world.refer(activity_id=world.activity["id"])
     path = f"/v1/referrals/{referral['id']}/summary"

@@ -1,8 +1,9 @@
 """A take-away summary of an activity for the person referred: what it is, where, when
 next, how to get there, who to contact, whether it is step-free, what it costs. Plain
 words and short sentences (reading age about 9; ``tests/test_summaries.py`` measures it),
-as text, HTML, PDF, or an SMS of at most 160 characters. It carries nothing about the
-person unless the link worker asks for their first name on it.
+as text, HTML, PDF, or one SMS (160 characters, or 70 when a word needs more than the GSM
+alphabet). It carries nothing about the person unless the link worker asks for their first
+name on it.
 """
 
 import functools
@@ -25,7 +26,15 @@ from app.search.models import ActivityCardRecord
 from app.search.schedule import CardSchedule, Closed, next_session, notices
 
 UK = ZoneInfo("Europe/London")
+# One SMS: 160 characters of the GSM 7-bit alphabet (those of GSM_EXTENDED count twice);
+# a single character outside it sends the whole message as UCS-2, where one holds 70.
 SMS_LIMIT = 160
+SMS_LIMIT_UCS2 = 70
+GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
 FEATURES = {
     "step_free_access": "No steps to get in.",
     "wheelchair_accessible_toilet": "There is a toilet for wheelchair users.",
@@ -176,26 +185,33 @@ def as_html(summary: Summary) -> str:
     )
 
 
+def fits_one_sms(text: str) -> bool:
+    """Whether ``text`` goes as one SMS, in GSM 7-bit or, failing that, UCS-2."""
+    if all(c in GSM_BASIC or c in GSM_EXTENDED for c in text):
+        return len(text) + sum(c in GSM_EXTENDED for c in text) <= SMS_LIMIT
+    return len(text.encode("utf-16-le")) // 2 <= SMS_LIMIT_UCS2
+
+
 def as_sms(summary: Summary) -> str:
-    """At most 160 characters: what, when, where, and a phone number if there is one."""
+    """One SMS (160 characters, or 70 when a name needs more than the GSM alphabet): what,
+    when, where, and a phone number if there is one."""
     phone = next((c.split(": ", 1)[1] for c in summary.contact if c.startswith("Phone")), None)
     pieces = [summary.title, summary.when or "", " ".join(summary.where)]
     tail = f" Call {phone}" if phone else ""
     text = " ".join(p.rstrip(".") + "." for p in pieces if p)
-    room = SMS_LIMIT - len(tail)
-    if len(text) > room:
-        text = text[: room - 1].rstrip() + "…"
-    return text + tail
+    whole, end = text + tail, len(text)
+    while end and not fits_one_sms(whole):  # cut the words, never the phone number
+        end -= 1
+        whole = text[:end].rstrip() + "..." + tail
+    return whole
 
 
 # For names and places beyond Latin-1 (Polish, Welsh, Romanian, Ukrainian, Greek…): DejaVu
 # Sans, shipped with the app (fonts/LICENSE). Embedding it makes a PDF about 15 times
 # slower to build (about 150 ms), so a summary that Latin-1 can write uses the built-in
 # Helvetica, as before.
-UNICODE_FONT = {
-    "": Path(__file__).with_name("fonts") / "DejaVuSans.ttf",
-    "B": Path(__file__).with_name("fonts") / "DejaVuSans-Bold.ttf",
-}
+FONTS = Path(__file__).with_name("fonts")
+UNICODE_FONT = {"": FONTS / "DejaVuSans.ttf", "B": FONTS / "DejaVuSans-Bold.ttf"}
 
 
 def _plain(text: str) -> str:
@@ -270,7 +286,7 @@ RESPONSES = {
             "text/html": {"schema": {"type": "string"}},
             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         },
-        "description": "The summary as text, HTML, PDF or an SMS (text, at most 160 characters)",
+        "description": "The summary as text, HTML, PDF or an SMS (text that fits one message)",
     }
 }
 
@@ -280,7 +296,8 @@ async def summary_format(
         SummaryFormat | None,
         Query(
             alias="format",
-            description="text (default), html, pdf or sms (at most 160 characters); or send "
+            description="text (default), html, pdf or sms (one text message: 160 "
+            "characters, or 70 with letters outside the GSM alphabet); or send "
             "Accept: text/html or application/pdf",
         ),
     ] = None,
