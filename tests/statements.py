@@ -45,29 +45,26 @@ class Statements:
     def touching(self, table: str) -> list[str]:
         return [s for s in self.seen if table in s]
 
+    def _but(self, besides: tuple[str, ...], *columns: list):
+        """(statement, *each column's value) for the statements not starting with ``besides``."""
+        return [
+            (s, *values)
+            for s, *values in zip(self.seen, *columns, strict=True)
+            if not s.lstrip().startswith(besides)
+        ]
+
     def writes(self, besides: tuple[str, ...] = ()) -> list[str]:
         """The INSERT, UPDATE and DELETE statements, but those starting with ``besides``."""
         return [
             s
-            for s in self.seen
+            for (s,) in self._but(besides)
             if s.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
-            and not s.lstrip().startswith(besides)
         ]
 
     def in_a_transaction(self, besides: tuple[str, ...] = ()) -> list[str]:
         """The statements run inside a transaction, but those starting with ``besides``."""
-        return [
-            s
-            for s, alone in zip(self.seen, self.alone, strict=True)
-            if not alone and not s.lstrip().startswith(besides)
-        ]
+        return [s for s, alone in self._but(besides, self.alone) if not alone]
 
     def connections(self, besides: tuple[str, ...] = ()) -> int:
         """How many connections the statements ran on, but those starting with ``besides``."""
-        return len(
-            {
-                on
-                for s, on in zip(self.seen, self.on, strict=True)
-                if not s.lstrip().startswith(besides)
-            }
-        )
+        return len({on for _, on in self._but(besides, self.on)})
